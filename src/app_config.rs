@@ -1,0 +1,77 @@
+//! The app's config (Dokku's `config:set` variables), as every task sees it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::app::App;
+use crate::env_file::{self, EnvFile};
+use crate::host::Host;
+use crate::input_error::InputError;
+
+/// The merged config of one app: global variables, overridden by the app's own.
+#[derive(Debug, Clone, Default)]
+pub struct AppConfig {
+    /// Variables in a stable order, one entry per key.
+    pub vars: Vec<(String, String)>,
+    /// Lines skipped as Dokku skips them (invalid keys), to show the admin.
+    pub warnings: Vec<String>,
+}
+
+impl AppConfig {
+    /// The value of one variable.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Reads `$DOKKU_LIB_ROOT/config/--global/ENV` then `$DOKKU_LIB_ROOT/config/APP/ENV` (app wins);
+/// each falls back to where hosts older than Dokku 0.38 keep it (`$DOKKU_ROOT/ENV`,
+/// `$DOKKU_ROOT/APP/ENV`) when absent.
+pub fn load(host: &Host, app: &App) -> Result<AppConfig> {
+    let config = host.lib_root.join("config");
+    let layers = [
+        first_existing([
+            config.join("--global").join("ENV"),
+            host.dokku_root.join("ENV"),
+        ]),
+        first_existing([
+            config.join(app.name()).join("ENV"),
+            host.dokku_root.join(app.name()).join("ENV"),
+        ]),
+    ];
+    let mut files: Vec<EnvFile> = Vec::new();
+    for path in layers.into_iter().flatten() {
+        files.push(read_env_file(&path)?);
+    }
+    Ok(AppConfig {
+        warnings: files
+            .iter()
+            .flat_map(|file| file.warnings.clone())
+            .collect(),
+        vars: env_file::merge(&files),
+    })
+}
+
+fn first_existing<const N: usize>(paths: [PathBuf; N]) -> Option<PathBuf> {
+    paths.into_iter().find(|path| path.is_file())
+}
+
+fn read_env_file(path: &Path) -> Result<EnvFile> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("reading the app config {origin}"))?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;
+        InputError::new(
+            origin.clone(),
+            "not valid UTF-8",
+            "set the value again with `dokku config:set`",
+        )
+        .at_line(line)
+    })?;
+    Ok(env_file::parse(&text, &origin)?)
+}

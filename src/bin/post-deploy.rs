@@ -1,0 +1,6 @@
+//! The `post-deploy` trigger: see [`deploy_tasks::triggers::post_deploy`].
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(deploy_tasks::triggers::post_deploy(&args).code());
+}

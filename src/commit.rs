@@ -1,0 +1,81 @@
+//! Committing a predeploy container into the app's image.
+//!
+//! The commit is untagged; the tag moves only after the last task succeeded, and only if it still
+//! points at the image the tasks started from. Docker has no compare-and-swap on tags: between
+//! the check and `docker tag` (milliseconds) a concurrent build could still move it. Runs of this
+//! plugin for one app are serialised by the app lock, so only a build outside the plugin can hit
+//! that window.
+
+use anyhow::{bail, Context, Result};
+
+use crate::app::App;
+use crate::docker::{Docker, Image};
+
+/// Commits the stopped container as a new untagged image and returns its ID. ENTRYPOINT and CMD
+/// come back exactly as the image had them (the helper replaced them for the run); WORKDIR, USER,
+/// ENV and EXPOSE were never changed. Dokku's labels mark the image as predeploy-committed.
+pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Result<String> {
+    let mut args: Vec<String> = vec!["commit".into()];
+    if let Some(entrypoint) = &before.entrypoint {
+        args.extend([
+            "--change".into(),
+            format!("ENTRYPOINT {}", json_array(entrypoint)),
+        ]);
+    }
+    // An image with no CMD gets `CMD []`: the CLI cannot write null, and leaving it out would
+    // keep the helper's arguments as the image's CMD.
+    let cmd = before.cmd.clone().unwrap_or_default();
+    args.extend(["--change".into(), format!("CMD {}", json_array(&cmd))]);
+    args.extend([
+        "--change".into(),
+        format!(
+            "LABEL org.label-schema.schema-version=1.0 org.label-schema.vendor=dokku com.dokku.app-name={} com.dokku.predeploy-phase=true",
+            app.name()
+        ),
+    ]);
+    args.push(container.to_string());
+    let id = docker
+        .run(&args)
+        .with_context(|| format!("committing the predeploy container {container}"))?;
+    if id.is_empty() {
+        bail!("`docker commit {container}` printed no image ID");
+    }
+    Ok(id)
+}
+
+/// Points `reference` at `new_id`, unless it no longer points at `expected_id` (another deploy
+/// moved it while the task ran): then the new image is removed and the run fails.
+pub fn move_tag(docker: &Docker, reference: &str, expected_id: &str, new_id: &str) -> Result<()> {
+    let current = docker.image(reference)?.map(|image| image.id);
+    if current.as_deref() != Some(expected_id) {
+        let _ = docker.run(["rmi", new_id]);
+        bail!(
+            "{reference} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again"
+        );
+    }
+    docker
+        .run(["tag", new_id, reference])
+        .with_context(|| format!("tagging the committed image as {reference}"))?;
+    Ok(())
+}
+
+/// A Dockerfile JSON array (`["a","b"]`); serde_json's escapes are what Docker's parser reads.
+fn json_array(words: &[String]) -> String {
+    serde_json::to_string(words).unwrap_or_else(|_| "[]".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_arrays_escape_quotes_and_backslashes() {
+        let words = vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            r#"echo "a\b""#.to_string(),
+        ];
+        assert_eq!(json_array(&words), r#"["sh","-c","echo \"a\\b\""]"#);
+        assert_eq!(json_array(&[]), "[]");
+    }
+}

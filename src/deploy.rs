@@ -1,0 +1,289 @@
+//! One phase of a deploy, top to bottom: host context, discover tasks, plan each container, run
+//! it, commit (predeploy), and report how it ended.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::app::{App, ImageTag};
+use crate::app_config;
+use crate::commit;
+use crate::container::{self, ContainerGuard, Ending};
+use crate::discover::{self, ImageLookup};
+use crate::docker_options;
+use crate::host::Host;
+use crate::interrupt;
+use crate::lock::{self, LockWait};
+use crate::phase::Phase;
+use crate::plan::{self, PlanInput};
+use crate::settings::{read_property, FailurePolicy, Settings};
+use crate::sources::{self, Frequency, Task};
+
+/// What the host, or an admin, asked to run.
+#[derive(Debug, Clone)]
+pub struct PhaseRequest {
+    pub app: App,
+    pub tag: ImageTag,
+    pub phase: Phase,
+    /// Whether tasks that run only on an app's first deploy are considered (the `post-deploy`
+    /// trigger: yes; a manual run: no).
+    pub first_deploy_tasks: bool,
+    /// Whether a predeploy's result is committed into the image (false for a dry run).
+    pub commit: bool,
+}
+
+/// How a phase ended. Every variant has already been reported to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseEnd {
+    /// Every task succeeded, or there was none, or a failure was only a warning by policy.
+    Done,
+    /// A task failed; nothing was committed.
+    Failed,
+    /// A task ran past its time limit; nothing was committed.
+    TimedOut,
+    /// A signal (or a dropped connection, as SIGHUP) stopped the phase.
+    Interrupted(i32),
+}
+
+/// Runs one phase for one app.
+pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
+    let PhaseRequest {
+        app, tag, phase, ..
+    } = request;
+    let output = host.output;
+    let reference = format!("{}:{}", app.image_repository(), tag.name());
+
+    output.heading(&format!("Checking for {phase} task"));
+    let mut image = ImageLookup::new(&host.docker, reference.clone());
+    let definitions = discover::definitions(host, app, &mut image)?;
+    let mut tasks = sources::tasks(&definitions, *phase)?;
+    tasks.retain(|task| task.frequency == Frequency::EveryDeploy || request.first_deploy_tasks);
+    let first_deploy_record = host.data_dir(app).join("heroku-postdeploy");
+    if tasks
+        .iter()
+        .any(|task| task.frequency == Frequency::FirstDeployOnly)
+        && first_deploy_task_ran(host, app, &first_deploy_record)
+    {
+        tasks.retain(|task| task.frequency == Frequency::EveryDeploy);
+    }
+    if tasks.is_empty() {
+        output.detail(&format!("No {phase} task found, skipping"));
+        return Ok(PhaseEnd::Done);
+    }
+
+    let settings = Settings::of(host, app);
+    let timeout = settings.timeout(*phase)?;
+    let policy = settings.on_failure(*phase)?;
+    let shell = settings.shell();
+    let config = app_config::load(host, app)?;
+    for warning in &config.warnings {
+        output.warn(warning);
+    }
+    let options = docker_options_for(host, app, *phase)?;
+    for warning in &options.warnings {
+        output.warn(warning);
+    }
+    let image = image.get()?.clone();
+    if *phase == Phase::Predeploy && request.commit && !image.volumes.is_empty() {
+        output.warn(&format!(
+            "{reference} declares VOLUME {}: what the predeploy task writes there is not committed",
+            image.volumes.join(", ")
+        ));
+    }
+    let _lock = match lock::acquire(host, app, &output)? {
+        Ok(lock) => lock,
+        Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, *phase, signal, false)),
+    };
+
+    let run_id = container::run_id();
+    let mut committed: Vec<String> = Vec::new();
+    for task in &tasks {
+        if task.frequency == Frequency::FirstDeployOnly {
+            // Recorded before it runs, so it never runs twice, even if it fails.
+            record_first_deploy_task(&first_deploy_record)?;
+        }
+        let run_image = committed.last().unwrap_or(&image.id).clone();
+        let plan = plan::task_container(&PlanInput {
+            app,
+            tag,
+            task,
+            image: &image,
+            run_image: &run_image,
+            helper: &host.helper,
+            shell: shell.as_deref(),
+            docker_options: &options.args,
+            config: &config,
+            run_id: &run_id,
+        })?;
+        output.detail(&format!(
+            "Executing {phase} task from {}: {}",
+            task.source.name(),
+            task.command
+        ));
+        let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
+        let ending = container::run(&host.docker, &plan.name, &plan.args, plan.stdin, timeout)?;
+        if plan.removed_on_exit && ending == Ending::Exited(0) {
+            guard.disarm();
+        }
+        match ending {
+            Ending::Exited(0) => {
+                if *phase == Phase::Predeploy && request.commit {
+                    committed.push(commit::commit(&host.docker, guard.name(), app, &image)?);
+                }
+            }
+            Ending::Exited(code) => {
+                drop(guard);
+                discard(host, &committed);
+                return Ok(failed(
+                    host,
+                    task,
+                    policy,
+                    &format!("failed with exit code {code}"),
+                ));
+            }
+            Ending::TimedOut(limit) => {
+                drop(guard);
+                discard(host, &committed);
+                let end = failed(
+                    host,
+                    task,
+                    policy,
+                    &format!("timed out after {}", seconds(limit)),
+                );
+                return Ok(if end == PhaseEnd::Failed {
+                    PhaseEnd::TimedOut
+                } else {
+                    end
+                });
+            }
+            Ending::Interrupted(signal) => {
+                drop(guard);
+                discard(host, &committed);
+                return Ok(interrupted(host, *phase, signal, false));
+            }
+        }
+    }
+
+    if let Some(result) = committed.last() {
+        // Nothing checks for signals between the commit and here: a Ctrl-C now lets the tag
+        // move, then stops the trigger.
+        if let Err(error) = commit::move_tag(&host.docker, &reference, &image.id, result) {
+            discard(host, &committed);
+            return Err(error);
+        }
+        output.detail(&format!("Committed the {phase} result into {reference}"));
+    }
+    if let Some(signal) = interrupt::received() {
+        return Ok(interrupted(host, *phase, signal, !committed.is_empty()));
+    }
+    Ok(PhaseEnd::Done)
+}
+
+/// Heroku's `scripts.postdeploy` runs once per app. Besides this plugin's own record, Dokku's
+/// count: its app-json property, and the app having been deployed before.
+fn first_deploy_task_ran(host: &Host, app: &App, record: &Path) -> bool {
+    let config = host.lib_root.join("config");
+    record.exists()
+        || read_property(
+            &config
+                .join("app-json")
+                .join(app.name())
+                .join("heroku.postdeploy"),
+        )
+        .as_deref()
+            == Some("executed")
+        || read_property(&config.join("common").join(app.name()).join("deployed")).as_deref()
+            == Some("true")
+}
+
+fn record_first_deploy_task(record: &Path) -> Result<()> {
+    if let Some(dir) = record.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(record, "executed").with_context(|| format!("recording {}", record.display()))
+}
+
+/// The app's docker options for a phase task: Dokku's deploy options (new location, else the
+/// pre-0.38 file), then `DOKKU_GLOBAL_RUN_ARGS`, filtered as Dokku filters them.
+fn docker_options_for(host: &Host, app: &App, phase: Phase) -> Result<docker_options::Filtered> {
+    let candidates = [
+        host.lib_root
+            .join("config")
+            .join("docker-options")
+            .join(app.name())
+            .join("_default_.deploy"),
+        host.dokku_root
+            .join(app.name())
+            .join("DOCKER_OPTIONS_DEPLOY"),
+    ];
+    let mut options = Vec::new();
+    if let Some(path) = candidates.iter().find(|path| path.is_file()) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        options.extend(docker_options::parse_lines(
+            &text,
+            &path.display().to_string(),
+        )?);
+    }
+    if let Some(args) = &host.global_run_args {
+        options.extend(docker_options::parse_args(args, "DOKKU_GLOBAL_RUN_ARGS")?);
+    }
+    Ok(docker_options::filter(&options, phase))
+}
+
+fn failed(host: &Host, task: &Task, policy: FailurePolicy, what: &str) -> PhaseEnd {
+    let phase = task.phase;
+    let unchanged = if phase == Phase::Predeploy {
+        "; the image was not changed"
+    } else {
+        ""
+    };
+    let message = format!(
+        "{phase} task from {} {what}{unchanged} (command: {})",
+        task.source.name(),
+        task.command
+    );
+    match policy {
+        FailurePolicy::Fail => {
+            host.output.error(&message);
+            PhaseEnd::Failed
+        }
+        FailurePolicy::Warn => {
+            host.output.warn(&format!(
+                "{message}; going on, as {phase}-on-failure is `warn`"
+            ));
+            PhaseEnd::Done
+        }
+    }
+}
+
+fn interrupted(host: &Host, phase: Phase, signal: i32, committed: bool) -> PhaseEnd {
+    let why = if signal == libc::SIGHUP && crate::output::peer_gone() {
+        "the connection closed".to_string()
+    } else {
+        format!("received {}", interrupt::signal_name(signal))
+    };
+    let what = if committed {
+        "the commit completed first"
+    } else if phase == Phase::Predeploy {
+        "the task was stopped and the image was not changed"
+    } else {
+        "the task was stopped"
+    };
+    host.output
+        .error(&format!("{phase} interrupted ({why}): {what}"));
+    PhaseEnd::Interrupted(signal)
+}
+
+/// Removes images committed by a run that did not finish, newest first (each is the parent of
+/// the next).
+fn discard(host: &Host, committed: &[String]) {
+    for id in committed.iter().rev() {
+        let _ = host.docker.run(["rmi", id]);
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{}s", duration.as_secs())
+}

@@ -1,0 +1,256 @@
+//! Finds an app's task definitions: the copies the host extracted from the pushed source first,
+//! else the files inside the image (its WORKDIR, then `/app`).
+//!
+//! Reading files out of an image costs a `docker create`, up to four `docker cp` and a `docker
+//! rm`, so what was found is cached per image ID: the three triggers of one deploy pay once, and
+//! a trigger whose definitions are cached costs one `docker image inspect`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::app::App;
+use crate::container::{run_id, ContainerGuard};
+use crate::docker::{Docker, Image};
+use crate::host::Host;
+use crate::sources::{DefinitionFile, Definitions};
+
+/// How many images' definitions the cache keeps per app.
+const CACHED_IMAGES: usize = 4;
+
+/// The two definition files, by their name in a source tree.
+const APP_JSON: &str = "app.json";
+const PROCFILE: &str = "Procfile";
+
+/// The image a trigger works on, inspected only when something needs it.
+pub struct ImageLookup<'a> {
+    docker: &'a Docker,
+    reference: String,
+    image: Option<Image>,
+}
+
+impl<'a> ImageLookup<'a> {
+    /// A lookup of `reference` (`dokku/APP:TAG`); nothing is asked of Docker yet.
+    pub fn new(docker: &'a Docker, reference: String) -> ImageLookup<'a> {
+        ImageLookup {
+            docker,
+            reference,
+            image: None,
+        }
+    }
+
+    /// The reference as the host named it.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The image, inspected once.
+    pub fn get(&mut self) -> Result<&Image> {
+        if self.image.is_none() {
+            let image = self.docker.image(&self.reference)?.with_context(|| {
+                format!(
+                    "there is no image {}: build the app first, or pass the tag it was built with",
+                    self.reference
+                )
+            })?;
+            self.image = Some(image);
+        }
+        // The branch above filled it.
+        Ok(self.image.as_ref().expect("image was just inspected"))
+    }
+}
+
+/// The definitions of `app`: each file from the host's extracted copy when there is one, else
+/// from the image.
+pub fn definitions(host: &Host, app: &App, image: &mut ImageLookup) -> Result<Definitions> {
+    let data = host.lib_root.join("data");
+    let mut definitions = Definitions {
+        app_json: read_host_copy(&data.join("app-json").join(app.name()).join(APP_JSON))?,
+        procfile: read_host_copy(&data.join("ps").join(app.name()).join(PROCFILE))?,
+    };
+    if definitions.app_json.is_some() && definitions.procfile.is_some() {
+        return Ok(definitions);
+    }
+    let reference = image.reference().to_string();
+    let image = image.get()?;
+    let cache = host.data_dir(app).join("definitions");
+    let in_image = match read_cache(&cache, &image.id) {
+        Some(found) => found,
+        None => {
+            let found = extract(&host.docker, app, image, &reference)
+                .with_context(|| format!("reading app.json and Procfile from {reference}"))?;
+            // The cache only saves time: a failure to write it must not fail the deploy.
+            let _ = write_cache(&cache, &image.id, &found);
+            found
+        }
+    };
+    definitions.app_json = definitions.app_json.or(in_image.app_json);
+    definitions.procfile = definitions.procfile.or(in_image.procfile);
+    Ok(definitions)
+}
+
+fn read_host_copy(path: &Path) -> Result<Option<DefinitionFile>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(DefinitionFile {
+            origin: path.display().to_string(),
+            bytes,
+        })),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Copies app.json and the Procfile out of a created, never started, container of the image.
+fn extract(docker: &Docker, app: &App, image: &Image, reference: &str) -> Result<Definitions> {
+    let name = format!("{}.discover.{}", app.name(), run_id());
+    let label = format!("com.dokku.app-name={}", app.name());
+    // The command is never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
+    docker.run([
+        "create", "--name", &name, "--label", &label, &image.id, "true",
+    ])?;
+    let _container = ContainerGuard::new(docker.clone(), name.clone());
+    let scratch = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut directories = Vec::new();
+    if !image.working_dir.is_empty() {
+        directories.push(image.working_dir.trim_end_matches('/').to_string());
+    }
+    if !directories.iter().any(|dir| dir == "/app") {
+        directories.push("/app".to_string());
+    }
+    let mut found = Definitions::default();
+    for file_name in [APP_JSON, PROCFILE] {
+        for directory in &directories {
+            let inside = format!("{directory}/{file_name}");
+            let destination = scratch.path().join(file_name);
+            if copy_out(docker, &name, &inside, &destination)? {
+                let bytes = std::fs::read(&destination)
+                    .with_context(|| format!("reading {inside} copied from {reference}"))?;
+                let file = Some(DefinitionFile {
+                    origin: format!("{inside} in {reference}"),
+                    bytes,
+                });
+                match file_name {
+                    APP_JSON => found.app_json = file,
+                    _ => found.procfile = file,
+                }
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `docker cp -L`; false when the image has no such file.
+fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) -> Result<bool> {
+    let source = format!("{container}:{inside}");
+    match docker.run([
+        "cp".as_ref(),
+        "--follow-link".as_ref(),
+        source.as_str().as_ref(),
+        destination.as_os_str(),
+    ]) {
+        Ok(_) => Ok(destination.is_file()),
+        Err(error) => {
+            let text = error.to_string();
+            if text.contains("Could not find the file")
+                || text.contains("no such file or directory")
+            {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// A cache entry is a directory named after the image ID holding the files that were found.
+fn cache_entry(cache: &Path, image_id: &str) -> PathBuf {
+    cache.join(image_id.trim_start_matches("sha256:"))
+}
+
+fn read_cache(cache: &Path, image_id: &str) -> Option<Definitions> {
+    let entry = cache_entry(cache, image_id);
+    let origins = std::fs::read_to_string(entry.join("origins")).ok()?;
+    let mut found = Definitions::default();
+    for line in origins.lines() {
+        let (file_name, origin) = line.split_once('\t')?;
+        let file = Some(DefinitionFile {
+            origin: origin.to_string(),
+            bytes: std::fs::read(entry.join(file_name)).ok()?,
+        });
+        match file_name {
+            APP_JSON => found.app_json = file,
+            PROCFILE => found.procfile = file,
+            _ => return None,
+        }
+    }
+    Some(found)
+}
+
+/// Writes an entry into a fresh directory renamed into place, so a reader never sees half of
+/// one, then drops the oldest entries.
+fn write_cache(cache: &Path, image_id: &str, found: &Definitions) -> Result<()> {
+    std::fs::create_dir_all(cache)?;
+    let staging = tempfile::Builder::new().prefix(".new-").tempdir_in(cache)?;
+    let mut origins = String::new();
+    for (file_name, file) in [(APP_JSON, &found.app_json), (PROCFILE, &found.procfile)] {
+        if let Some(file) = file {
+            std::fs::write(staging.path().join(file_name), &file.bytes)?;
+            origins.push_str(&format!(
+                "{file_name}\t{}\n",
+                file.origin.replace(['\n', '\t'], " ")
+            ));
+        }
+    }
+    std::fs::write(staging.path().join("origins"), origins)?;
+    let entry = cache_entry(cache, image_id);
+    if std::fs::rename(staging.path(), &entry).is_ok() {
+        // Renamed away: nothing left for the TempDir to delete.
+        std::mem::forget(staging);
+    }
+    prune_cache(cache)
+}
+
+fn prune_cache(cache: &Path) -> Result<()> {
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(cache)?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    entries.sort();
+    let excess = entries.len().saturating_sub(CACHED_IMAGES);
+    for (_, path) in entries.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_round_trips_found_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let found = Definitions {
+            app_json: Some(DefinitionFile {
+                origin: "/app/app.json in dokku/a:latest".into(),
+                bytes: b"{\"scripts\":{}}".to_vec(),
+            }),
+            procfile: None,
+        };
+        write_cache(dir.path(), "sha256:abc", &found).unwrap();
+        assert_eq!(read_cache(dir.path(), "sha256:abc"), Some(found));
+        assert_eq!(read_cache(dir.path(), "sha256:other"), None);
+    }
+
+    #[test]
+    fn cache_keeps_only_the_newest_images() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 0..CACHED_IMAGES + 3 {
+            write_cache(dir.path(), &format!("sha256:{n}"), &Definitions::default()).unwrap();
+        }
+        let left = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(left, CACHED_IMAGES);
+    }
+}

@@ -1,0 +1,292 @@
+//! Every call the plugin makes to the Docker CLI goes through here: one place that traces the
+//! call, keeps the CLI out of the terminal's signals, and turns its failures into one line.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::ErrorKind;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+
+use crate::output::{write_line, Stream};
+
+/// The Docker CLI (or a compatible one, such as Podman's) the host names in `DOCKER_BIN`.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    bin: PathBuf,
+    trace: bool,
+}
+
+/// What the plugin needs to know of an image, from `docker image inspect`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The image ID (`sha256:...`).
+    pub id: String,
+    /// `Config.Entrypoint`; `None` when the image has none.
+    pub entrypoint: Option<Vec<String>>,
+    /// `Config.Cmd`; `None` when the image has none.
+    pub cmd: Option<Vec<String>>,
+    /// `Config.WorkingDir`; empty when unset.
+    pub working_dir: String,
+    /// `Config.Env`, as `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// `Config.Labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `Config.Volumes`: paths whose writes are never committed.
+    pub volumes: Vec<String>,
+}
+
+impl Image {
+    /// The value of a variable in the image's own environment.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find_map(|entry| entry.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedImage {
+    id: String,
+    config: Option<InspectedConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedConfig {
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    working_dir: Option<String>,
+    env: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl Docker {
+    /// The CLI at `bin`; with `trace`, every call is written to stderr first.
+    pub fn new(bin: PathBuf, trace: bool) -> Docker {
+        Docker { bin, trace }
+    }
+
+    /// The CLI's path as the host named it.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// A command for the CLI. It runs in a process group of its own, so that a Ctrl-C or a
+    /// hangup reaches only the trigger, which then stops the task itself and never has a
+    /// `docker commit` cut in half.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(&self.bin);
+        command.args(args).process_group(0);
+        if self.trace {
+            let words: Vec<String> = command
+                .get_args()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .collect();
+            write_line(
+                Stream::Stderr,
+                &format!("+ {} {}\n", self.bin.display(), masked(&words).join(" ")),
+            );
+        }
+        command
+    }
+
+    /// Runs a call to completion and returns its stdout without the trailing newline; a failure
+    /// is one line with the call and what Docker said.
+    pub fn run<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = self.command(args);
+        let call = describe(&command);
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| self.spawn_error(error))?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout)
+                .trim_end()
+                .to_string());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        Err(self.call_error(&call, &stderr))
+    }
+
+    /// The image a reference names, or `None` when there is no such image.
+    pub fn image(&self, reference: &str) -> Result<Option<Image>> {
+        let mut command = self.command(["image", "inspect", reference]);
+        let output = command
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| self.spawn_error(error))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if stderr.contains("No such image") || stderr.contains("image not known") {
+                return Ok(None);
+            }
+            return Err(self.call_error(&describe(&command), &stderr));
+        }
+        let mut inspected: Vec<InspectedImage> = serde_json::from_slice(&output.stdout)
+            .with_context(|| format!("reading `docker image inspect {reference}`"))?;
+        let inspected = inspected
+            .pop()
+            .ok_or_else(|| anyhow!("`docker image inspect {reference}` listed no image"))?;
+        let config = inspected.config.unwrap_or_default();
+        Ok(Some(Image {
+            id: inspected.id,
+            entrypoint: config.entrypoint.filter(|words| !words.is_empty()),
+            cmd: config.cmd,
+            working_dir: config.working_dir.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            volumes: config.volumes.unwrap_or_default().into_keys().collect(),
+        }))
+    }
+
+    /// Removes a container and its anonymous volumes, stopping it first if it runs. A container
+    /// that is already gone is not an error.
+    pub fn remove_container(&self, name: &str) -> Result<()> {
+        match self.run(["rm", "--force", "--volumes", name]) {
+            Ok(_) => Ok(()),
+            Err(error) if is_missing(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn spawn_error(&self, error: std::io::Error) -> anyhow::Error {
+        if error.kind() == ErrorKind::NotFound {
+            anyhow!(
+                "no Docker CLI at `{}`: install Docker, or point DOCKER_BIN at its CLI",
+                self.bin.display()
+            )
+        } else {
+            anyhow!("cannot run `{}`: {error}", self.bin.display())
+        }
+    }
+
+    fn call_error(&self, call: &str, stderr: &str) -> anyhow::Error {
+        let said = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if said.contains("Cannot connect to the Docker daemon")
+            || said.contains("Is the docker daemon running")
+        {
+            return anyhow!(
+                "the Docker engine does not answer ({said}): start it, or check DOCKER_HOST"
+            );
+        }
+        anyhow!("`{call}` failed: {said}")
+    }
+}
+
+/// True for the error Docker gives about a container or image that does not exist.
+pub fn is_missing(error: &anyhow::Error) -> bool {
+    let text = error.to_string();
+    text.contains("No such container")
+        || text.contains("no such container")
+        || text.contains("No such image")
+}
+
+/// Fails unless the engine answers: the first thing a trigger with work to do checks.
+pub fn check_engine(docker: &Docker) -> Result<()> {
+    match docker.run(["version", "--format", "{{.Server.Version}}"]) {
+        Ok(_) => Ok(()),
+        Err(error) => bail!("{error:#}"),
+    }
+}
+
+fn describe(command: &Command) -> String {
+    let words: Vec<String> = command
+        .get_args()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    format!("docker {}", masked(&words).join(" "))
+}
+
+/// Hides values that an admin's docker options may hold as `-e KEY=VALUE`.
+fn masked(words: &[String]) -> Vec<String> {
+    let mut masked = Vec::with_capacity(words.len());
+    let mut hide_next = false;
+    for word in words {
+        if hide_next {
+            masked.push(mask_assignment(word));
+            hide_next = false;
+        } else if word == "-e" || word == "--env" {
+            masked.push(word.clone());
+            hide_next = true;
+        } else if let Some(assignment) = word.strip_prefix("--env=") {
+            masked.push(format!("--env={}", mask_assignment(assignment)));
+        } else {
+            masked.push(word.clone());
+        }
+    }
+    masked
+}
+
+fn mask_assignment(assignment: &str) -> String {
+    match assignment.split_once('=') {
+        Some((key, _)) => format!("{key}=***"),
+        None => assignment.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_masks_environment_values() {
+        let words: Vec<String> = [
+            "run",
+            "-e",
+            "SECRET=hunter2",
+            "--env=TOKEN=abc",
+            "-e",
+            "PLAIN",
+            "image",
+        ]
+        .iter()
+        .map(|word| word.to_string())
+        .collect();
+        assert_eq!(
+            masked(&words),
+            [
+                "run",
+                "-e",
+                "SECRET=***",
+                "--env=TOKEN=***",
+                "-e",
+                "PLAIN",
+                "image"
+            ]
+        );
+    }
+
+    #[test]
+    fn env_value_reads_the_image_environment() {
+        let image = Image {
+            id: "sha256:1".into(),
+            entrypoint: None,
+            cmd: None,
+            working_dir: String::new(),
+            env: vec!["PATH=/bin".into(), "USER=herokuishuser".into()],
+            labels: BTreeMap::new(),
+            volumes: Vec::new(),
+        };
+        assert_eq!(image.env_value("USER"), Some("herokuishuser"));
+        assert_eq!(image.env_value("USE"), None);
+    }
+}

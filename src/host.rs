@@ -1,0 +1,67 @@
+//! What the host tells a trigger through its environment.
+
+use std::path::{Path, PathBuf};
+
+use crate::docker::Docker;
+use crate::output::Output;
+
+/// The host context of one trigger run, read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// `DOKKU_ROOT` (default `/home/dokku`): app directories of older hosts.
+    pub dokku_root: PathBuf,
+    /// `DOKKU_LIB_ROOT` (default `/var/lib/dokku`): config and data of every plugin.
+    pub lib_root: PathBuf,
+    /// The Docker CLI named by `DOCKER_BIN` (default `docker`), tracing when `DOKKU_TRACE` is set.
+    pub docker: Docker,
+    /// `DOKKU_GLOBAL_RUN_ARGS`: options every app container runs with.
+    pub global_run_args: Option<String>,
+    /// Where log lines go; quiet when `DOKKU_QUIET_OUTPUT` is set.
+    pub output: Output,
+    /// The helper binary mounted into every task container.
+    pub helper: PathBuf,
+}
+
+impl Host {
+    /// Reads the host context from the environment. `plugin_root` is the directory holding the
+    /// running trigger, where `install.sh` puts the helper under `libexec/`.
+    pub fn from_env(plugin_root: &Path) -> Host {
+        let dokku_root = env_path("DOKKU_ROOT", "/home/dokku");
+        let lib_root = env_path("DOKKU_LIB_ROOT", "/var/lib/dokku");
+        let trace = is_set("DOKKU_TRACE");
+        let docker_bin = std::env::var_os("DOCKER_BIN")
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("docker"));
+        Host {
+            dokku_root,
+            lib_root,
+            docker: Docker::new(docker_bin, trace),
+            global_run_args: std::env::var("DOKKU_GLOBAL_RUN_ARGS")
+                .ok()
+                .filter(|args| !args.trim().is_empty()),
+            output: Output::new(is_set("DOKKU_QUIET_OUTPUT")),
+            helper: plugin_root.join("libexec").join("deploy-tasks-helper"),
+        }
+    }
+
+    /// `$DOKKU_LIB_ROOT/data/deploy-tasks/APP`: this plugin's records for one app.
+    pub fn data_dir(&self, app: &crate::app::App) -> PathBuf {
+        self.lib_root
+            .join("data")
+            .join("deploy-tasks")
+            .join(app.name())
+    }
+}
+
+fn env_path(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// Dokku treats any non-empty value as set, except `0` and `false`.
+fn is_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
+}

@@ -1,0 +1,50 @@
+//! Signals that ask a trigger to stop: SIGINT (an admin's Ctrl-C), SIGTERM (a service stop),
+//! SIGHUP (a terminal closing). The handler only records the signal; the run notices it, stops the
+//! task container and exits 128+N. A commit in progress is never interrupted, because nothing
+//! looks at the record until it is done.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The first stop signal received, or 0.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// The signals a trigger stops on.
+pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn record(signal: libc::c_int) {
+    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Installs the handlers. A trigger started with SIGINT ignored (a background job of a script)
+/// handles it all the same: it must still clean up.
+pub fn install() {
+    for signal in STOP_SIGNALS {
+        // SAFETY: the handler only stores into an atomic, which is async-signal-safe; the
+        // struct is zeroed (a valid sigaction) before the fields that matter are set.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = record as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The stop signal received so far, if any.
+pub fn received() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// The name of a stop signal, for messages.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}

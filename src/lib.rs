@@ -1,0 +1,28 @@
+//! dokku-deploy-tasks: runs an app's deployment tasks (app.json `scripts.dokku.predeploy`, the
+//! Procfile `release` command, app.json `scripts.dokku.postdeploy` and `scripts.postdeploy`) for a
+//! Dokku-like host, in containers of the app's image, on a real Docker engine.
+//!
+//! The data flow of one phase is [`deploy::run_phase`]: host context ([`host`]), discover tasks
+//! ([`discover`], [`sources`]), plan the container ([`plan`]), run it ([`container`]), commit
+//! ([`commit`]), report ([`output`]).
+
+pub mod app;
+pub mod app_config;
+pub mod commit;
+pub mod container;
+pub mod deploy;
+pub mod discover;
+pub mod docker;
+pub mod docker_options;
+pub mod env_file;
+pub mod exit_codes;
+pub mod host;
+pub mod input_error;
+pub mod interrupt;
+pub mod lock;
+pub mod output;
+pub mod phase;
+pub mod plan;
+pub mod settings;
+pub mod sources;
+pub mod triggers;

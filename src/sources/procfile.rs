@@ -1,0 +1,274 @@
+//! Procfile: the process types of an app, of which `release` is a deployment task.
+//!
+//! Dokku's own Procfile reader skips lines it does not understand, so a typo silently drops a
+//! process. This parser instead rejects such a file with the line at fault.
+
+use std::collections::HashMap;
+
+use crate::input_error::InputError;
+
+/// The largest Procfile accepted. Real files are a few lines; anything near this is a mistake.
+const MAX_BYTES: usize = 1_048_576;
+
+/// The process types of a Procfile, in file order, each name appearing once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Procfile {
+    entries: Vec<ProcessEntry>,
+}
+
+/// One `name: command` line of a Procfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessEntry {
+    /// The process type, matching `^[A-Za-z0-9_-]+$` (`web`, `worker`, `release`).
+    pub name: String,
+    /// The command, as written after the `:`, without surrounding whitespace; never empty.
+    pub command: String,
+    /// The 1-based line the entry is on.
+    pub line: usize,
+}
+
+impl Procfile {
+    /// The entry for process type `name` (case-sensitive), if the Procfile has one.
+    pub fn command(&self, name: &str) -> Option<&ProcessEntry> {
+        self.entries.iter().find(|entry| entry.name == name)
+    }
+
+    /// Every entry, in file order.
+    pub fn entries(&self) -> &[ProcessEntry] {
+        &self.entries
+    }
+}
+
+/// Parses the bytes of a Procfile; `origin` names the file in errors.
+///
+/// Lines are `name: command`, with optional whitespace around the `:`. Blank lines and lines
+/// starting with `#` are skipped; CRLF line endings and a leading UTF-8 byte order mark are
+/// tolerated. An empty file is an empty Procfile.
+///
+/// # Errors
+///
+/// An [`InputError`] at the 1-based line at fault when the file is over 1 MiB, is not UTF-8, has
+/// a line that is not `name: command` or whose name has characters other than letters, digits,
+/// `_` and `-`, has an empty command, or names a process type twice.
+pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(InputError::new(
+            origin,
+            format!(
+                "the Procfile is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
+                bytes.len()
+            ),
+            "keep one `name: command` line per process type",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let line = bytes
+            .get(..error.valid_up_to())
+            .unwrap_or(bytes)
+            .iter()
+            .filter(|&&byte| byte == b'\n')
+            .count()
+            + 1;
+        InputError::new(
+            origin,
+            "the Procfile is not valid UTF-8",
+            "save the Procfile with UTF-8 encoding",
+        )
+        .at_line(line)
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+    let mut procfile = Procfile::default();
+    let mut line_of_name: HashMap<String, usize> = HashMap::new();
+    for (index, raw_line) in text.split('\n').enumerate() {
+        let line = index + 1;
+        let trimmed = raw_line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let Some((name, command)) = trimmed.split_once(':') else {
+            return Err(InputError::new(
+                origin,
+                "this line has no `:`; Procfile lines are `name: command`",
+                "write the line as `name: command`, or start it with # to make it a comment",
+            )
+            .at_line(line));
+        };
+        let name = name.trim();
+        let command = command.trim();
+        if !is_valid_name(name) {
+            return Err(InputError::new(
+                origin,
+                format!("`{name}` is not a valid process type: use only letters, digits, _ and -"),
+                "rename the process type, like `release: ./migrate.sh`",
+            )
+            .at_line(line));
+        }
+        if command.is_empty() {
+            return Err(InputError::new(
+                origin,
+                format!("the `{name}` process has no command"),
+                format!("write the command after the colon, like `{name}: ./run.sh`, or remove the line"),
+            )
+            .at_line(line));
+        }
+        if let Some(first_line) = line_of_name.get(name) {
+            return Err(InputError::new(
+                origin,
+                format!("the `{name}` process is defined twice, first on line {first_line}"),
+                "keep one of the two lines",
+            )
+            .at_line(line));
+        }
+        line_of_name.insert(name.to_string(), line);
+        procfile.entries.push(ProcessEntry {
+            name: name.to_string(),
+            command: command.to_string(),
+            line,
+        });
+    }
+    Ok(procfile)
+}
+
+/// Whether `name` matches `^[A-Za-z0-9_-]+$`, the process type names Dokku accepts.
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn procfile(text: &str) -> Procfile {
+        parse(text.as_bytes(), "Procfile").unwrap()
+    }
+
+    fn parse_error(text: &str) -> InputError {
+        parse(text.as_bytes(), "Procfile").unwrap_err()
+    }
+
+    #[test]
+    fn reads_entries_in_order() {
+        let parsed =
+            procfile("web: gunicorn app:app --bind 0.0.0.0:$PORT\nrelease: ./manage.py migrate\n");
+        assert_eq!(
+            parsed.entries(),
+            &[
+                ProcessEntry {
+                    name: "web".to_string(),
+                    command: "gunicorn app:app --bind 0.0.0.0:$PORT".to_string(),
+                    line: 1,
+                },
+                ProcessEntry {
+                    name: "release".to_string(),
+                    command: "./manage.py migrate".to_string(),
+                    line: 2,
+                },
+            ]
+        );
+        assert_eq!(
+            parsed
+                .command("release")
+                .map(|entry| entry.command.as_str()),
+            Some("./manage.py migrate")
+        );
+        assert_eq!(parsed.command("worker"), None);
+        assert_eq!(parsed.command("Release"), None);
+    }
+
+    #[test]
+    fn allows_whitespace_around_the_colon() {
+        let parsed = procfile("  release :   echo a: b  \nworker:run\n\tclock\t:\tx\t");
+        let commands: Vec<(&str, &str)> = parsed
+            .entries()
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.command.as_str()))
+            .collect();
+        assert_eq!(
+            commands,
+            vec![("release", "echo a: b"), ("worker", "run"), ("clock", "x")]
+        );
+    }
+
+    #[test]
+    fn accepts_names_with_digits_dashes_and_underscores() {
+        let parsed = procfile("my-worker_2: run\n3: x\n");
+        assert!(parsed.command("my-worker_2").is_some());
+        assert!(parsed.command("3").is_some());
+    }
+
+    #[test]
+    fn skips_blank_and_comment_lines_counting_them() {
+        let parsed = procfile("# processes\n\n   \n  # web: old\nrelease: x\n");
+        assert_eq!(parsed.entries().len(), 1);
+        assert_eq!(parsed.command("release").map(|entry| entry.line), Some(5));
+        assert_eq!(procfile(""), Procfile::default());
+    }
+
+    #[test]
+    fn tolerates_crlf_and_bom() {
+        let parsed = procfile("\u{feff}web: a\r\n\r\nrelease: b c\r\n");
+        assert_eq!(
+            parsed.command("web").map(|entry| entry.command.as_str()),
+            Some("a")
+        );
+        let release = parsed.command("release").unwrap();
+        assert_eq!((release.command.as_str(), release.line), ("b c", 3));
+    }
+
+    #[test]
+    fn rejects_a_line_without_colon() {
+        let error = parse_error("web: a\nrelease ./migrate\n");
+        assert_eq!(error.line, Some(2));
+        assert!(error.problem.contains("no `:`"), "{error}");
+        assert!(!error.fix.is_empty());
+    }
+
+    #[test]
+    fn rejects_an_invalid_process_name() {
+        for text in ["my worker: x", "web.1: x", ": x", "wéb: x", "\"web\": x"] {
+            let error = parse_error(text);
+            assert_eq!(error.line, Some(1), "{text}");
+            assert!(
+                error.problem.contains("not a valid process type"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_an_empty_command() {
+        let error = parse_error("\nrelease:   \n");
+        assert_eq!(error.line, Some(2));
+        assert_eq!(
+            error.to_string(),
+            "Procfile line 2: the `release` process has no command; \
+             write the command after the colon, like `release: ./run.sh`, or remove the line"
+        );
+    }
+
+    #[test]
+    fn rejects_a_duplicate_naming_both_lines() {
+        let error = parse_error("release: a\nweb: b\nrelease: c\n");
+        assert_eq!(error.line, Some(3));
+        assert!(error.problem.contains("first on line 1"), "{error}");
+    }
+
+    #[test]
+    fn rejects_invalid_utf8_at_its_line() {
+        let error = parse(b"web: a\nrelease: caf\xe9\n", "Procfile from app:latest").unwrap_err();
+        assert_eq!(error.origin, "Procfile from app:latest");
+        assert_eq!(error.line, Some(2));
+        assert!(error.problem.contains("UTF-8"));
+    }
+
+    #[test]
+    fn rejects_files_over_one_mebibyte() {
+        let text = format!("web: {}", "x".repeat(MAX_BYTES));
+        let error = parse(text.as_bytes(), "Procfile").unwrap_err();
+        assert!(error.problem.contains("1 MiB"), "{error}");
+    }
+}
