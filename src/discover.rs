@@ -152,9 +152,14 @@ fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) 
         Ok(_) => Ok(destination.is_file()),
         Err(error) => {
             let text = error.to_string();
-            if text.contains("Could not find the file")
-                || text.contains("no such file or directory")
-            {
+            // Docker 20.10 says "No such container:path", later ones "Could not find the file",
+            // Podman "no such file or directory".
+            let absent = [
+                "No such container:path",
+                "Could not find the file",
+                "no such file or directory",
+            ];
+            if absent.iter().any(|said| text.contains(said)) {
                 Ok(false)
             } else {
                 Err(error)

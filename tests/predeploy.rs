@@ -1,0 +1,112 @@
+//! Scenarios: the host calls `pre-deploy APP` for an image whose app.json has a predeploy task.
+
+mod support;
+
+use support::*;
+
+/// For an ENTRYPOINT image the command's words are the entrypoint's arguments, so a shell is
+/// named explicitly.
+const PREDEPLOY_WRITES_MARKER: &str = r#"{"scripts": {"dokku": {"predeploy": "sh -c 'echo built by $APP > /app/marker && echo predeploy done'"}}}"#;
+
+#[test]
+fn given_an_entrypoint_image_when_predeploy_succeeds_then_the_change_is_committed_and_the_config_is_as_before(
+) {
+    let host = TestHost::new("pre-commit");
+    let entrypoint = "#!/bin/sh\necho \"entrypoint got: $*\" >&2\nexec \"$@\"\n";
+    let before = host.build(
+        &busybox_app(
+            "COPY entrypoint.sh /entrypoint.sh\nRUN chmod +x /entrypoint.sh\nENV GREETING=hello PORT=5000\n\
+             EXPOSE 5000\nUSER app\nENTRYPOINT [\"/entrypoint.sh\"]\nCMD [\"httpd\", \"-f\"]",
+        ),
+        &[("entrypoint.sh", entrypoint)],
+    );
+    let config_before: Vec<String> = [
+        "Entrypoint",
+        "Cmd",
+        "WorkingDir",
+        "User",
+        "Env",
+        "ExposedPorts",
+    ]
+    .iter()
+    .map(|field| image_config(&before, field))
+    .collect();
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+
+    let run = host.predeploy();
+
+    run.expect_code(0)
+        .stdout_has("-----> Checking for predeploy task")
+        .stdout_has("       Executing predeploy task from app.json: sh -c 'echo built by $APP")
+        .stdout_has("       predeploy done")
+        .stderr_has("entrypoint got: sh -c echo built by $APP");
+    let after = image_id(&host.image());
+    assert_ne!(after, before, "the image was not committed");
+    assert_eq!(
+        host.run_in_image("cat /app/marker"),
+        format!("built by {}", host.app)
+    );
+    let config_after: Vec<String> = [
+        "Entrypoint",
+        "Cmd",
+        "WorkingDir",
+        "User",
+        "Env",
+        "ExposedPorts",
+    ]
+    .iter()
+    .map(|field| image_config(&after, field))
+    .collect();
+    assert_eq!(config_after, config_before);
+    let labels = image_config(&after, "Labels");
+    for label in [
+        "\"org.label-schema.schema-version\":\"1.0\"",
+        "\"org.label-schema.vendor\":\"dokku\"",
+        &format!("\"com.dokku.app-name\":\"{}\"", host.app),
+        "\"com.dokku.predeploy-phase\":\"true\"",
+    ] {
+        assert!(labels.contains(label), "{label} missing from {labels}");
+    }
+    assert!(
+        host.task_containers().is_empty(),
+        "left behind: {:?}",
+        host.task_containers()
+    );
+}
+
+#[test]
+fn given_a_failing_predeploy_then_the_image_is_unchanged_no_container_is_left_and_the_trigger_fails(
+) {
+    let host = TestHost::new("pre-fail");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "touch /app/half-done; echo broken >&2; exit 3"}}}"#,
+    );
+
+    let run = host.predeploy();
+
+    run.expect_code(1).stderr_has("       broken").stderr_has(
+        " !     predeploy task from app.json failed with exit code 3; the image was not changed",
+    );
+    assert_eq!(image_id(&host.image()), before);
+    assert!(
+        host.task_containers().is_empty(),
+        "left behind: {:?}",
+        host.task_containers()
+    );
+}
+
+#[test]
+fn given_no_predeploy_task_then_the_trigger_says_so_and_succeeds() {
+    let host = TestHost::new("pre-none");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(r#"{"name": "x", "scripts": {"dokku": {"postdeploy": "true"}}}"#);
+    host.host_procfile("web: httpd -f\n");
+
+    let run = host.predeploy();
+
+    run.expect_code(0).stdout_has(
+        "-----> Checking for predeploy task\n       No predeploy task found, skipping\n",
+    );
+    assert_eq!(image_id(&host.image()), before);
+}

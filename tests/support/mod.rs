@@ -1,0 +1,392 @@
+//! A stand-in Dokku host for the integration tests: a real Docker engine (started by
+//! `tests/setup.sh`), the plugin installed with `install.sh` into a plugin path of the tests' own,
+//! and one temporary `DOKKU_ROOT`/`DOKKU_LIB_ROOT` and unique app name per test.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The offline base images `tests/setup.sh` builds.
+pub const BUSYBOX: &str = "deploy-tasks-test/busybox:latest";
+pub const BASH: &str = "deploy-tasks-test/bash:latest";
+
+/// The Docker CLI the tests and the plugin use: Debian's when present.
+pub fn docker_bin() -> &'static str {
+    if Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
+/// Runs a docker command and returns its stdout; panics with its stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new(docker_bin())
+        .args(args)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string()
+}
+
+/// Like [`docker`], but returns the whole output whatever the status.
+pub fn docker_output(args: &[&str]) -> Output {
+    Command::new(docker_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running docker")
+}
+
+/// The plugin installed once per test binary with `install.sh`, as an operator would.
+pub fn plugin_path() -> &'static Path {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let engine = docker_output(&["info", "--format", "{{.ServerVersion}}"]);
+        assert!(
+            engine.status.success(),
+            "no Docker engine answers: run `bash tests/setup.sh` first ({})",
+            String::from_utf8_lossy(&engine.stderr)
+        );
+        for image in [BUSYBOX, BASH] {
+            assert!(
+                docker_output(&["image", "inspect", image]).status.success(),
+                "no base image {image}: run `bash tests/setup.sh` first"
+            );
+        }
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins");
+        let status = Command::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
+            .env("PLUGIN_AVAILABLE_PATH", root.join("available"))
+            .env("PLUGIN_ENABLED_PATH", root.join("enabled"))
+            .status()
+            .expect("running install.sh");
+        assert!(status.success(), "install.sh failed");
+        root.join("enabled")
+    })
+}
+
+/// One test's host: its own Dokku directories and a unique app.
+pub struct TestHost {
+    pub dir: tempfile::TempDir,
+    pub app: String,
+}
+
+impl TestHost {
+    /// A fresh host for an app named after the test.
+    pub fn new(name: &str) -> TestHost {
+        plugin_path();
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let app = format!(
+            "it-{}-{}-{}",
+            name.replace('_', "-"),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let host = TestHost {
+            dir: tempfile::tempdir().expect("temporary directory"),
+            app,
+        };
+        std::fs::create_dir_all(host.dokku_root().join(&host.app)).unwrap();
+        host
+    }
+
+    pub fn dokku_root(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn lib_root(&self) -> PathBuf {
+        self.dir.path().join("lib")
+    }
+
+    /// `dokku/APP:latest`.
+    pub fn image(&self) -> String {
+        format!("dokku/{}:latest", self.app)
+    }
+
+    /// Builds `dokku/APP:TAG` from a Dockerfile and files (relative path, content).
+    pub fn build_tagged(&self, tag: &str, dockerfile: &str, files: &[(&str, &str)]) -> String {
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(context.path().join("Dockerfile"), dockerfile).unwrap();
+        for (path, content) in files {
+            let path = context.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+        }
+        let reference = format!("dokku/{}:{tag}", self.app);
+        docker(&[
+            "build",
+            "--network=none",
+            "-q",
+            "-t",
+            &reference,
+            context.path().to_str().unwrap(),
+        ]);
+        image_id(&reference)
+    }
+
+    /// Builds `dokku/APP:latest`; returns its image ID.
+    pub fn build(&self, dockerfile: &str, files: &[(&str, &str)]) -> String {
+        self.build_tagged("latest", dockerfile, files)
+    }
+
+    /// Writes the host's extracted copy of app.json, as Dokku does on a deploy.
+    pub fn host_app_json(&self, content: &str) {
+        self.write_lib(&format!("data/app-json/{}/app.json", self.app), content);
+    }
+
+    /// Writes the host's extracted copy of the Procfile.
+    pub fn host_procfile(&self, content: &str) {
+        self.write_lib(&format!("data/ps/{}/Procfile", self.app), content);
+    }
+
+    /// Writes the app's config file (Dokku's ENV format).
+    pub fn app_env(&self, content: &str) {
+        self.write_lib(&format!("config/{}/ENV", self.app), content);
+    }
+
+    /// Sets a plugin setting for the app, as `deploy-tasks:set` writes it.
+    pub fn setting(&self, key: &str, value: &str) {
+        self.write_lib(&format!("config/deploy-tasks/{}/{key}", self.app), value);
+    }
+
+    /// Writes a file under `DOKKU_LIB_ROOT`.
+    pub fn write_lib(&self, relative: &str, content: &str) {
+        let path = self.lib_root().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
+    /// The command that runs a trigger as the host would (`plugn trigger` runs
+    /// `$PLUGIN_ENABLED_PATH/*/TRIGGER`).
+    pub fn trigger_command(&self, trigger: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(plugin_path().join("deploy-tasks").join(trigger));
+        command
+            .args(args)
+            .env_remove("DOKKU_TRACE")
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .env_remove("DOKKU_GLOBAL_RUN_ARGS")
+            .env("DOKKU_ROOT", self.dokku_root())
+            .env("DOKKU_LIB_ROOT", self.lib_root())
+            .env("DOCKER_BIN", docker_bin())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs a trigger to completion.
+    pub fn trigger(&self, trigger: &str, args: &[&str]) -> Run {
+        Run::from(
+            self.trigger_command(trigger, args)
+                .output()
+                .expect("running the trigger"),
+        )
+    }
+
+    /// `pre-deploy APP`.
+    pub fn predeploy(&self) -> Run {
+        self.trigger("pre-deploy", &[&self.app])
+    }
+
+    /// `post-release APP`.
+    pub fn release(&self) -> Run {
+        self.trigger("post-release", &[&self.app])
+    }
+
+    /// `post-deploy APP 5000 127.0.0.1`.
+    pub fn postdeploy(&self) -> Run {
+        self.trigger("post-deploy", &[&self.app, "5000", "127.0.0.1"])
+    }
+
+    /// Starts a trigger with its output piped, for tests that act while it runs.
+    pub fn spawn(&self, trigger: &str, args: &[&str]) -> Child {
+        self.trigger_command(trigger, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the trigger")
+    }
+
+    /// Every container of this app, running or not, by name.
+    pub fn containers(&self) -> Vec<String> {
+        let filter = format!("name=^{}\\.", self.app.replace('.', "\\."));
+        let names = docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]);
+        names
+            .lines()
+            .map(str::to_string)
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
+    /// The task containers of this app (named `APP.PHASE.RUNID`; not the app's own web ones).
+    pub fn task_containers(&self) -> Vec<String> {
+        self.containers()
+            .into_iter()
+            .filter(|name| !name.starts_with(&format!("{}.web.", self.app)))
+            .collect()
+    }
+
+    /// Runs a command in a throwaway container of the app's image, returning its stdout.
+    pub fn run_in_image(&self, command: &str) -> String {
+        docker(&[
+            "run",
+            "--rm",
+            "--network=none",
+            "--entrypoint",
+            "/bin/sh",
+            &self.image(),
+            "-c",
+            command,
+        ])
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        for name in self.containers() {
+            let _ = docker_output(&["rm", "-f", "-v", &name]);
+        }
+        let images = docker_output(&["images", "-q", &format!("dokku/{}", self.app)]);
+        for id in String::from_utf8_lossy(&images.stdout).lines() {
+            let _ = docker_output(&["rmi", "-f", id]);
+        }
+    }
+}
+
+/// A finished trigger run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Panics with the whole output unless the trigger exited with `code`.
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, Some(code), "unexpected exit status; {self:#?}");
+        self
+    }
+
+    /// Panics unless stdout holds `text`.
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}; {self:#?}"
+        );
+        self
+    }
+
+    /// Panics unless stderr holds `text`.
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}; {self:#?}"
+        );
+        self
+    }
+
+    /// Panics unless stderr is exactly one line, without a panic or backtrace.
+    pub fn one_line_error(&self) -> &Run {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected a one-line error; {self:#?}");
+        assert!(
+            lines[0].starts_with(" !     "),
+            "error not in Dokku's form; {self:#?}"
+        );
+        assert!(!self.stderr.contains("panicked"), "{self:#?}");
+        self
+    }
+}
+
+/// The ID an image reference points at.
+pub fn image_id(reference: &str) -> String {
+    docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+}
+
+/// One field of an image's config, as JSON (`Entrypoint`, `Cmd`, `Env`, ...).
+pub fn image_config(reference: &str, field: &str) -> String {
+    docker(&[
+        "image",
+        "inspect",
+        "--format",
+        &format!("{{{{json .Config.{field}}}}}"),
+        reference,
+    ])
+}
+
+/// Reads lines from a child's stdout until one contains `text`; returns when it was seen.
+pub fn wait_for_line(reader: &mut impl BufRead, text: &str, limit: Duration) -> Vec<String> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut line = String::new();
+    while started.elapsed() < limit {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push(line.clone());
+        if line.contains(text) {
+            return seen;
+        }
+    }
+    panic!("never saw {text:?} in {seen:?}");
+}
+
+/// Waits for a child and collects the rest of its output.
+pub fn finish(mut child: Child, stdout: Option<BufReader<std::process::ChildStdout>>) -> Run {
+    let mut out = String::new();
+    if let Some(mut reader) = stdout {
+        let _ = reader.read_to_string(&mut out);
+    } else if let Some(mut pipe) = child.stdout.take() {
+        let _ = pipe.read_to_string(&mut out);
+    }
+    let mut err = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut err);
+    }
+    let status = child.wait().expect("waiting for the trigger");
+    Run {
+        code: status.code(),
+        stdout: out,
+        stderr: err,
+    }
+}
+
+/// Polls until `check` holds or `limit` passes; returns whether it held.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// A Dockerfile on the busybox base with the app in /app.
+pub fn busybox_app(extra: &str) -> String {
+    format!("FROM {BUSYBOX}\nWORKDIR /app\n{extra}\n")
+}
