@@ -1,7 +1,7 @@
 //! One phase of a deploy, top to bottom: host context, discover tasks, plan each container, run
 //! it, commit (predeploy), and report how it ended.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -13,6 +13,7 @@ use crate::container::{self, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup};
 use crate::docker_options;
 use crate::host::Host;
+use crate::in_flight::{self, InFlight};
 use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
@@ -55,19 +56,8 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let reference = format!("{}:{}", app.image_repository(), tag.name());
 
     output.heading(&format!("Checking for {phase} task"));
-    let mut image = ImageLookup::new(&host.docker, reference.clone());
-    let definitions = discover::definitions(host, app, &mut image)?;
-    let mut tasks = sources::tasks(&definitions, *phase)?;
-    tasks.retain(|task| task.frequency == Frequency::EveryDeploy || request.first_deploy_tasks);
-    let first_deploy_record = host.data_dir(app).join("heroku-postdeploy");
-    if tasks
-        .iter()
-        .any(|task| task.frequency == Frequency::FirstDeployOnly)
-        && first_deploy_task_ran(host, app, &first_deploy_record)
-    {
-        tasks.retain(|task| task.frequency == Frequency::EveryDeploy);
-    }
-    if tasks.is_empty() {
+    let found = phase_tasks(host, request, &mut ImageLookup::new(&host.docker, reference.clone()))?;
+    if found.is_empty() {
         output.detail(&format!("No {phase} task found, skipping"));
         return Ok(PhaseEnd::Done);
     }
@@ -84,24 +74,35 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     for warning in &options.warnings {
         output.warn(warning);
     }
-    let image = image.get()?.clone();
+    let _lock = match lock::acquire(host, app, &output)? {
+        Ok(lock) => lock,
+        Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, *phase, signal, false)),
+    };
+    in_flight::remove_leftovers(host, app, &output)?;
+    // What was found before the lock only decided whether to take it. A deploy that held the
+    // lock may have moved the tag (run on what it names now, so its commit is built upon, never
+    // lost) or run the first-deploy-only task: look again.
+    let mut lookup = ImageLookup::new(&host.docker, reference.clone());
+    let image = lookup.get()?.clone();
+    let tasks = phase_tasks(host, request, &mut lookup)?;
+    if tasks.is_empty() {
+        output.detail(&format!("No {phase} task found, skipping"));
+        return Ok(PhaseEnd::Done);
+    }
     if *phase == Phase::Predeploy && request.commit && !image.volumes.is_empty() {
         output.warn(&format!(
             "{reference} declares VOLUME {}: what the predeploy task writes there is not committed",
             image.volumes.join(", ")
         ));
     }
-    let _lock = match lock::acquire(host, app, &output)? {
-        Ok(lock) => lock,
-        Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, *phase, signal, false)),
-    };
 
     let run_id = container::run_id();
+    let mut in_flight = InFlight::open(host, app, &run_id)?;
     let mut committed: Vec<String> = Vec::new();
     for task in &tasks {
         if task.frequency == Frequency::FirstDeployOnly {
             // Recorded before it runs, so it never runs twice, even if it fails.
-            record_first_deploy_task(&first_deploy_record)?;
+            record_first_deploy_task(&first_deploy_record(host, app))?;
         }
         let run_image = committed.last().unwrap_or(&image.id).clone();
         let plan = plan::task_container(&PlanInput {
@@ -121,6 +122,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
             task.source.name(),
             task.command
         ));
+        in_flight.note(&plan.name)?;
         let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
         let ending = container::run(&host.docker, &plan.name, &plan.args, plan.stdin, timeout)?;
         if plan.removed_on_exit && ending == Ending::Exited(0) {
@@ -180,11 +182,27 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     Ok(PhaseEnd::Done)
 }
 
+/// The tasks of the requested phase that are due: first-deploy-only ones only when asked for and
+/// not yet run.
+fn phase_tasks(host: &Host, request: &PhaseRequest, lookup: &mut ImageLookup) -> Result<Vec<Task>> {
+    let app = &request.app;
+    let definitions = discover::definitions(host, app, lookup)?;
+    let mut tasks = sources::tasks(&definitions, request.phase)?;
+    let first_deploy_due = request.first_deploy_tasks && !first_deploy_task_ran(host, app);
+    tasks.retain(|task| task.frequency == Frequency::EveryDeploy || first_deploy_due);
+    Ok(tasks)
+}
+
+/// This plugin's record that the first-deploy-only task ran.
+fn first_deploy_record(host: &Host, app: &App) -> PathBuf {
+    host.data_dir(app).join("heroku-postdeploy")
+}
+
 /// Heroku's `scripts.postdeploy` runs once per app. Besides this plugin's own record, Dokku's
 /// count: its app-json property, and the app having been deployed before.
-fn first_deploy_task_ran(host: &Host, app: &App, record: &Path) -> bool {
+fn first_deploy_task_ran(host: &Host, app: &App) -> bool {
     let config = host.lib_root.join("config");
-    record.exists()
+    first_deploy_record(host, app).exists()
         || read_property(
             &config
                 .join("app-json")

@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::container::{run_id, ContainerGuard};
 use crate::docker::{Docker, Image};
 use crate::host::Host;
+use crate::in_flight::InFlight;
 use crate::sources::{DefinitionFile, Definitions};
 
 /// How many images' definitions the cache keeps per app.
@@ -42,6 +43,11 @@ impl<'a> ImageLookup<'a> {
     /// The reference as the host named it.
     pub fn reference(&self) -> &str {
         &self.reference
+    }
+
+    /// The image, if it was inspected already.
+    pub fn inspected(&self) -> Option<&Image> {
+        self.image.as_ref()
     }
 
     /// The image, inspected once.
@@ -77,7 +83,7 @@ pub fn definitions(host: &Host, app: &App, image: &mut ImageLookup) -> Result<De
     let in_image = match read_cache(&cache, &image.id) {
         Some(found) => found,
         None => {
-            let found = extract(&host.docker, app, image, &reference)
+            let found = extract(host, app, image, &reference)
                 .with_context(|| format!("reading app.json and Procfile from {reference}"))?;
             // The cache only saves time: a failure to write it must not fail the deploy.
             let _ = write_cache(&cache, &image.id, &found);
@@ -101,9 +107,13 @@ fn read_host_copy(path: &Path) -> Result<Option<DefinitionFile>> {
 }
 
 /// Copies app.json and the Procfile out of a created, never started, container of the image.
-fn extract(docker: &Docker, app: &App, image: &Image, reference: &str) -> Result<Definitions> {
-    let name = format!("{}.discover.{}", app.name(), run_id());
+fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Definitions> {
+    let docker = &host.docker;
+    let run_id = run_id();
+    let name = format!("{}.discover.{run_id}", app.name());
     let label = format!("com.dokku.app-name={}", app.name());
+    let mut in_flight = InFlight::open(host, app, &run_id)?;
+    in_flight.note(&name)?;
     // The command is never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
     docker.run([
         "create", "--name", &name, "--label", &label, &image.id, "true",

@@ -17,6 +17,7 @@ pub mod docker_options;
 pub mod env_file;
 pub mod exit_codes;
 pub mod host;
+pub mod in_flight;
 pub mod input_error;
 pub mod interrupt;
 pub mod lock;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README): on a fresh Debian machine, as root, installs and starts what the
+# tests need (tests/setup.sh: docker.io, a dockerd, offline base images), then runs the format
+# check, clippy, and the whole suite against the real engine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash tests/setup.sh
+export DOCKER_BIN=${DOCKER_BIN:-$(command -v /usr/bin/docker || command -v docker)}
+
+echo "-----> cargo fmt --check"
+cargo fmt --all -- --check
+echo "-----> cargo clippy"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "-----> cargo test"
+cargo test --quiet -- --test-threads "${TEST_THREADS:-4}"
