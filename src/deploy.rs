@@ -56,7 +56,11 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let reference = format!("{}:{}", app.image_repository(), tag.name());
 
     output.heading(&format!("Checking for {phase} task"));
-    let found = phase_tasks(host, request, &mut ImageLookup::new(&host.docker, reference.clone()))?;
+    let found = phase_tasks(
+        host,
+        request,
+        &mut ImageLookup::new(&host.docker, reference.clone()),
+    )?;
     if found.is_empty() {
         output.detail(&format!("No {phase} task found, skipping"));
         return Ok(PhaseEnd::Done);

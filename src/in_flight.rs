@@ -36,13 +36,15 @@ impl InFlight {
             .append(true)
             .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
-        file.lock().with_context(|| format!("locking {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
         Ok(InFlight { file, path })
     }
 
     /// Notes a container this run is about to create.
     pub fn note(&mut self, container: &str) -> Result<()> {
-        writeln!(self.file, "{container}").with_context(|| format!("writing {}", self.path.display()))
+        writeln!(self.file, "{container}")
+            .with_context(|| format!("writing {}", self.path.display()))
     }
 }
 
@@ -130,7 +132,11 @@ mod tests {
     fn a_record_held_by_a_live_run_is_not_gone_and_a_released_one_is() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run");
-        let held = OpenOptions::new().create(true).append(true).open(&path).unwrap();
+        let held = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
         held.lock().unwrap();
         assert!(owner_gone(&path).is_none());
         drop(held);

@@ -6,8 +6,10 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Set once a write to stdout or stderr failed: nobody is listening any more.
-static PEER_GONE: AtomicBool = AtomicBool::new(false);
+/// Set once a write to stdout failed: nobody is listening there any more.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Set once a write to stderr failed.
+static STDERR_GONE: AtomicBool = AtomicBool::new(false);
 
 /// The indentation Dokku puts before detail lines and a task's output.
 pub const INDENT: &str = "       ";
@@ -64,7 +66,11 @@ pub fn write_line(stream: Stream, line: &str) {
 
 /// Writes a task's output line (already holding its indentation and newline).
 pub fn write_bytes(stream: Stream, bytes: &[u8]) {
-    if PEER_GONE.load(Ordering::Relaxed) {
+    let gone = match stream {
+        Stream::Stdout => &STDOUT_GONE,
+        Stream::Stderr => &STDERR_GONE,
+    };
+    if gone.load(Ordering::Relaxed) {
         return;
     }
     let result = match stream {
@@ -75,11 +81,12 @@ pub fn write_bytes(stream: Stream, bytes: &[u8]) {
         Stream::Stderr => io::stderr().lock().write_all(bytes),
     };
     if result.is_err() {
-        PEER_GONE.store(true, Ordering::Relaxed);
+        gone.store(true, Ordering::Relaxed);
     }
 }
 
-/// True once a write failed because the reader went away.
+/// True once a write to either stream failed because the reader went away. The other stream
+/// may still be read (a log file), so it keeps getting the reason the run stopped.
 pub fn peer_gone() -> bool {
-    PEER_GONE.load(Ordering::Relaxed)
+    STDOUT_GONE.load(Ordering::Relaxed) || STDERR_GONE.load(Ordering::Relaxed)
 }

@@ -1,0 +1,294 @@
+//! Scenarios: a task hangs, the trigger is interrupted, the pusher's connection drops, the
+//! trigger is killed, two deploys race. Nothing may corrupt the image or leave a container.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::*;
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn hanging_predeploy(host: &TestHost) -> String {
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "echo started; touch /app/half-done; sleep 300"}}}"#,
+    );
+    before
+}
+
+fn send(child: &std::process::Child, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(sent, 0, "could not signal the trigger");
+}
+
+fn assert_clean(host: &TestHost, image_before: &str) {
+    assert_eq!(image_id(&host.image()), image_before, "the image changed");
+    assert!(
+        eventually(Duration::from_secs(30), || host
+            .task_containers()
+            .is_empty()),
+        "left behind: {:?}",
+        host.task_containers()
+    );
+}
+
+#[test]
+fn given_a_hung_predeploy_when_its_timeout_passes_then_it_is_stopped_and_the_trigger_exits_124() {
+    let host = TestHost::new("timeout");
+    let before = hanging_predeploy(&host);
+    host.setting("predeploy-timeout", "2");
+
+    let run = host.predeploy();
+
+    run.expect_code(124)
+        .stderr_has("predeploy task from app.json timed out after 2s; the image was not changed");
+    assert_clean(&host, &before);
+}
+
+#[test]
+fn given_a_task_that_ignores_sigterm_when_it_times_out_then_it_is_killed_after_the_grace() {
+    let host = TestHost::new("timeout-kill");
+    host.build(&busybox_app(""), &[]);
+    host.host_procfile("release: trap '' TERM; echo stubborn; while true; do sleep 1; done\n");
+    host.setting("timeout", "1");
+
+    let run = host.release();
+
+    run.expect_code(124)
+        .stdout_has("       stubborn")
+        .stderr_has("release task from Procfile timed out after 1s");
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_the_warn_policy_when_a_postdeploy_task_fails_or_times_out_then_the_deploy_goes_on() {
+    let host = TestHost::new("warn");
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"postdeploy": "exit 4"}}}"#);
+    host.setting("postdeploy-on-failure", "warn");
+
+    host.postdeploy()
+        .expect_code(0)
+        .stderr_has("postdeploy task from app.json failed with exit code 4")
+        .stderr_has("going on, as postdeploy-on-failure is `warn`");
+
+    host.host_app_json(r#"{"scripts": {"dokku": {"postdeploy": "sleep 60"}}}"#);
+    host.setting("postdeploy-timeout", "1");
+    host.postdeploy()
+        .expect_code(0)
+        .stderr_has("timed out after 1s");
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_the_warn_policy_when_a_predeploy_fails_then_nothing_is_committed() {
+    let host = TestHost::new("warn-pre");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "touch /app/partial; exit 2"}}}"#);
+    host.setting("predeploy-on-failure", "warn");
+
+    host.predeploy()
+        .expect_code(0)
+        .stderr_has("failed with exit code 2");
+    assert_clean(&host, &before);
+}
+
+fn interrupt_scenario(name: &str, signal: i32, code: i32, ignore_sigint: bool) {
+    let host = TestHost::new(name);
+    let before = hanging_predeploy(&host);
+    let mut command = host.trigger_command("pre-deploy", &[&host.app]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    if ignore_sigint {
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    }
+    let mut child = command.spawn().expect("starting the trigger");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+
+    send(&child, signal);
+
+    let run = finish(child, Some(stdout));
+    run.expect_code(code)
+        .stderr_has("predeploy interrupted")
+        .stderr_has("the image was not changed");
+    assert_clean(&host, &before);
+}
+
+#[test]
+fn given_a_running_predeploy_when_the_admin_presses_ctrl_c_then_it_stops_cleanly_with_130() {
+    interrupt_scenario("sigint", libc::SIGINT, 130, false);
+}
+
+#[test]
+fn given_a_running_predeploy_when_the_service_stops_then_it_stops_cleanly_with_143() {
+    interrupt_scenario("sigterm", libc::SIGTERM, 143, false);
+}
+
+#[test]
+fn given_a_running_predeploy_when_the_terminal_closes_then_it_stops_cleanly_with_129() {
+    interrupt_scenario("sighup", libc::SIGHUP, 129, false);
+}
+
+#[test]
+fn given_a_trigger_started_with_sigint_ignored_when_sigint_arrives_then_it_still_stops_cleanly() {
+    interrupt_scenario("sigint-ignored", libc::SIGINT, 130, true);
+}
+
+#[test]
+fn given_a_running_task_when_the_pushers_connection_drops_then_it_stops_like_a_hangup() {
+    let host = TestHost::new("epipe");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "echo started; while true; do echo tick; sleep 0.2; done"}}}"#,
+    );
+    let mut child = host.spawn("pre-deploy", &[&host.app]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+
+    drop(stdout);
+
+    let run = finish(child, None);
+    run.expect_code(129).stderr_has("the connection closed");
+    assert!(!run.stderr.contains("panicked"), "{run:#?}");
+    assert_clean(&host, &before);
+}
+
+#[test]
+fn given_a_signal_at_the_end_of_a_predeploy_then_the_image_is_either_unchanged_or_fully_committed()
+{
+    let host = TestHost::new("commit-race");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker; echo finishing"}}}"#,
+    );
+    let mut child = host.spawn("pre-deploy", &[&host.app]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       finishing", LONG);
+
+    send(&child, libc::SIGINT);
+
+    let run = finish(child, Some(stdout));
+    let after = image_id(&host.image());
+    if after == before {
+        // The signal stopped the task before the commit, or the commit won the race and the
+        // trigger already exited 0.
+        assert!(matches!(run.code, Some(130) | Some(0)), "{run:#?}");
+    } else {
+        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+        if run.code == Some(130) {
+            assert!(
+                run.stderr.contains("the commit completed first"),
+                "{run:#?}"
+            );
+        } else {
+            assert_eq!(run.code, Some(0), "{run:#?}");
+        }
+    }
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_a_trigger_killed_with_sigkill_when_the_next_run_starts_then_it_removes_the_leftover() {
+    let host = TestHost::new("sigkill");
+    let before = hanging_predeploy(&host);
+    let mut child = host.spawn("pre-deploy", &[&host.app]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+    let leftover = host.task_containers();
+    assert_eq!(leftover.len(), 1, "{leftover:?}");
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        host.task_containers(),
+        leftover,
+        "SIGKILL cannot be handled"
+    );
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo fresh"}}}"#);
+
+    let run = host.predeploy();
+
+    run.expect_code(0)
+        .stdout_has("       fresh")
+        .stderr_has(&format!(
+            "removed task containers left by a run of {} that was killed: {}",
+            host.app, leftover[0]
+        ));
+    assert!(host.task_containers().is_empty());
+    assert_ne!(image_id(&host.image()), before);
+}
+
+#[test]
+fn given_a_live_concurrent_run_then_its_container_is_not_taken_for_a_leftover() {
+    let host = TestHost::new("live");
+    host.build(&busybox_app(""), &[]);
+    host.host_procfile("release: echo started; sleep 4; echo release-finished\n");
+    host.host_app_json(r#"{"scripts": {"dokku": {"postdeploy": "echo postdeploy ran"}}}"#);
+    let mut release = host.spawn("post-release", &[&host.app]);
+    let mut stdout = BufReader::new(release.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+
+    let postdeploy = host.postdeploy();
+
+    postdeploy
+        .expect_code(0)
+        .stdout_has("       postdeploy ran");
+    assert!(
+        !postdeploy.stderr.contains("removed task containers"),
+        "{postdeploy:#?}"
+    );
+    let release = finish(release, Some(stdout));
+    release.expect_code(0).stdout_has("release-finished");
+}
+
+#[test]
+fn given_two_concurrent_predeploys_then_every_run_that_succeeds_has_its_change_in_the_final_image()
+{
+    let host = TestHost::new("race");
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "sleep 1; echo run-$$-$(date +%s%N) >> /app/runs; tail -n1 /app/runs"}}}"#,
+    );
+    let children: Vec<_> = (0..3)
+        .map(|_| host.spawn("pre-deploy", &[&host.app]))
+        .collect();
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|child| finish(child, None))
+        .collect();
+
+    let final_runs = host.run_in_image("cat /app/runs");
+    for run in &runs {
+        if run.code == Some(0) {
+            let line = run
+                .stdout
+                .lines()
+                .map(str::trim)
+                .find(|line| line.starts_with("run-"))
+                .unwrap_or_else(|| panic!("no run line in {run:#?}"));
+            assert!(
+                final_runs.contains(line),
+                "{line} lost from {final_runs}; {runs:#?}"
+            );
+        } else {
+            assert_eq!(run.code, Some(1), "{run:#?}");
+            assert!(
+                run.stderr.contains("changed while the predeploy task ran"),
+                "{run:#?}"
+            );
+        }
+    }
+    assert!(runs.iter().any(|run| run.code == Some(0)), "{runs:#?}");
+    assert!(host.task_containers().is_empty());
+}
