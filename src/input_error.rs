@@ -50,16 +50,34 @@ impl InputError {
 }
 
 impl fmt::Display for InputError {
+    /// One line whatever the parts quote from the input: control characters are escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.origin)?;
+        write!(f, "{}", OneLine(&self.origin))?;
         match (self.line, self.column) {
             (Some(line), Some(column)) => write!(f, " line {line}, column {column}")?,
             (Some(line), None) => write!(f, " line {line}")?,
             _ => {}
         }
-        write!(f, ": {}", self.problem)?;
+        write!(f, ": {}", OneLine(&self.problem))?;
         if !self.fix.is_empty() {
-            write!(f, "; {}", self.fix)?;
+            write!(f, "; {}", OneLine(&self.fix))?;
+        }
+        Ok(())
+    }
+}
+
+/// Text with its control characters escaped (`\n`, `\u{1b}`), so that what it quotes from a
+/// file can never split the error over lines or drive the terminal.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for character in self.0.chars() {
+            if character.is_control() {
+                write!(f, "{}", character.escape_default())?;
+            } else {
+                write!(f, "{character}")?;
+            }
         }
         Ok(())
     }
@@ -80,5 +98,14 @@ mod tests {
         );
         let error = InputError::new("Procfile", "duplicate release", "").at_line(2);
         assert_eq!(error.to_string(), "Procfile line 2: duplicate release");
+    }
+
+    #[test]
+    fn quoted_input_never_splits_the_line() {
+        let error = InputError::new("ENV", "`a\nb\r\u{1b}[31m` is odd", "fix it");
+        assert_eq!(
+            error.to_string(),
+            "ENV: `a\\nb\\r\\u{1b}[31m` is odd; fix it"
+        );
     }
 }
