@@ -4,6 +4,7 @@
 
 use std::io::{Read, Write};
 use std::process::Stdio;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,11 +124,21 @@ pub fn run(
         .take()
         .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr)));
 
+    // A thread waits for `docker run`, so its exit is seen at once; the loop wakes every POLL
+    // only to look at signals, the output streams and the clock.
+    let (exited, exit) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
     let started = Instant::now();
     let mut stopping: Option<Ending> = None;
     let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for docker run")? {
-            break status;
+        match exit.recv_timeout(POLL) {
+            Ok(status) => break status.context("waiting for docker run")?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("lost track of docker run for {name}")
+            }
         }
         if stopping.is_none() {
             let signal =
@@ -140,7 +151,6 @@ pub fn run(
                 stopping = Some(Ending::TimedOut(limit));
             }
         }
-        thread::sleep(POLL);
     };
     for thread in [writer, stdout, stderr].into_iter().flatten() {
         let _ = thread.join();
