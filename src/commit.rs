@@ -40,6 +40,13 @@ pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Re
     if id.is_empty() {
         bail!("`docker commit {container}` printed no image ID");
     }
+    if before.entrypoint.is_none() && before.cmd.as_ref().is_none_or(Vec::is_empty) {
+        // With neither ENTRYPOINT nor CMD to write, `docker commit` takes an empty CMD for "no
+        // change" and keeps the container's: the helper. Only a build step can write it empty.
+        return docker
+            .build_from_stdin(&format!("FROM {id}\nCMD []\n"))
+            .with_context(|| format!("clearing the CMD of the image committed from {container}"));
+    }
     Ok(id)
 }
 

@@ -181,7 +181,9 @@ fn stop(docker: &Docker, name: &str, grace: Duration) {
 /// it is complete; a line longer than [`MAX_LINE`] goes in pieces. It reads to the end whatever
 /// `emit` does, so the task never blocks on a full pipe after the reader went away.
 fn pump(mut pipe: impl Read, mut emit: impl FnMut(&[u8])) {
-    let mut buffer = vec![0u8; MAX_LINE];
+    // One byte more than a line may hold, so that a newline right after MAX_LINE bytes ends
+    // that line instead of an empty one after it.
+    let mut buffer = vec![0u8; MAX_LINE + 1];
     let mut filled = 0;
     loop {
         let read = match pipe.read(&mut buffer[filled..]) {
@@ -197,8 +199,8 @@ fn pump(mut pipe: impl Read, mut emit: impl FnMut(&[u8])) {
             start += newline + 1;
         }
         if start == 0 && filled == buffer.len() {
-            emit(&buffer[..filled]);
-            start = filled;
+            emit(&buffer[..MAX_LINE]);
+            start = MAX_LINE;
         }
         buffer.copy_within(start..filled, 0);
         filled -= start;
@@ -247,5 +249,15 @@ mod tests {
         assert_eq!(lines[1].len(), MAX_LINE);
         assert_eq!(lines[2].len(), 10);
         assert_eq!(lines[3], b"after");
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_one_line() {
+        let mut input = vec![b'x'; MAX_LINE];
+        input.push(b'\n');
+        input.extend(vec![b'y'; MAX_LINE * 2]);
+        input.push(b'\n');
+        let lengths: Vec<usize> = lines_of(&input).iter().map(Vec::len).collect();
+        assert_eq!(lengths, [MAX_LINE, MAX_LINE, MAX_LINE]);
     }
 }

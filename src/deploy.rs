@@ -172,8 +172,8 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     }
 
     if let Some(result) = committed.last() {
-        // Nothing checks for signals between the commit and here: a Ctrl-C now lets the tag
-        // move, then stops the trigger.
+        // A Ctrl-C now lets the tag move, then stops the trigger.
+        let _critical = interrupt::Critical::begin();
         if let Err(error) = commit::move_tag(&host.docker, &reference, &image.id, result) {
             discard(host, &committed);
             return Err(error);

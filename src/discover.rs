@@ -115,10 +115,11 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
     let mut in_flight = InFlight::open(host, app, &run_id)?;
     in_flight.note(&name)?;
     // The command is never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
-    docker.run([
+    // Guarded before it exists: a create cut short by a signal may still have made it.
+    let _container = ContainerGuard::new(docker.clone(), name.clone());
+    docker.query([
         "create", "--name", &name, "--label", &label, &image.id, "true",
     ])?;
-    let _container = ContainerGuard::new(docker.clone(), name.clone());
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut directories = Vec::new();
     if !image.working_dir.is_empty() {
@@ -153,7 +154,7 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
 /// `docker cp -L`; false when the image has no such file.
 fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) -> Result<bool> {
     let source = format!("{container}:{inside}");
-    match docker.run([
+    match docker.query([
         "cp".as_ref(),
         "--follow-link".as_ref(),
         source.as_str().as_ref(),

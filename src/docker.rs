@@ -4,14 +4,21 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::ErrorKind;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
+use crate::interrupt;
 use crate::output::{write_line, Stream};
+
+/// How often a query looks for a stop signal while the CLI works.
+const QUERY_POLL: Duration = Duration::from_millis(5);
 
 /// The Docker CLI (or a compatible one, such as Podman's) the host names in `DOCKER_BIN`.
 #[derive(Debug, Clone)]
@@ -101,34 +108,116 @@ impl Docker {
     }
 
     /// Runs a call to completion and returns its stdout without the trailing newline; a failure
-    /// is one line with the call and what Docker said.
+    /// is one line with the call and what Docker said. Never cut short by a signal: cleanup and
+    /// commits go through here.
     pub fn run<I, S>(&self, args: I) -> Result<String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
         let mut command = self.command(args);
-        let call = describe(&command);
         let output = command
             .stdin(Stdio::null())
             .output()
             .map_err(|error| self.spawn_error(error))?;
+        self.stdout_of(&command, output)
+    }
+
+    /// Like [`Docker::run`] for a call that only asks or prepares (inspect, create, cp): a stop
+    /// signal outside a critical section kills the CLI, so that an engine that never answers
+    /// cannot hold a Ctrl-C hostage.
+    pub fn query<I, S>(&self, args: I) -> Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = self.command(args);
+        let output = self.interruptible_output(&mut command)?;
+        self.stdout_of(&command, output)
+    }
+
+    fn stdout_of(&self, command: &Command, output: Output) -> Result<String> {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout)
                 .trim_end()
                 .to_string());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(self.call_error(&call, &stderr))
+        Err(self.call_error(&describe(command), &stderr))
+    }
+
+    fn interruptible_output(&self, command: &mut Command) -> Result<Output> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| self.spawn_error(error))?;
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(
+            child
+                .stdout
+                .take()
+                .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+        );
+        let stderr = drain(
+            child
+                .stderr
+                .take()
+                .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+        );
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if let Some(signal) = interrupt::pending() {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "stopped by {} while waiting for `{}`",
+                    interrupt::signal_name(signal),
+                    describe(command)
+                );
+            }
+            thread::sleep(QUERY_POLL);
+        };
+        Ok(Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
+    }
+
+    /// Builds an image from a Dockerfile given on stdin, with no context, and returns its ID.
+    /// The classic builder: metadata-only instructions then make no container, and a CLI
+    /// without the buildx plugin still builds.
+    pub fn build_from_stdin(&self, dockerfile: &str) -> Result<String> {
+        let mut command = self.command(["build", "--quiet", "-"]);
+        command
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|error| self.spawn_error(error))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(dockerfile.as_bytes())?;
+        }
+        let output = child.wait_with_output()?;
+        self.stdout_of(&command, output)
     }
 
     /// The image a reference names, or `None` when there is no such image.
     pub fn image(&self, reference: &str) -> Result<Option<Image>> {
         let mut command = self.command(["image", "inspect", reference]);
-        let output = command
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| self.spawn_error(error))?;
+        let output = self.interruptible_output(&mut command)?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if stderr.contains("No such image") || stderr.contains("image not known") {
@@ -198,14 +287,6 @@ pub fn is_missing(error: &anyhow::Error) -> bool {
     text.contains("No such container")
         || text.contains("no such container")
         || text.contains("No such image")
-}
-
-/// Fails unless the engine answers: the first thing a trigger with work to do checks.
-pub fn check_engine(docker: &Docker) -> Result<()> {
-    match docker.run(["version", "--format", "{{.Server.Version}}"]) {
-        Ok(_) => Ok(()),
-        Err(error) => bail!("{error:#}"),
-    }
 }
 
 fn describe(command: &Command) -> String {

@@ -3,10 +3,12 @@
 //! task container and exits 128+N. A commit in progress is never interrupted, because nothing
 //! looks at the record until it is done.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 /// The first stop signal received, or 0.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// How many critical sections are open: while any is, nothing is cut short for a signal.
+static CRITICAL: AtomicUsize = AtomicUsize::new(0);
 
 /// The signals a trigger stops on.
 pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -36,6 +38,33 @@ pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         signal => Some(signal),
+    }
+}
+
+/// The stop signal to act on now: the one received, unless a critical section is open.
+pub fn pending() -> Option<i32> {
+    if CRITICAL.load(Ordering::SeqCst) > 0 {
+        None
+    } else {
+        received()
+    }
+}
+
+/// A section no signal may split (the commit and tag of a predeploy result): while the guard
+/// lives, [`pending`] says nothing; the signal is acted on after it is dropped.
+pub struct Critical(());
+
+impl Critical {
+    /// Opens a critical section.
+    pub fn begin() -> Critical {
+        CRITICAL.fetch_add(1, Ordering::SeqCst);
+        Critical(())
+    }
+}
+
+impl Drop for Critical {
+    fn drop(&mut self) {
+        CRITICAL.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -182,11 +182,18 @@ fn default_shell() -> String {
 
 /// A task written as an absolute path that is not executable would fail with the shell's terse
 /// "Permission denied"; say what is wrong instead.
+/// Only a plain first word is checked: it ends at whitespace or a shell operator, and a word the
+/// shell would still expand (quotes, `$`, a backslash, a glob) is left to the shell. The check
+/// may only turn the shell's terse failure into a clear one, never refuse what the shell runs.
 fn check_absolute_command(command: &str) {
-    if let Some(first) = command.split_whitespace().next() {
-        if first.starts_with('/') {
-            check_runnable(first);
-        }
+    let first = command
+        .trim_start()
+        .split(|c: char| c.is_whitespace() || ";&|<>()".contains(c))
+        .next()
+        .unwrap_or_default();
+    let expanded_by_shell = first.contains(['$', '\'', '"', '\\', '`', '*', '?', '[', '{', '~']);
+    if first.starts_with('/') && !expanded_by_shell {
+        check_runnable(first);
     }
 }
 

@@ -167,16 +167,33 @@ fn type_name(value: &Value) -> &'static str {
 fn syntax_error(text: &str, origin: &str, error: &serde_json::Error) -> InputError {
     // No line of valid JSON can start with `//` or `/*` (strings cannot hold raw line breaks), so
     // such a line is always a comment, wherever serde_json stopped.
-    for (index, line) in text.lines().enumerate() {
+    // A comment after a value (`"a": 1 // why`) is where serde_json stopped.
+    let comment_where_parsing_stopped =
+        text.lines()
+            .nth(error.line().saturating_sub(1))
+            .and_then(|line| {
+                let stop = error.column().saturating_sub(1).min(line.len());
+                let start = line.floor_char_boundary(stop.saturating_sub(1));
+                let at = line[start..]
+                    .find("//")
+                    .or_else(|| line[start..].find("/*"))?;
+                (at <= 2).then(|| (error.line() - 1, line, start + at))
+            });
+    let own_line_comments = text.lines().enumerate().filter_map(|(index, line)| {
         let trimmed = line.trim_start();
-        let kind = if trimmed.starts_with("//") {
+        (trimmed.starts_with("//") || trimmed.starts_with("/*"))
+            .then(|| (index, line, line.len() - trimmed.len()))
+    });
+    if let Some((index, line, byte)) = own_line_comments
+        .chain(comment_where_parsing_stopped)
+        .next()
+    {
+        let kind = if line[byte..].starts_with("//") {
             "//"
-        } else if trimmed.starts_with("/*") {
-            "/* */"
         } else {
-            continue;
+            "/* */"
         };
-        let column = line.chars().count() - trimmed.chars().count() + 1;
+        let column = line[..byte].chars().count() + 1;
         return InputError::new(
             origin,
             format!(
@@ -530,6 +547,21 @@ mod tests {
             "app.json has a // comment, which JSON does not allow (Dokku silently ignores the whole file then)"
         );
         assert_eq!(error.fix, "remove the comment");
+    }
+
+    #[test]
+    fn names_a_comment_after_a_value() {
+        let error = parse_error("{\n  \"name\": \"x\" // the name\n}");
+        assert_eq!(error.line, Some(2));
+        assert!(
+            error.problem.starts_with("app.json has a // comment"),
+            "{error}"
+        );
+        let error = parse_error("{\"name\": \"x\" /* the name */}");
+        assert!(
+            error.problem.starts_with("app.json has a /* */ comment"),
+            "{error}"
+        );
     }
 
     #[test]

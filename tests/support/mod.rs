@@ -257,9 +257,15 @@ impl Drop for TestHost {
         for name in self.containers() {
             let _ = docker_output(&["rm", "-f", "-v", &name]);
         }
-        let images = docker_output(&["images", "-q", &format!("dokku/{}", self.app)]);
-        for id in String::from_utf8_lossy(&images.stdout).lines() {
-            let _ = docker_output(&["rmi", "-f", id]);
+        // By tag, never by ID: identical builds of other tests share an image ID.
+        let images = docker_output(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            &format!("dokku/{}", self.app),
+        ]);
+        for reference in String::from_utf8_lossy(&images.stdout).lines() {
+            let _ = docker_output(&["rmi", reference]);
         }
     }
 }
@@ -389,4 +395,49 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// A Dockerfile on the busybox base with the app in /app.
 pub fn busybox_app(extra: &str) -> String {
     format!("FROM {BUSYBOX}\nWORKDIR /app\n{extra}\n")
+}
+
+/// The engine's clock now, as `docker events --since/--until` read it (seconds, fractional).
+pub fn engine_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+impl TestHost {
+    /// Every container of this app (by Dokku's app label) the engine created since `since`
+    /// (from [`engine_time`]), including ones already removed: proof that none was created.
+    pub fn containers_created_since(&self, since: &str) -> Vec<String> {
+        let label = format!("label=com.dokku.app-name={}", self.app);
+        let names = docker(&[
+            "events",
+            "--since",
+            since,
+            "--until",
+            &engine_time(),
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            &label,
+            "--format",
+            "{{.Actor.Attributes.name}}",
+        ]);
+        names
+            .lines()
+            .map(str::to_string)
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+}
+
+impl TestHost {
+    /// Builds `dokku/APP:latest` on busybox with an image ID no other test shares (a label names
+    /// the app), so that removing it by ID when this test ends never untags another test's image.
+    pub fn build_own(&self, extra: &str) -> String {
+        let extra = format!("LABEL deploy-tasks-test.app={}\n{extra}", self.app);
+        self.build(&busybox_app(&extra), &[])
+    }
 }
