@@ -3,16 +3,19 @@
 //! every path.
 
 use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::process::Stdio;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::docker::Docker;
+use crate::engine::{demultiplex, Engine};
 use crate::interrupt;
 use crate::output::{self, Stream, INDENT};
+use crate::plan::Plan;
 
 /// Lines longer than this are passed on in pieces, so memory stays bounded whatever a task prints.
 const MAX_LINE: usize = 64 * 1024;
@@ -87,17 +90,32 @@ pub enum Ending {
     Interrupted(i32),
 }
 
-/// Runs `docker run ARGS` for the container `name`, writing `stdin` to it and streaming its
-/// output. The caller's guard removes the container afterwards.
+/// Runs the planned task container, writing its config to the helper's stdin and streaming its
+/// output, until it exits, times out or a stop signal arrives. The caller's guard removes the
+/// container afterwards (disarmed here when `docker run --rm` already did). The Engine API is
+/// used when the plan allows it, else `docker run`.
 pub fn run(
     docker: &Docker,
-    name: &str,
-    args: &[String],
-    stdin: Vec<u8>,
+    plan: &Plan,
+    guard: &mut ContainerGuard,
     timeout: Option<Duration>,
 ) -> Result<Ending> {
+    match (docker.engine(), &plan.create) {
+        (Some(engine), Some(create)) => run_through_engine(docker, engine, plan, create, timeout),
+        _ => {
+            let ending = run_through_cli(docker, plan, timeout)?;
+            if plan.removed_on_exit && ending == Ending::Exited(0) {
+                guard.disarm();
+            }
+            Ok(ending)
+        }
+    }
+}
+
+fn run_through_cli(docker: &Docker, plan: &Plan, timeout: Option<Duration>) -> Result<Ending> {
+    let name = &plan.name;
     let mut child = docker
-        .command(args)
+        .command(&plan.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,7 +126,8 @@ pub fn run(
                 docker.bin().display()
             )
         })?;
-    let writer = child.stdin.take().map(|mut pipe| {
+    let writers = child.stdin.take().map(|mut pipe| {
+        let stdin = plan.stdin.clone();
         thread::spawn(move || {
             // A container that exits before reading its config closes the pipe; the exit status
             // says what happened, not this write.
@@ -123,22 +142,101 @@ pub fn run(
         .stderr
         .take()
         .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr)));
-
-    // A thread waits for `docker run`, so its exit is seen at once; the loop wakes every POLL
-    // only to look at signals, the output streams and the clock.
     let (exited, exit) = mpsc::channel();
     thread::spawn(move || {
-        let _ = exited.send(child.wait());
+        let status = child
+            .wait()
+            .map(|status| status.code().unwrap_or(128))
+            .context("waiting for docker run");
+        let _ = exited.send(status);
     });
+    let ending = supervise(docker, name, exit, timeout);
+    for thread in [writers, stdout, stderr].into_iter().flatten() {
+        let _ = thread.join();
+    }
+    ending
+}
+
+fn run_through_engine(
+    docker: &Docker,
+    engine: &Engine,
+    plan: &Plan,
+    create: &serde_json::Value,
+    timeout: Option<Duration>,
+) -> Result<Ending> {
+    let name = &plan.name;
+    let created = engine.request(
+        "POST",
+        &format!("/containers/create?name={name}"),
+        Some(create),
+    )?;
+    if created.status != 201 {
+        bail!("creating the task container {name}: {}", created.message());
+    }
+    let (attached, mut input) = engine.upgrade(&format!(
+        "/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+    ))?;
+    let started = engine.request("POST", &format!("/containers/{name}/start"), None)?;
+    if started.status != 204 && started.status != 304 {
+        bail!("starting the task container {name}: {}", started.message());
+    }
+    let stdin = plan.stdin.clone();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+        // End of input: the helper reads its config to the end.
+        let _ = input.shutdown(Shutdown::Write);
+    });
+    let reader = thread::spawn(move || {
+        let mut stdout = LineSplitter::new(Stream::Stdout);
+        let mut stderr = LineSplitter::new(Stream::Stderr);
+        let _ = demultiplex(attached, |stream, bytes| match stream {
+            Stream::Stdout => stdout.push(bytes),
+            Stream::Stderr => stderr.push(bytes),
+        });
+        stdout.finish();
+        stderr.finish();
+    });
+    // Asked after the start, "not-running" answers at once for a task that already ended.
+    let (exited, exit) = mpsc::channel();
+    let waiter = engine.clone();
+    let wait_path = format!("/containers/{name}/wait?condition=not-running");
+    thread::spawn(move || {
+        let _ = exited.send(status_code(waiter.request("POST", &wait_path, None)));
+    });
+    let ending = supervise(docker, name, exit, timeout);
+    let _ = writer.join();
+    let _ = reader.join();
+    ending
+}
+
+fn status_code(response: Result<crate::engine::Response>) -> Result<i32> {
+    let response = response?;
+    if response.status != 200 {
+        bail!("waiting for the task container: {}", response.message());
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&response.body).context("reading the engine's wait answer")?;
+    answer["StatusCode"]
+        .as_i64()
+        .map(|code| code as i32)
+        .ok_or_else(|| anyhow::anyhow!("the engine's wait answer has no status code"))
+}
+
+/// Waits for the task's exit status while watching for stop signals, a reader that went away,
+/// and the time limit; stops the container on any of them.
+fn supervise(
+    docker: &Docker,
+    name: &str,
+    exit: mpsc::Receiver<Result<i32>>,
+    timeout: Option<Duration>,
+) -> Result<Ending> {
     let started = Instant::now();
     let mut stopping: Option<Ending> = None;
-    let status = loop {
+    let code = loop {
         match exit.recv_timeout(POLL) {
-            Ok(status) => break status.context("waiting for docker run")?,
+            Ok(code) => break code?,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                anyhow::bail!("lost track of docker run for {name}")
-            }
+            Err(RecvTimeoutError::Disconnected) => bail!("lost track of the task container {name}"),
         }
         if stopping.is_none() {
             let signal =
@@ -152,71 +250,95 @@ pub fn run(
             }
         }
     };
-    for thread in [writer, stdout, stderr].into_iter().flatten() {
-        let _ = thread.join();
-    }
-    Ok(stopping.unwrap_or_else(|| Ending::Exited(status.code().unwrap_or(128))))
+    Ok(stopping.unwrap_or(Ending::Exited(code)))
 }
 
-fn stream_lines(pipe: impl Read, stream: Stream) {
-    let mut line = Vec::with_capacity(INDENT.len() + MAX_LINE + 1);
-    pump(pipe, |content| write_indented(stream, &mut line, content));
-}
-
-/// `docker stop`: SIGTERM to the helper, which passes it to the task; SIGKILL after `grace`.
-/// The wait loop sees `docker run` return once the container is down.
-fn stop(docker: &Docker, name: &str, grace: Duration) {
-    let grace = grace.as_secs().to_string();
-    if let Err(error) = docker.run(["stop", "--time", &grace, name]) {
-        if !crate::docker::is_missing(&error) {
-            output::write_line(
-                Stream::Stderr,
-                &format!(" !     could not stop {name}: {error:#}\n"),
-            );
-        }
-    }
-}
-
-/// Splits a task's output into lines, calling `emit` with each (without its newline) as soon as
-/// it is complete; a line longer than [`MAX_LINE`] goes in pieces. It reads to the end whatever
-/// `emit` does, so the task never blocks on a full pipe after the reader went away.
-fn pump(mut pipe: impl Read, mut emit: impl FnMut(&[u8])) {
-    // One byte more than a line may hold, so that a newline right after MAX_LINE bytes ends
-    // that line instead of an empty one after it.
-    let mut buffer = vec![0u8; MAX_LINE + 1];
-    let mut filled = 0;
+fn stream_lines(mut pipe: impl Read, stream: Stream) {
+    let mut lines = LineSplitter::new(stream);
+    let mut chunk = vec![0u8; 32 * 1024];
     loop {
-        let read = match pipe.read(&mut buffer[filled..]) {
+        match pipe.read(&mut chunk) {
             Ok(0) => break,
-            Ok(read) => read,
+            Ok(read) => lines.push(&chunk[..read]),
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
-        };
-        filled += read;
-        let mut start = 0;
-        while let Some(newline) = buffer[start..filled].iter().position(|byte| *byte == b'\n') {
-            emit(&buffer[start..start + newline]);
-            start += newline + 1;
         }
-        if start == 0 && filled == buffer.len() {
-            emit(&buffer[..MAX_LINE]);
-            start = MAX_LINE;
-        }
-        buffer.copy_within(start..filled, 0);
-        filled -= start;
     }
-    if filled > 0 {
-        emit(&buffer[..filled]);
+    lines.finish();
+}
+
+/// SIGTERM to the helper, which passes it to the task; SIGKILL after `grace`. The wait sees the
+/// container end once it is down.
+fn stop(docker: &Docker, name: &str, grace: Duration) {
+    if let Err(error) = docker.stop_container(name, grace) {
+        output::write_line(
+            Stream::Stderr,
+            &format!(" !     could not stop {name}: {error:#}\n"),
+        );
     }
 }
 
-/// Writes one line of a task's output, indented as Dokku indents it.
-fn write_indented(stream: Stream, line: &mut Vec<u8>, content: &[u8]) {
-    line.clear();
-    line.extend_from_slice(INDENT.as_bytes());
-    line.extend_from_slice(content);
-    line.push(b'\n');
-    output::write_bytes(stream, line);
+/// Cuts a task's output into lines as bytes arrive, passing each on, indented, as soon as it is
+/// complete; a line longer than [`MAX_LINE`] goes in pieces. Memory stays at one line.
+struct LineSplitter<F: FnMut(&[u8]) = Box<dyn FnMut(&[u8]) + Send>> {
+    pending: Vec<u8>,
+    emit: F,
+}
+
+impl LineSplitter {
+    /// Lines written to one of the trigger's streams, indented as Dokku indents them.
+    fn new(stream: Stream) -> LineSplitter {
+        let mut line = Vec::with_capacity(INDENT.len() + MAX_LINE + 1);
+        LineSplitter::with(Box::new(move |content: &[u8]| {
+            line.clear();
+            line.extend_from_slice(INDENT.as_bytes());
+            line.extend_from_slice(content);
+            line.push(b'\n');
+            output::write_bytes(stream, &line);
+        }))
+    }
+}
+
+impl<F: FnMut(&[u8])> LineSplitter<F> {
+    fn with(emit: F) -> LineSplitter<F> {
+        LineSplitter {
+            pending: Vec::with_capacity(MAX_LINE + 1),
+            emit,
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match bytes.iter().position(|byte| *byte == b'\n') {
+                Some(newline) if self.pending.len() + newline <= MAX_LINE => {
+                    self.pending.extend_from_slice(&bytes[..newline]);
+                    (self.emit)(&self.pending);
+                    self.pending.clear();
+                    bytes = &bytes[newline + 1..];
+                }
+                _ => {
+                    // No newline within the limit: fill the line to the limit, and pass it on
+                    // only once more bytes show that it goes on past it.
+                    let room = MAX_LINE - self.pending.len();
+                    if room == 0 {
+                        (self.emit)(&self.pending);
+                        self.pending.clear();
+                        continue;
+                    }
+                    let take = room.min(bytes.len());
+                    self.pending.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.pending.is_empty() {
+            (self.emit)(&self.pending);
+            self.pending.clear();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -225,7 +347,12 @@ mod tests {
 
     fn lines_of(input: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
-        pump(input, |line| lines.push(line.to_vec()));
+        // Fed in uneven chunks, as a pipe delivers them.
+        let mut splitter = LineSplitter::with(|line: &[u8]| lines.push(line.to_vec()));
+        for chunk in input.chunks(7919) {
+            splitter.push(chunk);
+        }
+        splitter.finish();
         lines
     }
 

@@ -128,10 +128,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         ));
         in_flight.note(&plan.name)?;
         let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
-        let ending = container::run(&host.docker, &plan.name, &plan.args, plan.stdin, timeout)?;
-        if plan.removed_on_exit && ending == Ending::Exited(0) {
-            guard.disarm();
-        }
+        let ending = container::run(&host.docker, &plan, &mut guard, timeout)?;
         match ending {
             Ending::Exited(0) => {
                 if *phase == Phase::Predeploy && request.commit {

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
+use crate::engine::Engine;
 use crate::interrupt;
 use crate::output::{write_line, Stream};
 
@@ -25,6 +26,7 @@ const QUERY_POLL: Duration = Duration::from_millis(5);
 pub struct Docker {
     bin: PathBuf,
     trace: bool,
+    engine: Option<Engine>,
 }
 
 /// What the plugin needs to know of an image, from `docker image inspect`.
@@ -76,7 +78,19 @@ struct InspectedConfig {
 impl Docker {
     /// The CLI at `bin`; with `trace`, every call is written to stderr first.
     pub fn new(bin: PathBuf, trace: bool) -> Docker {
-        Docker { bin, trace }
+        let engine = Engine::local(&bin, trace);
+        Docker { bin, trace, engine }
+    }
+
+    /// The same CLI, never using the Engine API directly.
+    pub fn cli_only(mut self) -> Docker {
+        self.engine = None;
+        self
+    }
+
+    /// The engine's API, when the CLI talks to a local Docker engine.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
     }
 
     /// The CLI's path as the host named it.
@@ -216,20 +230,34 @@ impl Docker {
 
     /// The image a reference names, or `None` when there is no such image.
     pub fn image(&self, reference: &str) -> Result<Option<Image>> {
-        let mut command = self.command(["image", "inspect", reference]);
-        let output = self.interruptible_output(&mut command)?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            if stderr.contains("No such image") || stderr.contains("image not known") {
-                return Ok(None);
+        let inspected = match &self.engine {
+            Some(engine) => {
+                let response = engine.request("GET", &format!("/images/{reference}/json"), None)?;
+                match response.status {
+                    200 => serde_json::from_slice::<InspectedImage>(&response.body).with_context(
+                        || format!("reading the engine's inspection of {reference}"),
+                    )?,
+                    404 => return Ok(None),
+                    _ => bail!("inspecting {reference}: {}", response.message()),
+                }
             }
-            return Err(self.call_error(&describe(&command), &stderr));
-        }
-        let mut inspected: Vec<InspectedImage> = serde_json::from_slice(&output.stdout)
-            .with_context(|| format!("reading `docker image inspect {reference}`"))?;
-        let inspected = inspected
-            .pop()
-            .ok_or_else(|| anyhow!("`docker image inspect {reference}` listed no image"))?;
+            None => {
+                let mut command = self.command(["image", "inspect", reference]);
+                let output = self.interruptible_output(&mut command)?;
+                if !output.status.success() {
+                    let stderr = String::from_utf8_lossy(&output.stderr);
+                    if stderr.contains("No such image") || stderr.contains("image not known") {
+                        return Ok(None);
+                    }
+                    return Err(self.call_error(&describe(&command), &stderr));
+                }
+                let mut inspected: Vec<InspectedImage> = serde_json::from_slice(&output.stdout)
+                    .with_context(|| format!("reading `docker image inspect {reference}`"))?;
+                inspected
+                    .pop()
+                    .ok_or_else(|| anyhow!("`docker image inspect {reference}` listed no image"))?
+            }
+        };
         let config = inspected.config.unwrap_or_default();
         Ok(Some(Image {
             id: inspected.id,
@@ -245,7 +273,37 @@ impl Docker {
     /// Removes a container and its anonymous volumes, stopping it first if it runs. A container
     /// that is already gone is not an error.
     pub fn remove_container(&self, name: &str) -> Result<()> {
+        if let Some(engine) = &self.engine {
+            let response =
+                engine.request("DELETE", &format!("/containers/{name}?force=1&v=1"), None)?;
+            return match response.status {
+                204 | 404 => Ok(()),
+                _ => bail!("removing {name}: {}", response.message()),
+            };
+        }
         match self.run(["rm", "--force", "--volumes", name]) {
+            Ok(_) => Ok(()),
+            Err(error) if is_missing(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Stops a running container: SIGTERM to its first process, SIGKILL after `grace`. A
+    /// container that is gone or already stopped is not an error.
+    pub fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
+        let seconds = grace.as_secs().to_string();
+        if let Some(engine) = &self.engine {
+            let response = engine.request(
+                "POST",
+                &format!("/containers/{name}/stop?t={seconds}"),
+                None,
+            )?;
+            return match response.status {
+                204 | 304 | 404 => Ok(()),
+                _ => bail!("stopping {name}: {}", response.message()),
+            };
+        }
+        match self.run(["stop", "--time", &seconds, name]) {
             Ok(_) => Ok(()),
             Err(error) if is_missing(&error) => Ok(()),
             Err(error) => Err(error),

@@ -36,7 +36,13 @@ impl Host {
         Host {
             dokku_root,
             lib_root,
-            docker: Docker::new(docker_bin, trace),
+            docker: if std::env::var("DOKKU_DEPLOY_TASKS_ENGINE_API")
+                .is_ok_and(|value| value == "0")
+            {
+                Docker::new(docker_bin, trace).cli_only()
+            } else {
+                Docker::new(docker_bin, trace)
+            },
             global_run_args: std::env::var("DOKKU_GLOBAL_RUN_ARGS")
                 .ok()
                 .filter(|args| !args.trim().is_empty()),

@@ -8,14 +8,17 @@
 
 pub mod app;
 pub mod app_config;
+pub mod commands;
 pub mod commit;
 pub mod container;
 pub mod deploy;
 pub mod discover;
 pub mod docker;
 pub mod docker_options;
+pub mod engine;
 pub mod env_file;
 pub mod exit_codes;
+pub mod history;
 pub mod host;
 pub mod in_flight;
 pub mod input_error;

@@ -41,6 +41,10 @@ pub struct Plan {
     pub stdin: Vec<u8>,
     /// True when Docker removes the container itself once it exits (`--rm`).
     pub removed_on_exit: bool,
+    /// The same container as an Engine API create request, when the engine can be asked
+    /// directly: only without docker options, which only the CLI knows how to read. Docker
+    /// does not remove it on exit; the run removes it.
+    pub create: Option<serde_json::Value>,
 }
 
 /// What the plan is made from.
@@ -109,6 +113,46 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
     args.extend(input.docker_options.iter().cloned());
 
     let helper_args = helper_arguments(input)?;
+    let (entrypoint, cmd) = if input.image.entrypoint.is_some() {
+        (
+            Some(vec![HELPER_IN_CONTAINER.to_string()]),
+            helper_args.clone(),
+        )
+    } else {
+        let mut cmd = vec![HELPER_IN_CONTAINER.to_string()];
+        cmd.extend(helper_args.iter().cloned());
+        (None, cmd)
+    };
+    let create = input.docker_options.is_empty().then(|| {
+        let mut labels = serde_json::Map::new();
+        for pair in args.windows(2).filter(|pair| pair[0] == "--label") {
+            if let Some((key, value)) = pair[1].split_once('=') {
+                labels.insert(key.to_string(), value.into());
+            }
+        }
+        let mut config = serde_json::json!({
+            "Image": input.run_image,
+            "Cmd": cmd,
+            "Labels": labels,
+            "AttachStdin": true,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "OpenStdin": true,
+            "StdinOnce": true,
+            "HostConfig": {
+                "Mounts": [{
+                    "Type": "bind",
+                    "Source": input.helper.display().to_string(),
+                    "Target": HELPER_IN_CONTAINER,
+                    "ReadOnly": true
+                }]
+            }
+        });
+        if let Some(entrypoint) = &entrypoint {
+            config["Entrypoint"] = entrypoint.clone().into();
+        }
+        config
+    });
     if input.image.entrypoint.is_some() {
         // Only an image that has an ENTRYPOINT gets one here: `docker commit` can never clear
         // an ENTRYPOINT the container was created with.
@@ -127,6 +171,7 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
         args,
         stdin: environment(input),
         removed_on_exit,
+        create,
     })
 }
 
@@ -309,6 +354,47 @@ mod tests {
             ]
         );
         assert!(plan.args.windows(2).any(|w| w == ["--network", "db"]));
+        assert!(plan.create.is_none(), "docker options need the CLI");
+    }
+
+    #[test]
+    fn without_docker_options_the_engine_request_matches_the_cli_arguments() {
+        let app = App::new("shop").unwrap();
+        let tag = ImageTag::new(None).unwrap();
+        let image = image(Some(&["/entry"]));
+        let task = Task {
+            phase: Phase::Release,
+            source: Source::Procfile,
+            key: "release",
+            command: "migrate now".into(),
+            frequency: Frequency::EveryDeploy,
+        };
+        let plan = task_container(&PlanInput {
+            app: &app,
+            tag: &tag,
+            task: &task,
+            image: &image,
+            run_image: &image.id,
+            helper: Path::new("/helper"),
+            shell: None,
+            docker_options: &[],
+            config: &AppConfig::default(),
+            run_id: "1",
+        })
+        .unwrap();
+        let create = plan.create.unwrap();
+        assert_eq!(create["Image"], "sha256:1");
+        assert_eq!(
+            create["Entrypoint"],
+            serde_json::json!([HELPER_IN_CONTAINER])
+        );
+        assert_eq!(
+            create["Cmd"],
+            serde_json::json!(["--run-exec", "/entry", "migrate", "now"])
+        );
+        assert_eq!(create["Labels"]["dokku_phase_script"], "release");
+        assert_eq!(create["Labels"]["com.dokku.app-name"], "shop");
+        assert_eq!(create["HostConfig"]["Mounts"][0]["Source"], "/helper");
     }
 
     #[test]

@@ -110,6 +110,247 @@ pub fn read_property(path: &Path) -> Option<String> {
     (!value.is_empty()).then(|| value.to_string())
 }
 
+/// Where a setting is stored: for one app, or for every app (`--global`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// `$DOKKU_LIB_ROOT/config/deploy-tasks/--global/`: every app's, unless the app has its own.
+    Global,
+    /// `$DOKKU_LIB_ROOT/config/deploy-tasks/APP/`: one app's.
+    App(App),
+}
+
+impl Scope {
+    /// `--global`, else an app name Dokku would accept.
+    pub fn parse(argument: &str) -> Result<Scope, InputError> {
+        if argument == "--global" {
+            Ok(Scope::Global)
+        } else {
+            App::new(argument).map(Scope::App)
+        }
+    }
+
+    /// The directory the scope's properties are files in.
+    pub fn dir(&self, host: &Host) -> PathBuf {
+        let name = match self {
+            Scope::Global => "--global",
+            Scope::App(app) => app.name(),
+        };
+        host.lib_root.join("config").join("deploy-tasks").join(name)
+    }
+}
+
+/// What a setting may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    /// A whole number of seconds; `0` means no limit.
+    Seconds,
+    /// `fail` or `warn`.
+    FailurePolicy,
+    /// A comma-separated list of phase names, or `all`.
+    Phases,
+    /// A path relative to the app's source, never leaving it.
+    RelativePath,
+    /// An absolute path in the image.
+    AbsolutePath,
+    /// `defer` or `replace`.
+    CoreTasks,
+}
+
+/// A key `deploy-tasks:set` accepts, with what its value may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    name: &'static str,
+    kind: ValueKind,
+}
+
+/// Every key `deploy-tasks:set` accepts.
+pub const KEYS: [Key; 12] = [
+    Key::new("timeout", ValueKind::Seconds),
+    Key::new("predeploy-timeout", ValueKind::Seconds),
+    Key::new("release-timeout", ValueKind::Seconds),
+    Key::new("postdeploy-timeout", ValueKind::Seconds),
+    Key::new("predeploy-on-failure", ValueKind::FailurePolicy),
+    Key::new("release-on-failure", ValueKind::FailurePolicy),
+    Key::new("postdeploy-on-failure", ValueKind::FailurePolicy),
+    Key::new("skip", ValueKind::Phases),
+    Key::new("appjson-path", ValueKind::RelativePath),
+    Key::new("procfile-path", ValueKind::RelativePath),
+    Key::new("shell", ValueKind::AbsolutePath),
+    Key::new("core-tasks", ValueKind::CoreTasks),
+];
+
+impl Key {
+    const fn new(name: &'static str, kind: ValueKind) -> Key {
+        Key { name, kind }
+    }
+
+    /// The key named `name`, or a one-line error listing the keys there are.
+    pub fn find(name: &str) -> Result<Key, InputError> {
+        KEYS.into_iter()
+            .find(|key| key.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = KEYS.iter().map(|key| key.name).collect();
+                InputError::new(
+                    format!("deploy-tasks setting `{name}`"),
+                    "not a setting of this plugin",
+                    format!("use one of {}", names.join(", ")),
+                )
+            })
+    }
+
+    /// The key's name, which is also its file name.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// The value to store for `value`, or a one-line error naming the key and the values it
+    /// allows. A phase list is stored trimmed (`predeploy, release` as `predeploy,release`);
+    /// other values as given.
+    pub fn check(self, value: &str) -> Result<String, InputError> {
+        let refuse = |problem: &str| {
+            InputError::new(
+                format!("deploy-tasks setting `{}`", self.name),
+                format!("`{value}` {problem}"),
+                format!("set {}", self.allowed()),
+            )
+        };
+        if value.chars().any(char::is_control) {
+            return Err(refuse("holds a control character"));
+        }
+        match self.kind {
+            ValueKind::Seconds => {
+                if value.is_empty()
+                    || !value.bytes().all(|byte| byte.is_ascii_digit())
+                    || value.parse::<u64>().is_err()
+                {
+                    return Err(refuse("is not a whole number of seconds"));
+                }
+                Ok(value.to_string())
+            }
+            ValueKind::FailurePolicy => match value {
+                "fail" | "warn" => Ok(value.to_string()),
+                _ => Err(refuse("is not a failure policy")),
+            },
+            ValueKind::CoreTasks => match value {
+                "defer" | "replace" => Ok(value.to_string()),
+                _ => Err(refuse("is not a core-tasks mode")),
+            },
+            ValueKind::Phases => {
+                let names: Vec<&str> = value.split(',').map(str::trim).collect();
+                if names == ["all"] {
+                    return Ok("all".to_string());
+                }
+                if names.iter().any(|name| Phase::from_name(name).is_none()) {
+                    return Err(refuse("is not a list of phases"));
+                }
+                Ok(names.join(","))
+            }
+            ValueKind::RelativePath => {
+                if value.starts_with('/') {
+                    return Err(refuse("is an absolute path"));
+                }
+                if value.split('/').any(|component| component == "..") {
+                    return Err(refuse("leaves the app's source with `..`"));
+                }
+                if value
+                    .split('/')
+                    .all(|component| matches!(component, "" | "."))
+                {
+                    return Err(refuse("names no file"));
+                }
+                Ok(value.to_string())
+            }
+            ValueKind::AbsolutePath => {
+                if !value.starts_with('/') || value.chars().any(char::is_whitespace) {
+                    return Err(refuse("is not an absolute path"));
+                }
+                Ok(value.to_string())
+            }
+        }
+    }
+
+    /// The values the key allows, in words, as error messages and the help show them.
+    pub fn allowed(self) -> &'static str {
+        match self.kind {
+            ValueKind::Seconds => "a whole number of seconds, 0 for no limit",
+            ValueKind::FailurePolicy => "`fail` or `warn`",
+            ValueKind::Phases => {
+                "a comma-separated list of `predeploy`, `release`, `postdeploy`, or `all`"
+            }
+            ValueKind::RelativePath => {
+                "a path relative to the app's source, without `..` (such as `deploy/app.json`)"
+            }
+            ValueKind::AbsolutePath => {
+                "the absolute path of a shell in the image (such as `/bin/bash`)"
+            }
+            ValueKind::CoreTasks => "`defer` or `replace`",
+        }
+    }
+}
+
+impl Settings {
+    /// The app's own value for `key`, if set.
+    pub fn app_value(&self, key: Key) -> Option<String> {
+        read_property(&self.app_dir.join(key.name))
+    }
+
+    /// The global value for `key`, if set.
+    pub fn global_value(&self, key: Key) -> Option<String> {
+        read_property(&self.global_dir.join(key.name))
+    }
+
+    /// The value in force for `key`, as `deploy-tasks:report` shows it: the app's, else the
+    /// global one, else the default (`timeout`: 1200; a phase's timeout: the computed
+    /// `timeout`; `*-on-failure`: `fail`; `skip`: empty; `appjson-path`: `app.json`;
+    /// `procfile-path`: `Procfile`; `shell`: Dokku's scheduler property, else empty; `core-tasks`:
+    /// [`default_core_tasks`]). Values are shown as stored, even ones a deploy would refuse.
+    pub fn computed(&self, key: Key, host: &Host) -> String {
+        if key.name == "shell" {
+            return self.shell().unwrap_or_default();
+        }
+        if let Some(value) = self.app_value(key).or_else(|| self.global_value(key)) {
+            return value;
+        }
+        match key.kind {
+            ValueKind::Seconds if key.name == "timeout" => DEFAULT_TIMEOUT.as_secs().to_string(),
+            ValueKind::Seconds => self.computed(Key::new("timeout", ValueKind::Seconds), host),
+            ValueKind::FailurePolicy => "fail".to_string(),
+            ValueKind::CoreTasks => default_core_tasks(host).to_string(),
+            ValueKind::RelativePath if key.name == "procfile-path" => "Procfile".to_string(),
+            ValueKind::RelativePath => "app.json".to_string(),
+            ValueKind::Phases | ValueKind::AbsolutePath => String::new(),
+        }
+    }
+}
+
+/// `core-tasks` when unset: `defer` when Dokku's own app-json plugin is installed (at
+/// `$PLUGIN_CORE_AVAILABLE_PATH/app-json` or `$PLUGIN_AVAILABLE_PATH/app-json`, by default under
+/// `$DOKKU_LIB_ROOT/core-plugins` and `$DOKKU_LIB_ROOT/plugins`), which then runs the tasks it
+/// knows; else `replace`.
+pub fn default_core_tasks(host: &Host) -> &'static str {
+    let plugin_dir = |variable: &str, default: PathBuf| {
+        std::env::var_os(variable)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or(default)
+    };
+    let candidates = [
+        plugin_dir(
+            "PLUGIN_CORE_AVAILABLE_PATH",
+            host.lib_root.join("core-plugins").join("available"),
+        ),
+        plugin_dir(
+            "PLUGIN_AVAILABLE_PATH",
+            host.lib_root.join("plugins").join("available"),
+        ),
+    ];
+    if candidates.iter().any(|dir| dir.join("app-json").is_dir()) {
+        "defer"
+    } else {
+        "replace"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +439,86 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         assert_eq!(read_property(&path), None);
         assert_eq!(read_property(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn keys_accept_only_their_values() {
+        let check = |key: &str, value: &str| Key::find(key).unwrap().check(value);
+        for (key, value) in [
+            ("timeout", "0"),
+            ("release-timeout", "30"),
+            ("predeploy-on-failure", "warn"),
+            ("postdeploy-on-failure", "fail"),
+            ("skip", "all"),
+            ("skip", "release"),
+            ("appjson-path", "deploy/app.json"),
+            ("procfile-path", "./Procfile.web"),
+            ("shell", "/bin/ash"),
+            ("core-tasks", "defer"),
+            ("core-tasks", "replace"),
+        ] {
+            assert_eq!(check(key, value).unwrap(), value, "{key}={value}");
+        }
+        assert_eq!(
+            check("skip", "predeploy, postdeploy").unwrap(),
+            "predeploy,postdeploy"
+        );
+        for (key, value) in [
+            ("timeout", "-1"),
+            ("timeout", "+5"),
+            ("timeout", "1.5"),
+            ("timeout", "soon"),
+            ("timeout", "99999999999999999999999"),
+            ("release-on-failure", "ignore"),
+            ("skip", "build"),
+            ("skip", "all,release"),
+            ("skip", "release,"),
+            ("appjson-path", "/etc/app.json"),
+            ("appjson-path", "../app.json"),
+            ("procfile-path", "a/../../Procfile"),
+            ("procfile-path", "."),
+            ("shell", "bash"),
+            ("shell", "/bin/bash -l"),
+            ("core-tasks", "both"),
+            ("timeout", "3\n0"),
+            ("shell", "/bin/sh\n"),
+        ] {
+            let error = check(key, value).unwrap_err().to_string();
+            assert!(error.contains(key) && !error.contains('\n'), "{error}");
+        }
+        let error = Key::find("timeouts").unwrap_err().to_string();
+        assert!(
+            error.contains("timeouts") && error.contains("core-tasks"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn computed_values_fall_back_from_app_to_global_to_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_in(dir.path());
+        let host = Host::from_env(dir.path());
+        let host = Host {
+            lib_root: dir.path().join("lib"),
+            ..host
+        };
+        let computed = |name: &str| settings.computed(Key::find(name).unwrap(), &host);
+        assert_eq!(computed("timeout"), "1200");
+        assert_eq!(computed("release-timeout"), "1200");
+        assert_eq!(computed("release-on-failure"), "fail");
+        assert_eq!(computed("skip"), "");
+        assert_eq!(computed("shell"), "");
+        assert_eq!(computed("appjson-path"), "app.json");
+        assert_eq!(computed("procfile-path"), "Procfile");
+        set(dir.path(), "global", "timeout", "60");
+        assert_eq!(computed("release-timeout"), "60");
+        set(dir.path(), "app", "timeout", "90");
+        assert_eq!(computed("timeout"), "90");
+        assert_eq!(computed("release-timeout"), "90");
+        set(dir.path(), "global", "release-timeout", "5");
+        assert_eq!(computed("release-timeout"), "5");
+        let timeout = Key::find("timeout").unwrap();
+        assert_eq!(settings.app_value(timeout).as_deref(), Some("90"));
+        assert_eq!(settings.global_value(timeout).as_deref(), Some("60"));
     }
 }

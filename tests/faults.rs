@@ -99,9 +99,22 @@ fn given_the_warn_policy_when_a_predeploy_fails_then_nothing_is_committed() {
 }
 
 fn interrupt_scenario(name: &str, signal: i32, code: i32, ignore_sigint: bool) {
+    interrupt_scenario_through(name, signal, code, ignore_sigint, true);
+}
+
+fn interrupt_scenario_through(
+    name: &str,
+    signal: i32,
+    code: i32,
+    ignore_sigint: bool,
+    engine_api: bool,
+) {
     let host = TestHost::new(name);
     let before = hanging_predeploy(&host);
     let mut command = host.trigger_command("pre-deploy", &[&host.app]);
+    if !engine_api {
+        command.env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0");
+    }
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     if ignore_sigint {
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -128,6 +141,33 @@ fn interrupt_scenario(name: &str, signal: i32, code: i32, ignore_sigint: bool) {
 #[test]
 fn given_a_running_predeploy_when_the_admin_presses_ctrl_c_then_it_stops_cleanly_with_130() {
     interrupt_scenario("sigint", libc::SIGINT, 130, false);
+}
+
+#[test]
+fn given_the_cli_instead_of_the_engine_api_when_the_service_stops_then_it_stops_cleanly_with_143() {
+    interrupt_scenario_through("sigterm-cli", libc::SIGTERM, 143, false, false);
+}
+
+#[test]
+fn given_the_cli_instead_of_the_engine_api_when_a_predeploy_succeeds_then_it_is_committed() {
+    let host = TestHost::new("cli-commit");
+    let before = host.build(&busybox_app("CMD [\"httpd\", \"-f\"]"), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo via-cli > /app/marker"}}}"#);
+
+    let run = Run::from(
+        host.trigger_command("pre-deploy", &[&host.app])
+            .env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0")
+            .env("DOKKU_TRACE", "1")
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(0).stderr_has(" run --interactive --name ");
+    assert!(!run.stderr.contains("+ engine "), "{run:#?}");
+    assert_ne!(image_id(&host.image()), before);
+    assert_eq!(host.run_in_image("cat /app/marker"), "via-cli");
+    assert_eq!(image_config(&host.image(), "Cmd"), r#"["httpd","-f"]"#);
+    assert!(host.task_containers().is_empty());
 }
 
 #[test]

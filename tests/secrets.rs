@@ -300,7 +300,7 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
 
     run.expect_code(0)
         .stdout_has("\n       secret arrived\n")
-        .stderr_has(" run ");
+        .stderr_has("+ engine POST /containers/create?name=");
     assert!(
         saw_the_helper && inspected_the_container,
         "the task was never seen running, so the scan proves nothing; {run:#?}"

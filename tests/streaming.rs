@@ -235,15 +235,26 @@ fn given_trace_then_every_docker_call_is_printed_on_stderr() {
     );
 
     run.expect_code(0);
+    // Inspecting and running go straight to the engine's API (`+ engine ...`), commit and tag
+    // through the CLI (`+ /usr/bin/docker ...`): each is traced either way.
     let traced: Vec<&str> = run
         .stderr
         .lines()
-        .filter(|line| line.starts_with(&format!("+ {} ", docker_bin())))
+        .filter(|line| {
+            line.starts_with(&format!("+ {} ", docker_bin())) || line.starts_with("+ engine ")
+        })
         .collect();
-    for call in [" image inspect ", " run ", " commit ", " tag "] {
+    for calls in [
+        ["+ engine GET /images/", " image inspect "],
+        ["+ engine POST /containers/create", " run "],
+        [" commit ", " commit "],
+        [" tag ", " tag "],
+    ] {
         assert!(
-            traced.iter().any(|line| line.contains(call)),
-            "no traced `docker{call}`; {run:#?}"
+            traced
+                .iter()
+                .any(|line| calls.iter().any(|call| line.contains(call))),
+            "no traced {calls:?}; {run:#?}"
         );
     }
     assert!(

@@ -1,0 +1,248 @@
+//! `deploy-tasks:report [APP] [FLAG] [--format json]`: the settings of one app or every app, in
+//! the layout of Dokku's `:report` commands.
+
+use serde_json::{Map, Value};
+
+use super::{existing_app, fail, info2, print, usage_error, verbose};
+use crate::app::App;
+use crate::exit_codes::ExitCode;
+use crate::host::Host;
+use crate::input_error::InputError;
+use crate::settings::{Settings, KEYS};
+
+const USAGE: &str = "deploy-tasks:report [<app>] [<flag>] [--format json]";
+
+/// The prefix of every report flag; a JSON key is the flag without it.
+const FLAG_PREFIX: &str = "--deploy-tasks-";
+
+/// What was asked for.
+#[derive(Debug, Default)]
+struct Request {
+    app: Option<String>,
+    flag: Option<String>,
+    json: bool,
+}
+
+/// `deploy-tasks:report [APP] [FLAG] [--format json]`: for each key, the app's value, the
+/// global value and the computed one (app, else global, else the default). With a flag
+/// (`--deploy-tasks-KEY`, `--deploy-tasks-global-KEY`, `--deploy-tasks-computed-KEY`) only that
+/// value; without an app, every app under `DOKKU_ROOT`, sorted.
+pub fn report(host: &Host, args: &[String]) -> ExitCode {
+    let request = match parse(args) {
+        Ok(request) => request,
+        Err(problem) => return usage_error(host, &problem, USAGE),
+    };
+    if request.json && request.flag.is_some() {
+        return usage_error(host, "--format json cannot be combined with a flag", USAGE);
+    }
+    let apps = match &request.app {
+        Some(name) => match existing_app(host, name) {
+            Ok(app) => vec![app],
+            Err(error) => return fail(host, error),
+        },
+        None => match every_app(host) {
+            Ok(apps) => apps,
+            Err(error) => return fail(host, error),
+        },
+    };
+    for app in &apps {
+        let rows = rows(host, app);
+        if request.json {
+            let object: Map<String, Value> = rows
+                .into_iter()
+                .map(|(flag, value)| (flag[FLAG_PREFIX.len()..].to_string(), Value::String(value)))
+                .collect();
+            print(&Value::Object(object).to_string());
+        } else if let Some(flag) = &request.flag {
+            match rows.into_iter().find(|(name, _)| name == flag) {
+                Some((_, value)) => print(&value),
+                None => return fail(host, unknown_flag(flag)),
+            }
+        } else {
+            info2(&format!("{} deploy-tasks information", app.name()));
+            for line in layout(&rows) {
+                verbose(&line);
+            }
+        }
+    }
+    ExitCode::Success
+}
+
+fn parse(args: &[String]) -> Result<Request, String> {
+    let mut request = Request::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let format = if arg == "--format" {
+            Some(args.next().map(String::as_str).unwrap_or(""))
+        } else {
+            arg.strip_prefix("--format=")
+        };
+        if let Some(format) = format {
+            request.json = match format {
+                "json" => true,
+                "stdout" => false,
+                _ => {
+                    return Err(format!(
+                        "`{format}` is not a report format (json or stdout)"
+                    ))
+                }
+            };
+        } else if arg.starts_with("--") {
+            if request.flag.replace(arg.clone()).is_some() {
+                return Err("deploy-tasks:report takes one flag".to_string());
+            }
+        } else if request.app.replace(arg.clone()).is_some() {
+            return Err("deploy-tasks:report takes one app".to_string());
+        }
+    }
+    Ok(request)
+}
+
+/// Every report flag of `app` with its value, sorted by flag as Dokku sorts them.
+fn rows(host: &Host, app: &App) -> Vec<(String, String)> {
+    let settings = Settings::of(host, app);
+    let mut rows = Vec::new();
+    for key in KEYS {
+        let name = key.name();
+        rows.push((
+            format!("{FLAG_PREFIX}{name}"),
+            settings.app_value(key).unwrap_or_default(),
+        ));
+        rows.push((
+            format!("{FLAG_PREFIX}global-{name}"),
+            settings.global_value(key).unwrap_or_default(),
+        ));
+        rows.push((
+            format!("{FLAG_PREFIX}computed-{name}"),
+            settings.computed(key, host),
+        ));
+    }
+    rows.sort();
+    rows
+}
+
+/// Dokku's report rows: the flag without `--`, dashes as spaces, capitalised, with a colon,
+/// padded to the longest flag's width; then the value.
+fn layout(rows: &[(String, String)]) -> Vec<String> {
+    let width = rows.iter().map(|(flag, _)| flag.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(flag, value)| {
+            let label = format!("{}:", capitalised(&flag[2..].replace('-', " ")));
+            format!("{label:width$}{value}").trim_end().to_string()
+        })
+        .collect()
+}
+
+fn capitalised(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
+    }
+}
+
+fn unknown_flag(flag: &str) -> InputError {
+    let mut flags: Vec<String> = KEYS
+        .iter()
+        .flat_map(|key| {
+            let name = key.name();
+            [
+                format!("{FLAG_PREFIX}{name}"),
+                format!("{FLAG_PREFIX}global-{name}"),
+                format!("{FLAG_PREFIX}computed-{name}"),
+            ]
+        })
+        .collect();
+    flags.sort();
+    InputError::new(
+        format!("report flag `{flag}`"),
+        "not a deploy-tasks:report flag",
+        format!("use one of {}", flags.join(", ")),
+    )
+}
+
+/// Every app on the host: the directories under `DOKKU_ROOT` named as Dokku names apps (not
+/// `tls`, which holds Dokku's global certificates), sorted.
+fn every_app(host: &Host) -> Result<Vec<App>, InputError> {
+    let entries = std::fs::read_dir(&host.dokku_root).map_err(|error| {
+        InputError::new(
+            format!("DOKKU_ROOT {}", host.dokku_root.display()),
+            format!("cannot be read ({error})"),
+            "set DOKKU_ROOT to Dokku's home directory",
+        )
+    })?;
+    let mut apps: Vec<App> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            if !entry.file_type().ok()?.is_dir() {
+                return None;
+            }
+            let name = entry.file_name().into_string().ok()?;
+            if name == "tls" {
+                return None;
+            }
+            App::new(&name).ok()
+        })
+        .collect();
+    if apps.is_empty() {
+        return Err(InputError::new(
+            format!("DOKKU_ROOT {}", host.dokku_root.display()),
+            "holds no app",
+            "create one with `dokku apps:create <app>`",
+        ));
+    }
+    apps.sort_by(|a, b| a.name().cmp(b.name()));
+    Ok(apps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|arg| arg.to_string()).collect()
+    }
+
+    #[test]
+    fn labels_are_dokkus_and_values_share_one_column() {
+        let rows = vec![
+            ("--deploy-tasks-timeout".to_string(), "30".to_string()),
+            (
+                "--deploy-tasks-computed-postdeploy-on-failure".to_string(),
+                "fail".to_string(),
+            ),
+            ("--deploy-tasks-skip".to_string(), String::new()),
+        ];
+        assert_eq!(
+            layout(&rows),
+            [
+                "Deploy tasks timeout:                        30",
+                "Deploy tasks computed postdeploy on failure: fail",
+                "Deploy tasks skip:",
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_app_flag_and_format_in_any_order() {
+        let request = parse(&strings(&["--format", "json", "app"])).unwrap();
+        assert_eq!((request.app.as_deref(), request.json), (Some("app"), true));
+        let request = parse(&strings(&["--deploy-tasks-timeout", "app"])).unwrap();
+        assert_eq!(request.flag.as_deref(), Some("--deploy-tasks-timeout"));
+        assert!(parse(&strings(&["--format", "yaml"])).is_err());
+        assert!(parse(&strings(&["a", "b"])).is_err());
+    }
+
+    #[test]
+    fn unknown_flag_error_lists_every_flag_on_one_line() {
+        let error = unknown_flag("--deploy-tasks-nope").to_string();
+        assert!(!error.contains('\n'));
+        for flag in [
+            "--deploy-tasks-timeout",
+            "--deploy-tasks-global-core-tasks",
+            "--deploy-tasks-computed-skip",
+        ] {
+            assert!(error.contains(flag), "{error}");
+        }
+    }
+}
