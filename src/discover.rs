@@ -7,11 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::app::App;
 use crate::container::{run_id, ContainerGuard};
 use crate::docker::{Docker, Image};
+use crate::engine::Engine;
 use crate::host::Host;
 use crate::in_flight::InFlight;
 use crate::sources::{DefinitionFile, Definitions};
@@ -117,9 +118,28 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
     // The command is never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
     // Guarded before it exists: a create cut short by a signal may still have made it.
     let _container = ContainerGuard::new(docker.clone(), name.clone());
-    docker.query([
-        "create", "--name", &name, "--label", &label, &image.id, "true",
-    ])?;
+    match docker.engine() {
+        Some(engine) => {
+            let create = serde_json::json!({
+                "Image": image.id,
+                "Cmd": ["true"],
+                "Labels": {"com.dokku.app-name": app.name()},
+            });
+            let created = engine.request(
+                "POST",
+                &format!("/containers/create?name={name}"),
+                Some(&create),
+            )?;
+            if created.status != 201 {
+                bail!("creating {name}: {}", created.message());
+            }
+        }
+        None => {
+            docker.query([
+                "create", "--name", &name, "--label", &label, &image.id, "true",
+            ])?;
+        }
+    }
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut directories = Vec::new();
     if !image.working_dir.is_empty() {
@@ -133,9 +153,15 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
         for directory in &directories {
             let inside = format!("{directory}/{file_name}");
             let destination = scratch.path().join(file_name);
-            if copy_out(docker, &name, &inside, &destination)? {
-                let bytes = std::fs::read(&destination)
-                    .with_context(|| format!("reading {inside} copied from {reference}"))?;
+            let bytes = match docker.engine() {
+                Some(engine) => read_through_engine(engine, &name, &inside)?,
+                None if copy_out(docker, &name, &inside, &destination)? => Some(
+                    std::fs::read(&destination)
+                        .with_context(|| format!("reading {inside} copied from {reference}"))?,
+                ),
+                None => None,
+            };
+            if let Some(bytes) = bytes {
                 let file = Some(DefinitionFile {
                     origin: format!("{inside} in {reference}"),
                     bytes,
@@ -149,6 +175,79 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
         }
     }
     Ok(found)
+}
+
+/// The largest definition file worth reading: one byte over the parsers' limit, so they still
+/// say the file is too large.
+const READ_LIMIT: usize = 1024 * 1024 + 1;
+
+/// A regular file from a container through the archive API, following symbolic links as
+/// `docker cp -L` does; `None` when there is no such file.
+fn read_through_engine(engine: &Engine, container: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    let mut path = path.to_string();
+    for _ in 0..8 {
+        let response = engine.request(
+            "GET",
+            &format!("/containers/{container}/archive?path={}", url_encode(&path)),
+            None,
+        )?;
+        match response.status {
+            200 => {}
+            404 => return Ok(None),
+            _ => bail!("reading {path} from {container}: {}", response.message()),
+        }
+        match first_tar_entry(&response.body) {
+            Some(TarEntry::File(bytes)) => {
+                return Ok(Some(bytes[..bytes.len().min(READ_LIMIT)].to_vec()))
+            }
+            Some(TarEntry::Link(target)) if target.starts_with('/') => path = target,
+            Some(TarEntry::Link(target)) => {
+                let directory = path
+                    .rsplit_once('/')
+                    .map(|(dir, _)| dir)
+                    .unwrap_or_default();
+                path = format!("{directory}/{target}");
+            }
+            Some(TarEntry::Other) | None => return Ok(None),
+        }
+    }
+    bail!("{path} in {container}: too many levels of symbolic links")
+}
+
+enum TarEntry<'a> {
+    File(&'a [u8]),
+    Link(String),
+    Other,
+}
+
+/// The first entry of a tar archive (ustar headers, as the engine writes them).
+fn first_tar_entry(archive: &[u8]) -> Option<TarEntry<'_>> {
+    let header = archive.get(..512)?;
+    let field = |range: std::ops::Range<usize>| {
+        let bytes = &header[range];
+        let end = bytes
+            .iter()
+            .position(|byte| *byte == 0)
+            .unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).trim().to_string()
+    };
+    let size = usize::from_str_radix(&field(124..136), 8).ok()?;
+    match header[156] {
+        b'0' | 0 => archive.get(512..512 + size).map(TarEntry::File),
+        b'2' => Some(TarEntry::Link(field(157..257))),
+        _ => Some(TarEntry::Other),
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 /// `docker cp -L`; false when the image has no such file.
@@ -258,6 +357,35 @@ mod tests {
         write_cache(dir.path(), "sha256:abc", &found).unwrap();
         assert_eq!(read_cache(dir.path(), "sha256:abc"), Some(found));
         assert_eq!(read_cache(dir.path(), "sha256:other"), None);
+    }
+
+    fn tar_header(name: &str, size: usize, kind: u8, link: &str) -> Vec<u8> {
+        let mut header = vec![0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        let size = format!("{size:011o}");
+        header[124..124 + size.len()].copy_from_slice(size.as_bytes());
+        header[156] = kind;
+        header[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        header
+    }
+
+    #[test]
+    fn reads_the_first_file_or_link_of_an_archive() {
+        let mut archive = tar_header("app.json", 2, b'0', "");
+        archive.extend(b"{}");
+        archive.extend(vec![0u8; 510]);
+        assert!(matches!(
+            first_tar_entry(&archive),
+            Some(TarEntry::File(b"{}"))
+        ));
+        let link = tar_header("app.json", 0, b'2', "config/app.json");
+        assert!(
+            matches!(first_tar_entry(&link), Some(TarEntry::Link(target)) if target == "config/app.json")
+        );
+        let directory = tar_header("app.json", 0, b'5', "");
+        assert!(matches!(first_tar_entry(&directory), Some(TarEntry::Other)));
+        assert!(first_tar_entry(b"short").is_none());
+        assert_eq!(url_encode("/app/my file.json"), "/app/my%20file.json");
     }
 
     #[test]

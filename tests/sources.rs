@@ -431,3 +431,29 @@ fn given_an_empty_image_tag_argument_then_latest_is_used() {
     assert_eq!(host.run_in_image("ls /app/marker"), "/app/marker");
     assert_no_task_container_left(&host);
 }
+
+#[test]
+fn given_an_app_json_that_is_a_symlink_in_the_image_then_it_is_followed_on_both_paths() {
+    for engine_api in ["1", "0"] {
+        let host = TestHost::new("src-symlink");
+        build(
+            &host,
+            &format!(
+                "FROM {BUSYBOX}\nWORKDIR /app\nCOPY real.json /app/config/real.json\n\
+                 RUN ln -s config/real.json /app/app.json\n"
+            ),
+            &[("real.json", &predeploy_json("echo through-the-link"))],
+        );
+
+        let run = Run::from(
+            host.trigger_command("pre-deploy", &[&host.app])
+                .env("DOKKU_DEPLOY_TASKS_ENGINE_API", engine_api)
+                .output()
+                .unwrap(),
+        );
+
+        run.expect_code(0).stdout_has("       through-the-link\n");
+        assert_no_task_container_left(&host);
+        assert!(host.containers().is_empty(), "{:?}", host.containers());
+    }
+}
