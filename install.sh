@@ -2,6 +2,8 @@
 # Builds the plugin in release mode and installs it for a Dokku-like host:
 #   $PLUGIN_AVAILABLE_PATH/deploy-tasks   (default /var/lib/dokku/plugins/available)
 #   $PLUGIN_ENABLED_PATH/deploy-tasks -> the above   (default /var/lib/dokku/plugins/enabled)
+# The tree: plugin.toml, the triggers, `commands` and `subcommands/*` (deploy-tasks:*), and
+# libexec/ (the commands' binary and the task containers' helper).
 # Idempotent and non-interactive. `install.sh --uninstall` removes exactly those two.
 set -euo pipefail
 
@@ -39,8 +41,12 @@ mkdir -p "$staging/libexec"
 for trigger in "${triggers[@]}"; do install -m 0755 "$build/$trigger" "$staging/$trigger"; done
 # Task containers run it as any USER, so everyone may read and execute it.
 install -m 0755 "$build/deploy-tasks-helper" "$staging/libexec/deploy-tasks-helper"
+# The operators' commands: `commands` and `subcommands/*` are scripts that exec this binary.
+install -m 0755 "$build/deploy-tasks" "$staging/libexec/deploy-tasks"
 install -m 0644 "$repo/plugin.toml" "$staging/plugin.toml"
 cp -R "$repo/plugins/$name/." "$staging/"
+# Dokku runs only executable entry points; a checkout may have lost the mode bits.
+chmod 0755 "$staging/dependencies" "$staging/commands" "$staging/subcommands" "$staging/subcommands/"*
 chmod 0755 "$staging"
 
 # Swap the whole tree in, so that a deploy running during an upgrade never sees half of it.

@@ -2,7 +2,7 @@
 //! it, commit (predeploy), and report how it ended.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -12,6 +12,7 @@ use crate::commit;
 use crate::container::{self, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup};
 use crate::docker_options;
+use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
 use crate::interrupt;
@@ -127,23 +128,32 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
             task.command
         ));
         in_flight.note(&plan.name)?;
+        let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, &run_image);
+        let started = Instant::now();
         let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
         let ending = container::run(&host.docker, &plan, &mut guard, timeout)?;
         match ending {
             Ending::Exited(0) => {
+                let mut image_after = run_image.clone();
                 if *phase == Phase::Predeploy && request.commit {
-                    committed.push(commit::commit(&host.docker, guard.name(), app, &image)?);
+                    image_after = commit::commit(&host.docker, guard.name(), app, &image)?;
+                    committed.push(image_after.clone());
                 }
+                entry.finish(Outcome::Ok, Some(0), &image_after, started.elapsed());
+                record(host, app, &entry);
             }
             Ending::Exited(code) => {
                 drop(guard);
                 discard(host, &committed);
-                return Ok(failed(
-                    host,
-                    task,
-                    policy,
-                    &format!("failed with exit code {code}"),
-                ));
+                let end = failed(host, task, policy, &format!("failed with exit code {code}"));
+                let outcome = if end == PhaseEnd::Done {
+                    Outcome::Warned
+                } else {
+                    Outcome::Failed
+                };
+                entry.finish(outcome, Some(code), &run_image, started.elapsed());
+                record(host, app, &entry);
+                return Ok(end);
             }
             Ending::TimedOut(limit) => {
                 drop(guard);
@@ -154,6 +164,13 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
                     policy,
                     &format!("timed out after {}", seconds(limit)),
                 );
+                let outcome = if end == PhaseEnd::Done {
+                    Outcome::Warned
+                } else {
+                    Outcome::Timeout
+                };
+                entry.finish(outcome, None, &run_image, started.elapsed());
+                record(host, app, &entry);
                 return Ok(if end == PhaseEnd::Failed {
                     PhaseEnd::TimedOut
                 } else {
@@ -163,6 +180,8 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
             Ending::Interrupted(signal) => {
                 drop(guard);
                 discard(host, &committed);
+                entry.finish(Outcome::Interrupted, None, &run_image, started.elapsed());
+                record(host, app, &entry);
                 return Ok(interrupted(host, *phase, signal, false));
             }
         }
@@ -181,6 +200,16 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         return Ok(interrupted(host, *phase, signal, !committed.is_empty()));
     }
     Ok(PhaseEnd::Done)
+}
+
+/// Appends a task run to the app's history. The history serves the operator; a failure to write
+/// it never fails a deploy.
+fn record(host: &Host, app: &App, entry: &HistoryEntry) {
+    if let Err(error) = history::append(&host.data_dir(app), entry) {
+        host.output.warn(&format!(
+            "could not record the run in the history: {error:#}"
+        ));
+    }
 }
 
 /// The tasks of the requested phase that are due: first-deploy-only ones only when asked for and

@@ -48,6 +48,18 @@ fn given_a_hung_predeploy_when_its_timeout_passes_then_it_is_stopped_and_the_tri
     run.expect_code(124)
         .stderr_has("predeploy task from app.json timed out after 2s; the image was not changed");
     assert_clean(&host, &before);
+    let history = std::fs::read_to_string(
+        host.lib_root()
+            .join("data/deploy-tasks")
+            .join(&host.app)
+            .join("history.jsonl"),
+    )
+    .unwrap();
+    let entry: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["outcome"], "timeout");
+    assert_eq!(entry["exit_code"], serde_json::Value::Null);
+    assert_eq!(entry["phase"], "predeploy");
+    assert_eq!(entry["image_before"], entry["image_after"]);
 }
 
 #[test]
