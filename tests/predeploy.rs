@@ -8,6 +8,21 @@ use support::*;
 /// named explicitly.
 const PREDEPLOY_WRITES_MARKER: &str = r#"{"scripts": {"dokku": {"predeploy": "sh -c 'echo built by $APP > /app/marker && echo predeploy done'"}}}"#;
 
+/// The parts of an image's config a commit must leave as they were.
+fn kept_config(image: &str) -> Vec<String> {
+    [
+        "Entrypoint",
+        "Cmd",
+        "WorkingDir",
+        "User",
+        "Env",
+        "ExposedPorts",
+    ]
+    .iter()
+    .map(|field| image_config(image, field))
+    .collect()
+}
+
 #[test]
 fn given_an_entrypoint_image_when_predeploy_succeeds_then_the_change_is_committed_and_the_config_is_as_before(
 ) {
@@ -20,17 +35,7 @@ fn given_an_entrypoint_image_when_predeploy_succeeds_then_the_change_is_committe
         ),
         &[("entrypoint.sh", entrypoint)],
     );
-    let config_before: Vec<String> = [
-        "Entrypoint",
-        "Cmd",
-        "WorkingDir",
-        "User",
-        "Env",
-        "ExposedPorts",
-    ]
-    .iter()
-    .map(|field| image_config(&before, field))
-    .collect();
+    let config_before = kept_config(&before);
     host.host_app_json(PREDEPLOY_WRITES_MARKER);
 
     let run = host.predeploy();
@@ -46,17 +51,7 @@ fn given_an_entrypoint_image_when_predeploy_succeeds_then_the_change_is_committe
         host.run_in_image("cat /app/marker"),
         format!("built by {}", host.app)
     );
-    let config_after: Vec<String> = [
-        "Entrypoint",
-        "Cmd",
-        "WorkingDir",
-        "User",
-        "Env",
-        "ExposedPorts",
-    ]
-    .iter()
-    .map(|field| image_config(&after, field))
-    .collect();
+    let config_after = kept_config(&after);
     assert_eq!(config_after, config_before);
     let labels = image_config(&after, "Labels");
     for label in [
