@@ -13,4 +13,13 @@ cargo fmt --all -- --check
 echo "-----> cargo clippy"
 cargo clippy --quiet --all-targets -- -D warnings
 echo "-----> cargo test"
-cargo test --quiet -- --test-threads "${TEST_THREADS:-4}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --quiet -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "summary: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+exit "$status"
