@@ -15,6 +15,7 @@ use crate::docker_options;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
+use crate::input_error::InputError;
 use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
@@ -33,6 +34,9 @@ pub struct PhaseRequest {
     pub first_deploy_tasks: bool,
     /// Whether a predeploy's result is committed into the image (false for a dry run).
     pub commit: bool,
+    /// Whether the `skip` setting and `DOKKU_DEPLOY_TASKS_SKIP` apply (a host's trigger: yes; an
+    /// admin's explicit run: no).
+    pub obey_skip: bool,
 }
 
 /// How a phase ended. Every variant has already been reported to the user.
@@ -68,6 +72,17 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     }
 
     let settings = Settings::of(host, app);
+    if request.obey_skip {
+        if let Some(why) = skipped_by(&settings, *phase)? {
+            output.detail(&format!("Skipping {phase} tasks ({why})"));
+            for task in &found {
+                let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, "");
+                entry.finish(Outcome::Skipped, None, "", Duration::ZERO);
+                record(host, app, &entry);
+            }
+            return Ok(PhaseEnd::Done);
+        }
+    }
     let timeout = settings.timeout(*phase)?;
     let policy = settings.on_failure(*phase)?;
     let shell = settings.shell();
@@ -200,6 +215,43 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         return Ok(interrupted(host, *phase, signal, !committed.is_empty()));
     }
     Ok(PhaseEnd::Done)
+}
+
+/// Why the phase is skipped, if it is: `DOKKU_DEPLOY_TASKS_SKIP` in the trigger's environment
+/// (an emergency redeploy) wins over the `skip` setting. Each is `all` or a comma list of phases.
+fn skipped_by(settings: &Settings, phase: Phase) -> Result<Option<String>> {
+    let from_env = std::env::var("DOKKU_DEPLOY_TASKS_SKIP")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| (value, "DOKKU_DEPLOY_TASKS_SKIP".to_string()));
+    let from_setting = || {
+        settings
+            .get_with_origin("skip")
+            .map(|(value, path)| (value, format!("the skip setting in {}", path.display())))
+    };
+    let Some((value, origin)) = from_env.or_else(from_setting) else {
+        return Ok(None);
+    };
+    let mut skips = false;
+    for name in value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        match (name, Phase::from_name(name)) {
+            ("all", _) => skips = true,
+            (_, Some(listed)) => skips |= listed == phase,
+            (_, None) => {
+                return Err(InputError::new(
+                    origin,
+                    format!("`{name}` is not a phase"),
+                    "list phases from predeploy, release, postdeploy, or write all",
+                )
+                .into())
+            }
+        }
+    }
+    Ok(skips.then(|| format!("{origin} is `{value}`")))
 }
 
 /// Appends a task run to the app's history. The history serves the operator; a failure to write

@@ -62,6 +62,7 @@ fn trigger(
         tag,
         phase,
         first_deploy_tasks: phase == Phase::Postdeploy,
+        obey_skip: true,
         commit: true,
     };
     exit_code(&host, run_phase(&host, &request))

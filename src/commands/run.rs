@@ -63,6 +63,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
         tag,
         phase,
         first_deploy_tasks: false,
+        obey_skip: false,
         commit: !no_commit,
     };
     triggers::exit_code(host, run_phase(host, &request))
