@@ -270,20 +270,21 @@ impl Docker {
         }))
     }
 
-    /// Removes a container and its anonymous volumes, stopping it first if it runs. A container
-    /// that is already gone is not an error.
-    pub fn remove_container(&self, name: &str) -> Result<()> {
+    /// Removes a container and its anonymous volumes, stopping it first if it runs. Returns
+    /// whether it existed: a container that is already gone is not an error.
+    pub fn remove_container(&self, name: &str) -> Result<bool> {
         if let Some(engine) = &self.engine {
             let response =
                 engine.request("DELETE", &format!("/containers/{name}?force=1&v=1"), None)?;
             return match response.status {
-                204 | 404 => Ok(()),
+                204 => Ok(true),
+                404 => Ok(false),
                 _ => bail!("removing {name}: {}", response.message()),
             };
         }
         match self.run(["rm", "--force", "--volumes", name]) {
-            Ok(_) => Ok(()),
-            Err(error) if is_missing(&error) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(error) if is_missing(&error) => Ok(false),
             Err(error) => Err(error),
         }
     }

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::app::App;
-use crate::docker::{is_missing, Docker};
 use crate::host::Host;
 use crate::output::Output;
 
@@ -70,7 +69,7 @@ pub fn remove_leftovers(host: &Host, app: &App, output: &Output) -> Result<()> {
         let _lock = owner_gone;
         let names = std::fs::read_to_string(&path).unwrap_or_default();
         for name in names.lines().filter(|name| is_task_container_of(app, name)) {
-            if remove(&host.docker, name)? {
+            if host.docker.remove_container(name)? {
                 removed.push(name.to_string());
             }
         }
@@ -104,15 +103,6 @@ fn is_task_container_of(app: &App, name: &str) -> bool {
     name.strip_prefix(app.name())
         .and_then(|rest| rest.strip_prefix('.'))
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-}
-
-/// True when the container existed and was removed.
-fn remove(docker: &Docker, name: &str) -> Result<bool> {
-    match docker.run(["rm", "--force", "--volumes", name]) {
-        Ok(_) => Ok(true),
-        Err(error) if is_missing(&error) => Ok(false),
-        Err(error) => Err(error),
-    }
 }
 
 #[cfg(test)]
