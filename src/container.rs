@@ -209,6 +209,120 @@ fn run_through_engine(
     ending
 }
 
+/// The running containers of `app` with `process_type` that run exactly `image_id`, by name:
+/// during a post-deploy, containers of the previous image may still be running.
+pub fn running_containers(
+    docker: &Docker,
+    app: &str,
+    process_type: &str,
+    image_id: &str,
+) -> Result<Vec<String>> {
+    let ids = docker.query([
+        "ps",
+        "--no-trunc",
+        "--quiet",
+        "--filter",
+        &format!("label=com.dokku.app-name={app}"),
+        "--filter",
+        &format!("label=com.dokku.process-type={process_type}"),
+    ])?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec!["container", "inspect", "--format", "{{.Image}} {{.Name}}"];
+    args.extend(&ids);
+    let mut names: Vec<String> = docker
+        .query(args)?
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(image, _)| *image == image_id)
+        .map(|(_, name)| name.trim_start_matches('/').to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Runs `command` with `docker exec` in the running `container`, streaming its output, until it
+/// exits, times out or a stop signal arrives.
+///
+/// The engine cannot kill an exec'd process: the time limit is enforced inside the container
+/// by its `timeout` command when it has one (SIGTERM at the limit, then SIGKILL after the grace
+/// period). Where it has none, the trigger stops waiting at the limit and the command may go on
+/// running in the container; so does a command the trigger stops waiting for on a signal.
+pub fn exec(
+    docker: &Docker,
+    container: &str,
+    command: &str,
+    timeout: Option<Duration>,
+) -> Result<Ending> {
+    let seconds = timeout.map_or(0, |limit| limit.as_secs().max(1));
+    let grace = TIMEOUT_GRACE.as_secs();
+    // Arguments, never spliced into the script: `$1` the limit (0 for none), `$2` the command.
+    let bounded = format!(
+        "if [ \"$1\" != 0 ] && command -v timeout >/dev/null 2>&1; then \
+         exec timeout -s TERM -k {grace} \"$1\" /bin/sh -c \"$2\"; fi; exec /bin/sh -c \"$2\""
+    );
+    let seconds = seconds.to_string();
+    let mut child = docker
+        .command([
+            "exec",
+            container,
+            "/bin/sh",
+            "-c",
+            &bounded,
+            "deploy-tasks",
+            &seconds,
+            command,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running docker exec in {container}"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stdout)));
+    let stderr = child
+        .stderr
+        .take()
+        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr)));
+    let started = Instant::now();
+    let mut stopping: Option<Ending> = None;
+    let mut give_up_at: Option<Instant> = None;
+    let code = loop {
+        if let Some(status) = child.try_wait().context("waiting for docker exec")? {
+            break status.code().unwrap_or(128);
+        }
+        thread::sleep(POLL);
+        let signal = interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP));
+        match (stopping, signal) {
+            (None | Some(Ending::TimedOut(_)), Some(signal)) => {
+                stopping = Some(Ending::Interrupted(signal));
+                give_up_at = Some(Instant::now());
+            }
+            (None, None) => {
+                if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
+                    stopping = Some(Ending::TimedOut(limit));
+                    // The container's own `timeout` gets its grace period to end the command.
+                    give_up_at = Some(Instant::now() + TIMEOUT_GRACE + Duration::from_secs(1));
+                }
+            }
+            _ => {}
+        }
+        if give_up_at.is_some_and(|at| Instant::now() >= at) {
+            // Stops waiting: the client goes, the command may stay (see above).
+            let _ = child.kill();
+            give_up_at = None;
+        }
+    };
+    for thread in [stdout, stderr].into_iter().flatten() {
+        let _ = thread.join();
+    }
+    Ok(stopping.unwrap_or(Ending::Exited(code)))
+}
+
 fn status_code(response: Result<crate::engine::Response>) -> Result<i32> {
     let response = response?;
     if response.status != 200 {

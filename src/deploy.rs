@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
-use crate::app_config;
+use crate::app_config::{self, AppConfig};
 use crate::commit;
 use crate::container::{self, ContainerGuard, Ending};
-use crate::discover::{self, ImageLookup};
+use crate::discover::{self, ImageLookup, Search};
 use crate::docker_options;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
@@ -20,8 +20,8 @@ use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
 use crate::plan::{self, PlanInput};
-use crate::settings::{read_property, FailurePolicy, Settings};
-use crate::sources::{self, Frequency, Task};
+use crate::settings::{read_property, FailurePolicy, Key, Settings};
+use crate::sources::{self, flux_orbit, Frequency, SourceOptions, Target, Task};
 
 /// What the host, or an admin, asked to run.
 #[derive(Debug, Clone)]
@@ -61,17 +61,27 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let reference = format!("{}:{}", app.image_repository(), tag.name());
 
     output.heading(&format!("Checking for {phase} task"));
+    let settings = Settings::of(host, app);
+    // A broken setting fails the trigger before anything is read from the image.
+    settings.timeout(*phase, None)?;
+    let policy_setting = settings.on_failure(*phase)?;
+    let config = app_config::load(host, app)?;
+    let sources = source_options(&settings, &config)?;
+    let search = Search::new(&settings, &sources.flux_orbit);
+    let defer = settings.computed(Key::find("core-tasks")?, host) == "defer";
     let found = phase_tasks(
         host,
         request,
         &mut ImageLookup::new(&host.docker, reference.clone()),
+        &search,
+        &sources,
     )?;
+    let found = leave_to_dokku(host, found, defer, true);
     if found.is_empty() {
         output.detail(&format!("No {phase} task found, skipping"));
         return Ok(PhaseEnd::Done);
     }
 
-    let settings = Settings::of(host, app);
     if request.obey_skip {
         if let Some(why) = skipped_by(&settings, *phase)? {
             output.detail(&format!("Skipping {phase} tasks ({why})"));
@@ -83,10 +93,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
             return Ok(PhaseEnd::Done);
         }
     }
-    let timeout = settings.timeout(*phase)?;
-    let policy = settings.on_failure(*phase)?;
     let shell = settings.shell();
-    let config = app_config::load(host, app)?;
     for warning in &config.warnings {
         output.warn(warning);
     }
@@ -104,7 +111,8 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     // lost) or run the first-deploy-only task: look again.
     let mut lookup = ImageLookup::new(&host.docker, reference.clone());
     let image = lookup.get()?.clone();
-    let tasks = phase_tasks(host, request, &mut lookup)?;
+    let tasks = phase_tasks(host, request, &mut lookup, &search, &sources)?;
+    let tasks = leave_to_dokku(host, tasks, defer, false);
     if tasks.is_empty() {
         output.detail(&format!("No {phase} task found, skipping"));
         return Ok(PhaseEnd::Done);
@@ -118,87 +126,118 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
 
     let run_id = container::run_id();
     let mut in_flight = InFlight::open(host, app, &run_id)?;
+    // Each predeploy task runs on the previous one's result, committed untagged; the tag moves
+    // once, after the last.
     let mut committed: Vec<String> = Vec::new();
-    for task in &tasks {
+    for (index, task) in tasks.iter().enumerate() {
+        if let Some(why) = &task.skip {
+            output.detail(&format!(
+                "Skipping {phase} task from {} ({why})",
+                task.source.name()
+            ));
+            let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, "");
+            entry.finish(Outcome::Skipped, None, "", Duration::ZERO);
+            record(host, app, &entry);
+            continue;
+        }
         if task.frequency == Frequency::FirstDeployOnly {
             // Recorded before it runs, so it never runs twice, even if it fails.
             record_first_deploy_task(&first_deploy_record(host, app))?;
         }
+        let limits = Limits {
+            timeout: settings.timeout(*phase, task.defaults.timeout)?,
+            policy: policy_setting
+                .or(task.defaults.on_failure)
+                .unwrap_or(FailurePolicy::Fail),
+            ignore_timeout: policy_setting.is_none() && task.defaults.ignore_timeout,
+        };
         let run_image = committed.last().unwrap_or(&image.id).clone();
-        let plan = plan::task_container(&PlanInput {
-            app,
-            tag,
-            task,
-            image: &image,
-            run_image: &run_image,
-            helper: &host.helper,
-            shell: shell.as_deref(),
-            docker_options: &options.args,
-            config: &config,
-            run_id: &run_id,
-        })?;
-        output.detail(&format!(
-            "Executing {phase} task from {}: {}",
-            task.source.name(),
-            task.command
-        ));
-        in_flight.note(&plan.name)?;
-        let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, &run_image);
-        let started = Instant::now();
-        let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
-        let ending = container::run(&host.docker, &plan, &mut guard, timeout)?;
-        match ending {
-            Ending::Exited(0) => {
+        let step = match &task.target {
+            Target::NewContainer => {
+                let plan = plan::task_container(&PlanInput {
+                    app,
+                    tag,
+                    task,
+                    image: &image,
+                    run_image: &run_image,
+                    helper: &host.helper,
+                    shell: shell.as_deref(),
+                    docker_options: &options.args,
+                    config: &config,
+                    run_id: &run_id,
+                    ordinal: index + 1,
+                })?;
+                output.detail(&format!(
+                    "Executing {phase} task from {}: {}",
+                    task.source.name(),
+                    task.command
+                ));
+                in_flight.note(&plan.name)?;
+                let mut entry =
+                    HistoryEntry::start(*phase, task.source.name(), &task.command, &run_image);
+                let started = Instant::now();
+                let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
+                let ending = container::run(&host.docker, &plan, &mut guard, limits.timeout)?;
                 let mut image_after = run_image.clone();
-                if *phase == Phase::Predeploy && request.commit {
+                if ending == Ending::Exited(0) && *phase == Phase::Predeploy && request.commit {
                     image_after = commit::commit(&host.docker, guard.name(), app, &image)?;
                     committed.push(image_after.clone());
                 }
-                entry.finish(Outcome::Ok, Some(0), &image_after, started.elapsed());
-                record(host, app, &entry);
-            }
-            Ending::Exited(code) => {
                 drop(guard);
-                discard(host, &committed);
-                let end = failed(host, task, policy, &format!("failed with exit code {code}"));
-                let outcome = if end == PhaseEnd::Done {
-                    Outcome::Warned
-                } else {
-                    Outcome::Failed
-                };
-                entry.finish(outcome, Some(code), &run_image, started.elapsed());
-                record(host, app, &entry);
-                return Ok(end);
-            }
-            Ending::TimedOut(limit) => {
-                drop(guard);
-                discard(host, &committed);
-                let end = failed(
+                conclude(
                     host,
+                    app,
                     task,
-                    policy,
-                    &format!("timed out after {}", seconds(limit)),
-                );
-                let outcome = if end == PhaseEnd::Done {
-                    Outcome::Warned
-                } else {
-                    Outcome::Timeout
-                };
-                entry.finish(outcome, None, &run_image, started.elapsed());
-                record(host, app, &entry);
-                return Ok(if end == PhaseEnd::Failed {
-                    PhaseEnd::TimedOut
-                } else {
-                    end
-                });
+                    &limits,
+                    ending,
+                    &mut entry,
+                    &image_after,
+                    started,
+                )
             }
-            Ending::Interrupted(signal) => {
-                drop(guard);
-                discard(host, &committed);
-                entry.finish(Outcome::Interrupted, None, &run_image, started.elapsed());
-                record(host, app, &entry);
-                return Ok(interrupted(host, *phase, signal, false));
+            Target::RunningContainers { process_type } => {
+                let containers = container::running_containers(
+                    &host.docker,
+                    app.name(),
+                    process_type,
+                    &image.id,
+                )?;
+                if containers.is_empty() {
+                    output.detail(&format!(
+                        "No running {process_type} container of {reference}: skipping {} from {}",
+                        task.key,
+                        task.source.name()
+                    ));
+                    let mut entry =
+                        HistoryEntry::start(*phase, task.source.name(), &task.command, &image.id);
+                    entry.finish(Outcome::Skipped, None, &image.id, Duration::ZERO);
+                    record(host, app, &entry);
+                }
+                let mut step = Step::Next;
+                for name in &containers {
+                    output.detail(&format!(
+                        "Executing {phase} task from {} in {name}: {}",
+                        task.source.name(),
+                        task.command
+                    ));
+                    let mut entry =
+                        HistoryEntry::start(*phase, task.source.name(), &task.command, &image.id);
+                    let started = Instant::now();
+                    let ending =
+                        container::exec(&host.docker, name, &task.command, limits.timeout)?;
+                    step = conclude(
+                        host, app, task, &limits, ending, &mut entry, &image.id, started,
+                    );
+                    if let Step::Stop(_) = step {
+                        break;
+                    }
+                }
+                step
             }
+        };
+        if let Step::Stop(end) = step {
+            discard(host, &committed);
+            return Ok(end);
         }
     }
 
@@ -215,6 +254,101 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         return Ok(interrupted(host, *phase, signal, !committed.is_empty()));
     }
     Ok(PhaseEnd::Done)
+}
+
+/// A task's limits once the admin's settings are laid over its source's defaults.
+struct Limits {
+    timeout: Option<Duration>,
+    policy: FailurePolicy,
+    ignore_timeout: bool,
+}
+
+/// What the phase does after a task.
+enum Step {
+    Next,
+    Stop(PhaseEnd),
+}
+
+/// Reports and records how a task ended, and decides whether the phase goes on.
+#[allow(clippy::too_many_arguments)]
+fn conclude(
+    host: &Host,
+    app: &App,
+    task: &Task,
+    limits: &Limits,
+    ending: Ending,
+    entry: &mut HistoryEntry,
+    image_after: &str,
+    started: Instant,
+) -> Step {
+    let phase = task.phase;
+    let (outcome, code, step) = match ending {
+        Ending::Exited(0) => (Outcome::Ok, Some(0), Step::Next),
+        Ending::Exited(code) => match failed(
+            host,
+            task,
+            limits.policy,
+            &format!("failed with exit code {code}"),
+        ) {
+            PhaseEnd::Done => (Outcome::Warned, Some(code), Step::Next),
+            end => (Outcome::Failed, Some(code), Step::Stop(end)),
+        },
+        Ending::TimedOut(limit) if limits.ignore_timeout => {
+            host.output.warn(&format!(
+                "{phase} task from {} timed out after {}; going on as if it succeeded, as Pagoda Box does for deploy hooks (command: {})",
+                task.source.name(),
+                seconds(limit),
+                task.command
+            ));
+            (Outcome::TimeoutIgnored, None, Step::Next)
+        }
+        Ending::TimedOut(limit) => match failed(
+            host,
+            task,
+            limits.policy,
+            &format!("timed out after {}", seconds(limit)),
+        ) {
+            PhaseEnd::Done => (Outcome::Warned, None, Step::Next),
+            _ => (Outcome::Timeout, None, Step::Stop(PhaseEnd::TimedOut)),
+        },
+        Ending::Interrupted(signal) => (
+            Outcome::Interrupted,
+            None,
+            Step::Stop(interrupted(host, phase, signal, false)),
+        ),
+    };
+    entry.finish(outcome, code, image_after, started.elapsed());
+    record(host, app, entry);
+    step
+}
+
+/// With `core-tasks` at `defer`, drops the tasks a stock Dokku's own app-json plugin runs,
+/// saying so once (`announce`) per phase.
+fn leave_to_dokku(host: &Host, tasks: Vec<Task>, defer: bool, announce: bool) -> Vec<Task> {
+    if !defer {
+        return tasks;
+    }
+    let (dokku, ours): (Vec<Task>, Vec<Task>) =
+        tasks.into_iter().partition(Task::run_by_stock_dokku);
+    if announce && !dokku.is_empty() {
+        let keys: Vec<String> = dokku
+            .iter()
+            .map(|task| format!("{} {}", task.source.name(), task.key))
+            .collect();
+        host.output.detail(&format!(
+            "Leaving {} to Dokku's app-json plugin (core-tasks is defer)",
+            keys.join(", ")
+        ));
+    }
+    ours
+}
+
+/// How the sources read, from the plugin's settings and the app's config.
+fn source_options(settings: &Settings, config: &AppConfig) -> Result<SourceOptions> {
+    Ok(SourceOptions {
+        heroku_postdeploy_every: settings.heroku_postdeploy_every_deploy()?,
+        flux_orbit: flux_orbit::options(|name| config.get(name))?,
+    })
 }
 
 /// Why the phase is skipped, if it is: `DOKKU_DEPLOY_TASKS_SKIP` in the trigger's environment
@@ -266,10 +400,19 @@ fn record(host: &Host, app: &App, entry: &HistoryEntry) {
 
 /// The tasks of the requested phase that are due: first-deploy-only ones only when asked for and
 /// not yet run.
-fn phase_tasks(host: &Host, request: &PhaseRequest, lookup: &mut ImageLookup) -> Result<Vec<Task>> {
+fn phase_tasks(
+    host: &Host,
+    request: &PhaseRequest,
+    lookup: &mut ImageLookup,
+    search: &Search,
+    options: &SourceOptions,
+) -> Result<Vec<Task>> {
     let app = &request.app;
-    let definitions = discover::definitions(host, app, lookup)?;
-    let mut tasks = sources::tasks(&definitions, request.phase)?;
+    let copies = discover::host_copies(host, app, search)?;
+    // A broken file the host extracted fails the trigger before the image is even read.
+    sources::tasks(&copies, request.phase, options)?;
+    let definitions = discover::definitions(host, app, lookup, search, copies)?;
+    let mut tasks = sources::tasks(&definitions, request.phase, options)?;
     let first_deploy_due = request.first_deploy_tasks && !first_deploy_task_ran(host, app);
     tasks.retain(|task| task.frequency == Frequency::EveryDeploy || first_deploy_due);
     Ok(tasks)

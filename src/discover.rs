@@ -1,9 +1,10 @@
-//! Finds an app's task definitions: the copies the host extracted from the pushed source first,
-//! else the files inside the image (its WORKDIR, then `/app`).
+//! Finds an app's task definitions: for app.json and the Procfile, the copies the host extracted
+//! from the pushed source first; else, and for every other source, the files inside the image
+//! (its WORKDIR, then `/app`).
 //!
-//! Reading files out of an image costs a `docker create`, up to four `docker cp` and a `docker
-//! rm`, so what was found is cached per image ID: the three triggers of one deploy pay once, and
-//! a trigger whose definitions are cached costs one `docker image inspect`.
+//! Reading files out of an image costs a container create, a read per candidate path and a
+//! removal, so what was found is cached per image ID and search: the three triggers of one
+//! deploy pay once, and a trigger whose definitions are cached costs one image inspect.
 
 use std::path::{Path, PathBuf};
 
@@ -15,14 +16,11 @@ use crate::docker::{Docker, Image};
 use crate::engine::Engine;
 use crate::host::Host;
 use crate::in_flight::InFlight;
-use crate::sources::{DefinitionFile, Definitions};
+use crate::settings::Settings;
+use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source};
 
 /// How many images' definitions the cache keeps per app.
 const CACHED_IMAGES: usize = 4;
-
-/// The two definition files, by their name in a source tree.
-const APP_JSON: &str = "app.json";
-const PROCFILE: &str = "Procfile";
 
 /// The image a trigger works on, inspected only when something needs it.
 pub struct ImageLookup<'a> {
@@ -67,32 +65,114 @@ impl<'a> ImageLookup<'a> {
     }
 }
 
-/// The definitions of `app`: each file from the host's extracted copy when there is one, else
-/// from the image.
-pub fn definitions(host: &Host, app: &App, image: &mut ImageLookup) -> Result<Definitions> {
-    let data = host.lib_root.join("data");
-    let mut definitions = Definitions {
-        app_json: read_host_copy(&data.join("app-json").join(app.name()).join(APP_JSON))?,
-        procfile: read_host_copy(&data.join("ps").join(app.name()).join(PROCFILE))?,
-    };
-    if definitions.app_json.is_some() && definitions.procfile.is_some() {
-        return Ok(definitions);
+/// Where to look for each source's file, as the app's settings and config say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// For each source, the paths to try relative to the app's root in the image, first found
+    /// wins.
+    paths: Vec<(Source, Vec<String>)>,
+    /// The sources whose host-extracted copy counts: app.json and the Procfile, unless the
+    /// admin named another path for them (the host extracts the file at its own path).
+    host_copies: Vec<Source>,
+}
+
+impl Search {
+    /// The search for an app: `appjson-path` and `procfile-path` replace the default names;
+    /// Flux-Orbit's scripts are looked for in `PROJECT_PATH` first.
+    pub fn new(settings: &Settings, flux_orbit: &flux_orbit::Options) -> Search {
+        let mut paths = Vec::new();
+        let mut host_copies = Vec::new();
+        for source in Source::ALL {
+            let named = match source {
+                Source::AppJson => settings.get("appjson-path"),
+                Source::Procfile => settings.get("procfile-path"),
+                _ => None,
+            };
+            let candidates = match (source, named) {
+                (_, Some(path)) => vec![path.trim_start_matches("./").to_string()],
+                (Source::PreDeployScript | Source::PostDeployScript, None) => {
+                    flux_orbit::candidates(source, flux_orbit)
+                }
+                (Source::AppJson | Source::Procfile, None) => {
+                    host_copies.push(source);
+                    vec![source.name().to_string()]
+                }
+                (_, None) => vec![source.name().to_string()],
+            };
+            paths.push((source, candidates));
+        }
+        Search { paths, host_copies }
     }
+
+    /// A short fingerprint of the paths, naming the cache entry: a change of setting or of
+    /// `PROJECT_PATH` looks again.
+    fn fingerprint(&self) -> String {
+        // FNV-1a: stable across builds, unlike the standard library's hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for (source, candidates) in &self.paths {
+            for byte in source
+                .name()
+                .bytes()
+                .chain(candidates.iter().flat_map(|path| path.bytes().chain([0])))
+                .chain([0xff])
+            {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{hash:016x}")
+    }
+}
+
+/// The host's extracted copies of app.json and the Procfile, where the search lets them count.
+pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definitions> {
+    let data = host.lib_root.join("data");
+    let mut copies = Definitions::default();
+    for source in &search.host_copies {
+        let copy = match source {
+            Source::AppJson => data.join("app-json").join(app.name()).join("app.json"),
+            _ => data.join("ps").join(app.name()).join("Procfile"),
+        };
+        if let Some(file) = read_host_copy(&copy)? {
+            copies.insert(*source, file);
+        }
+    }
+    Ok(copies)
+}
+
+/// The definitions of `app`: the host's copies (from [`host_copies`]), completed with what the
+/// image holds.
+pub fn definitions(
+    host: &Host,
+    app: &App,
+    image: &mut ImageLookup,
+    search: &Search,
+    host_copies: Definitions,
+) -> Result<Definitions> {
+    let mut definitions = host_copies;
     let reference = image.reference().to_string();
     let image = image.get()?;
     let cache = host.data_dir(app).join("definitions");
-    let in_image = match read_cache(&cache, &image.id) {
+    let key = format!(
+        "{}-{}",
+        image.id.trim_start_matches("sha256:"),
+        search.fingerprint()
+    );
+    let in_image = match read_cache(&cache, &key) {
         Some(found) => found,
         None => {
-            let found = extract(host, app, image, &reference)
-                .with_context(|| format!("reading app.json and Procfile from {reference}"))?;
+            let found = extract(host, app, image, &reference, search)
+                .with_context(|| format!("reading the task definitions from {reference}"))?;
             // The cache only saves time: a failure to write it must not fail the deploy.
-            let _ = write_cache(&cache, &image.id, &found);
+            let _ = write_cache(&cache, &key, &found);
             found
         }
     };
-    definitions.app_json = definitions.app_json.or(in_image.app_json);
-    definitions.procfile = definitions.procfile.or(in_image.procfile);
+    for (source, file) in in_image.iter() {
+        if definitions.get(source).is_none() {
+            definitions.insert(source, file.clone());
+        }
+    }
     Ok(definitions)
 }
 
@@ -100,6 +180,7 @@ fn read_host_copy(path: &Path) -> Result<Option<DefinitionFile>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(DefinitionFile {
             origin: path.display().to_string(),
+            path_in_image: None,
             bytes,
         })),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -107,8 +188,14 @@ fn read_host_copy(path: &Path) -> Result<Option<DefinitionFile>> {
     }
 }
 
-/// Copies app.json and the Procfile out of a created, never started, container of the image.
-fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Definitions> {
+/// Copies the definition files out of a created, never started, container of the image.
+fn extract(
+    host: &Host,
+    app: &App,
+    image: &Image,
+    reference: &str,
+    search: &Search,
+) -> Result<Definitions> {
     let docker = &host.docker;
     let run_id = run_id();
     let name = format!("{}.discover.{run_id}", app.name());
@@ -149,28 +236,30 @@ fn extract(host: &Host, app: &App, image: &Image, reference: &str) -> Result<Def
         directories.push("/app".to_string());
     }
     let mut found = Definitions::default();
-    for file_name in [APP_JSON, PROCFILE] {
-        for directory in &directories {
-            let inside = format!("{directory}/{file_name}");
-            let destination = scratch.path().join(file_name);
-            let bytes = match docker.engine() {
-                Some(engine) => read_through_engine(engine, &name, &inside)?,
-                None if copy_out(docker, &name, &inside, &destination)? => Some(
-                    std::fs::read(&destination)
-                        .with_context(|| format!("reading {inside} copied from {reference}"))?,
-                ),
-                None => None,
-            };
-            if let Some(bytes) = bytes {
-                let file = Some(DefinitionFile {
-                    origin: format!("{inside} in {reference}"),
-                    bytes,
-                });
-                match file_name {
-                    APP_JSON => found.app_json = file,
-                    _ => found.procfile = file,
+    for (source, candidates) in &search.paths {
+        'search: for directory in &directories {
+            for relative in candidates {
+                let inside = format!("{directory}/{relative}");
+                let destination = scratch.path().join(source.name());
+                let bytes = match docker.engine() {
+                    Some(engine) => read_through_engine(engine, &name, &inside)?,
+                    None if copy_out(docker, &name, &inside, &destination)? => Some(
+                        std::fs::read(&destination)
+                            .with_context(|| format!("reading {inside} copied from {reference}"))?,
+                    ),
+                    None => None,
+                };
+                if let Some(bytes) = bytes {
+                    found.insert(
+                        *source,
+                        DefinitionFile {
+                            origin: format!("{inside} in {reference}"),
+                            path_in_image: Some(inside),
+                            bytes,
+                        },
+                    );
+                    break 'search;
                 }
-                break;
             }
         }
     }
@@ -278,48 +367,46 @@ fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) 
     }
 }
 
-/// A cache entry is a directory named after the image ID holding the files that were found.
-fn cache_entry(cache: &Path, image_id: &str) -> PathBuf {
-    cache.join(image_id.trim_start_matches("sha256:"))
-}
-
-fn read_cache(cache: &Path, image_id: &str) -> Option<Definitions> {
-    let entry = cache_entry(cache, image_id);
+/// A cache entry is a directory named after the image ID and the search, holding the files
+/// that were found and an `origins` index: `SOURCE<TAB>PATH IN IMAGE<TAB>ORIGIN` per line.
+fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
+    let entry = cache.join(key);
     let origins = std::fs::read_to_string(entry.join("origins")).ok()?;
     let mut found = Definitions::default();
     for line in origins.lines() {
-        let (file_name, origin) = line.split_once('\t')?;
-        let file = Some(DefinitionFile {
-            origin: origin.to_string(),
-            bytes: std::fs::read(entry.join(file_name)).ok()?,
-        });
-        match file_name {
-            APP_JSON => found.app_json = file,
-            PROCFILE => found.procfile = file,
-            _ => return None,
-        }
+        let mut fields = line.splitn(3, '\t');
+        let (name, path_in_image, origin) = (fields.next()?, fields.next()?, fields.next()?);
+        let source = Source::from_name(name)?;
+        found.insert(
+            source,
+            DefinitionFile {
+                origin: origin.to_string(),
+                path_in_image: Some(path_in_image.to_string()),
+                bytes: std::fs::read(entry.join(name)).ok()?,
+            },
+        );
     }
     Some(found)
 }
 
 /// Writes an entry into a fresh directory renamed into place, so a reader never sees half of
 /// one, then drops the oldest entries.
-fn write_cache(cache: &Path, image_id: &str, found: &Definitions) -> Result<()> {
+fn write_cache(cache: &Path, key: &str, found: &Definitions) -> Result<()> {
     std::fs::create_dir_all(cache)?;
     let staging = tempfile::Builder::new().prefix(".new-").tempdir_in(cache)?;
     let mut origins = String::new();
-    for (file_name, file) in [(APP_JSON, &found.app_json), (PROCFILE, &found.procfile)] {
-        if let Some(file) = file {
-            std::fs::write(staging.path().join(file_name), &file.bytes)?;
-            origins.push_str(&format!(
-                "{file_name}\t{}\n",
-                file.origin.replace(['\n', '\t'], " ")
-            ));
-        }
+    for (source, file) in found.iter() {
+        std::fs::write(staging.path().join(source.name()), &file.bytes)?;
+        let clean = |text: &str| text.replace(['\n', '\t'], " ");
+        origins.push_str(&format!(
+            "{}\t{}\t{}\n",
+            source.name(),
+            clean(file.path_in_image.as_deref().unwrap_or_default()),
+            clean(&file.origin)
+        ));
     }
     std::fs::write(staging.path().join("origins"), origins)?;
-    let entry = cache_entry(cache, image_id);
-    if std::fs::rename(staging.path(), &entry).is_ok() {
+    if std::fs::rename(staging.path(), cache.join(key)).is_ok() {
         // Renamed away: nothing left for the TempDir to delete.
         std::mem::forget(staging);
     }
@@ -347,16 +434,26 @@ mod tests {
     #[test]
     fn cache_round_trips_found_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
-        let found = Definitions {
-            app_json: Some(DefinitionFile {
+        let mut found = Definitions::default();
+        found.insert(
+            Source::AppJson,
+            DefinitionFile {
                 origin: "/app/app.json in dokku/a:latest".into(),
+                path_in_image: Some("/app/app.json".into()),
                 bytes: b"{\"scripts\":{}}".to_vec(),
-            }),
-            procfile: None,
-        };
-        write_cache(dir.path(), "sha256:abc", &found).unwrap();
-        assert_eq!(read_cache(dir.path(), "sha256:abc"), Some(found));
-        assert_eq!(read_cache(dir.path(), "sha256:other"), None);
+            },
+        );
+        found.insert(
+            Source::PreDeployScript,
+            DefinitionFile {
+                origin: "/app/api/pre-deploy.sh in dokku/a:latest".into(),
+                path_in_image: Some("/app/api/pre-deploy.sh".into()),
+                bytes: b"echo hi\n".to_vec(),
+            },
+        );
+        write_cache(dir.path(), "abc-1", &found).unwrap();
+        assert_eq!(read_cache(dir.path(), "abc-1"), Some(found));
+        assert_eq!(read_cache(dir.path(), "other-1"), None);
     }
 
     fn tar_header(name: &str, size: usize, kind: u8, link: &str) -> Vec<u8> {
@@ -392,7 +489,7 @@ mod tests {
     fn cache_keeps_only_the_newest_images() {
         let dir = tempfile::tempdir().unwrap();
         for n in 0..CACHED_IMAGES + 3 {
-            write_cache(dir.path(), &format!("sha256:{n}"), &Definitions::default()).unwrap();
+            write_cache(dir.path(), &format!("{n}-1"), &Definitions::default()).unwrap();
         }
         let left = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(left, CACHED_IMAGES);

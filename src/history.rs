@@ -38,11 +38,15 @@ pub enum Outcome {
     Skipped,
     /// The task failed or timed out, and the `warn` policy let the deploy go on.
     Warned,
+    /// The task ran past its time limit and its source treats that as success (Pagoda Box's
+    /// deploy hooks); the deploy went on with a warning.
+    #[serde(rename = "timeout-ignored")]
+    TimeoutIgnored,
 }
 
 impl Outcome {
     /// The name stored in the history (`ok`, `failed`, `timeout`, `interrupted`, `skipped`,
-    /// `warned`).
+    /// `warned`, `timeout-ignored`).
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -51,6 +55,7 @@ impl Outcome {
             Outcome::Interrupted => "interrupted",
             Outcome::Skipped => "skipped",
             Outcome::Warned => "warned",
+            Outcome::TimeoutIgnored => "timeout-ignored",
         }
     }
 }
@@ -311,6 +316,7 @@ mod tests {
             Outcome::Interrupted,
             Outcome::Skipped,
             Outcome::Warned,
+            Outcome::TimeoutIgnored,
         ] {
             assert_eq!(
                 serde_json::to_string(&outcome).unwrap(),

@@ -17,7 +17,7 @@ use crate::app_config::AppConfig;
 use crate::docker::Image;
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::Task;
+use crate::sources::{Command, Task};
 
 /// Where the helper is mounted in every task container. Mount points under `/dev` (a tmpfs)
 /// leave nothing in a committed layer.
@@ -64,6 +64,8 @@ pub struct PlanInput<'a> {
     pub docker_options: &'a [String],
     pub config: &'a AppConfig,
     pub run_id: &'a str,
+    /// The task's 1-based position in its phase, for Scalingo's `CONTAINER` (`predeploy-1`).
+    pub ordinal: usize,
 }
 
 /// How the helper hands over to the task.
@@ -178,7 +180,15 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
 fn helper_arguments(input: &PlanInput) -> Result<Vec<String>, InputError> {
     let task = input.task;
     let mut args = Vec::new();
-    match launch(input.image, input.config) {
+    let mut launch = launch(input.image, input.config);
+    if let (Command::Script { .. }, Launch::Entrypoint(_)) = (&task.run, &launch) {
+        // A script is the shell's to run, whatever the image's ENTRYPOINT does with arguments.
+        launch = Launch::Shell {
+            wrap: Vec::new(),
+            heroku_profile: false,
+        };
+    }
+    match launch {
         Launch::Shell {
             wrap,
             heroku_profile,
@@ -192,7 +202,10 @@ fn helper_arguments(input: &PlanInput) -> Result<Vec<String>, InputError> {
             for word in wrap {
                 args.extend(["--wrap".into(), word]);
             }
-            args.extend(["--run-shell".into(), task.command.clone()]);
+            match &task.run {
+                Command::Shell(command) => args.extend(["--run-shell".into(), command.clone()]),
+                Command::Script { path } => args.extend(["--run-script".into(), path.clone()]),
+            }
         }
         Launch::Entrypoint(entrypoint) => {
             let words = shell_words::split(&task.command).map_err(|error| {
@@ -250,8 +263,10 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
 
 /// The app's config plus the variables every task sees; the plugin's own win.
 fn environment(input: &PlanInput) -> Vec<u8> {
+    let container = format!("{}-{}", input.task.phase.name(), input.ordinal);
     let own = [
         ("APP", input.app.name()),
+        ("CONTAINER", container.as_str()),
         ("CONTAINER_VERSION", input.tag.name()),
         ("DOKKU_DEPLOY_PHASE", input.task.phase.name()),
     ];
@@ -275,7 +290,7 @@ fn environment(input: &PlanInput) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::{Frequency, Source};
+    use crate::sources::Source;
     use std::collections::BTreeMap;
 
     fn image(entrypoint: Option<&[&str]>) -> Image {
@@ -298,13 +313,7 @@ mod tests {
     ) -> Result<Plan, InputError> {
         let app = App::new("shop").unwrap();
         let tag = ImageTag::new(Some("v2")).unwrap();
-        let task = Task {
-            phase,
-            source: Source::AppJson,
-            key: "scripts.dokku.predeploy",
-            command: command.into(),
-            frequency: Frequency::EveryDeploy,
-        };
+        let task = Task::shell(phase, Source::AppJson, "scripts.dokku.predeploy", command);
         task_container(&PlanInput {
             app: &app,
             tag: &tag,
@@ -316,6 +325,7 @@ mod tests {
             docker_options: &["--network".to_string(), "db".to_string()],
             config,
             run_id: "7-1",
+            ordinal: 1,
         })
     }
 
@@ -362,13 +372,7 @@ mod tests {
         let app = App::new("shop").unwrap();
         let tag = ImageTag::new(None).unwrap();
         let image = image(Some(&["/entry"]));
-        let task = Task {
-            phase: Phase::Release,
-            source: Source::Procfile,
-            key: "release",
-            command: "migrate now".into(),
-            frequency: Frequency::EveryDeploy,
-        };
+        let task = Task::shell(Phase::Release, Source::Procfile, "release", "migrate now");
         let plan = task_container(&PlanInput {
             app: &app,
             tag: &tag,
@@ -380,6 +384,7 @@ mod tests {
             docker_options: &[],
             config: &AppConfig::default(),
             run_id: "1",
+            ordinal: 1,
         })
         .unwrap();
         let create = plan.create.unwrap();
@@ -508,9 +513,47 @@ mod tests {
             [
                 &b"SECRET=it's \"quoted\"\nand multi-line"[..],
                 b"APP=shop",
+                b"CONTAINER=predeploy-1",
                 b"CONTAINER_VERSION=v2",
                 b"DOKKU_DEPLOY_PHASE=predeploy"
             ]
         );
+    }
+
+    #[test]
+    fn a_script_runs_through_the_shell_even_in_an_entrypoint_image() {
+        let app = App::new("shop").unwrap();
+        let tag = ImageTag::new(Some("v2")).unwrap();
+        let mut task = Task::shell(
+            Phase::Predeploy,
+            Source::PreDeployScript,
+            "pre-deploy.sh",
+            "/app/pre-deploy.sh",
+        );
+        task.run = Command::Script {
+            path: "/app/pre-deploy.sh".into(),
+        };
+        let image = image(Some(&["/usr/bin/server"]));
+        let plan = task_container(&PlanInput {
+            app: &app,
+            tag: &tag,
+            task: &task,
+            image: &image,
+            run_image: &image.id,
+            helper: Path::new("/helper"),
+            shell: None,
+            docker_options: &[],
+            config: &AppConfig::default(),
+            run_id: "7-1",
+            ordinal: 2,
+        })
+        .unwrap();
+        assert_eq!(
+            tail(&plan, "--run-script"),
+            ["--run-script", "/app/pre-deploy.sh"]
+        );
+        assert!(!plan.args.iter().any(|arg| arg == "/usr/bin/server"));
+        let stdin = String::from_utf8(plan.stdin).unwrap();
+        assert!(stdin.contains("CONTAINER=predeploy-2\0"), "{stdin:?}");
     }
 }

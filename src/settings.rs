@@ -55,40 +55,58 @@ impl Settings {
             .find_map(|path| Some((read_property(&path)?, path)))
     }
 
-    /// The time limit of a phase's tasks: `<phase>-timeout`, else `timeout`, else 20 minutes;
-    /// `0` means none.
-    pub fn timeout(&self, phase: Phase) -> Result<Option<Duration>, InputError> {
-        let found = self
-            .get_with_origin(&format!("{}-timeout", phase.name()))
-            .or_else(|| self.get_with_origin("timeout"));
-        let Some((value, path)) = found else {
-            return Ok(Some(DEFAULT_TIMEOUT));
-        };
-        match value.trim().parse::<u64>() {
-            Ok(0) => Ok(None),
-            Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
-            Err(_) => Err(InputError::new(
-                path.display().to_string(),
-                format!("`{value}` is not a whole number of seconds"),
-                "set a number of seconds, or 0 for no limit",
-            )),
+    /// The time limit of a task: the `<phase>-timeout` setting, else the task source's own
+    /// default (`source_default`), else the `timeout` setting, else 20 minutes; `0` means none.
+    pub fn timeout(
+        &self,
+        phase: Phase,
+        source_default: Option<Duration>,
+    ) -> Result<Option<Duration>, InputError> {
+        if let Some((value, path)) = self.get_with_origin(&format!("{}-timeout", phase.name())) {
+            return parse_seconds(&value, &path);
+        }
+        if let Some(limit) = source_default {
+            return Ok(Some(limit));
+        }
+        match self.get_with_origin("timeout") {
+            Some((value, path)) => parse_seconds(&value, &path),
+            None => Ok(Some(DEFAULT_TIMEOUT)),
         }
     }
 
-    /// What a failed task does to the deploy: `<phase>-on-failure`, `fail` by default.
-    pub fn on_failure(&self, phase: Phase) -> Result<FailurePolicy, InputError> {
+    /// The admin's `<phase>-on-failure` setting, if any: it overrides every source's own policy
+    /// in that phase. `None` leaves it to the source (which fails by default).
+    pub fn on_failure(&self, phase: Phase) -> Result<Option<FailurePolicy>, InputError> {
         let Some((value, path)) = self.get_with_origin(&format!("{}-on-failure", phase.name()))
         else {
-            return Ok(FailurePolicy::Fail);
+            return Ok(None);
         };
         match value.trim() {
-            "fail" => Ok(FailurePolicy::Fail),
-            "warn" => Ok(FailurePolicy::Warn),
+            "fail" => Ok(Some(FailurePolicy::Fail)),
+            "warn" => Ok(Some(FailurePolicy::Warn)),
             _ => Err(InputError::new(
                 path.display().to_string(),
                 format!("`{value}` is not a failure policy"),
                 "set `fail` or `warn`",
             )),
+        }
+    }
+
+    /// Whether app.json `scripts.postdeploy` runs on every deploy (`heroku-postdeploy` is
+    /// `every`, as on Scalingo) rather than on the first only (`once`, the default, as on Heroku
+    /// and Dokku).
+    pub fn heroku_postdeploy_every_deploy(&self) -> Result<bool, InputError> {
+        match self.get_with_origin("heroku-postdeploy") {
+            None => Ok(false),
+            Some((value, path)) => match value.trim() {
+                "once" => Ok(false),
+                "every" => Ok(true),
+                _ => Err(InputError::new(
+                    path.display().to_string(),
+                    format!("`{value}` is not `once` or `every`"),
+                    "set `once` (first deploy only) or `every` (every deploy)",
+                )),
+            },
         }
     }
 
@@ -98,6 +116,18 @@ impl Settings {
         self.get("shell")
             .or_else(|| read_property(&self.scheduler_app_dir.join("shell")))
             .or_else(|| read_property(&self.scheduler_global_dir.join("shell")))
+    }
+}
+
+fn parse_seconds(value: &str, path: &Path) -> Result<Option<Duration>, InputError> {
+    match value.trim().parse::<u64>() {
+        Ok(0) => Ok(None),
+        Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
+        Err(_) => Err(InputError::new(
+            path.display().to_string(),
+            format!("`{value}` is not a whole number of seconds"),
+            "set a number of seconds, or 0 for no limit",
+        )),
     }
 }
 
@@ -154,6 +184,7 @@ enum ValueKind {
     AbsolutePath,
     /// `defer` or `replace`.
     CoreTasks,
+    HerokuPostdeploy,
 }
 
 /// A key `deploy-tasks:set` accepts, with what its value may be.
@@ -164,7 +195,7 @@ pub struct Key {
 }
 
 /// Every key `deploy-tasks:set` accepts.
-pub const KEYS: [Key; 12] = [
+pub const KEYS: [Key; 13] = [
     Key::new("timeout", ValueKind::Seconds),
     Key::new("predeploy-timeout", ValueKind::Seconds),
     Key::new("release-timeout", ValueKind::Seconds),
@@ -177,6 +208,7 @@ pub const KEYS: [Key; 12] = [
     Key::new("procfile-path", ValueKind::RelativePath),
     Key::new("shell", ValueKind::AbsolutePath),
     Key::new("core-tasks", ValueKind::CoreTasks),
+    Key::new("heroku-postdeploy", ValueKind::HerokuPostdeploy),
 ];
 
 impl Key {
@@ -235,6 +267,10 @@ impl Key {
                 "defer" | "replace" => Ok(value.to_string()),
                 _ => Err(refuse("is not a core-tasks mode")),
             },
+            ValueKind::HerokuPostdeploy => match value {
+                "once" | "every" => Ok(value.to_string()),
+                _ => Err(refuse("is not `once` or `every`")),
+            },
             ValueKind::Phases => {
                 let names: Vec<&str> = value.split(',').map(str::trim).collect();
                 if names == ["all"] {
@@ -284,6 +320,7 @@ impl Key {
                 "the absolute path of a shell in the image (such as `/bin/bash`)"
             }
             ValueKind::CoreTasks => "`defer` or `replace`",
+            ValueKind::HerokuPostdeploy => "`once` (first deploy only) or `every` (every deploy)",
         }
     }
 }
@@ -316,6 +353,7 @@ impl Settings {
             ValueKind::Seconds => self.computed(Key::new("timeout", ValueKind::Seconds), host),
             ValueKind::FailurePolicy => "fail".to_string(),
             ValueKind::CoreTasks => default_core_tasks(host).to_string(),
+            ValueKind::HerokuPostdeploy => "once".to_string(),
             ValueKind::RelativePath if key.name == "procfile-path" => "Procfile".to_string(),
             ValueKind::RelativePath => "app.json".to_string(),
             ValueKind::Phases | ValueKind::AbsolutePath => String::new(),
@@ -374,24 +412,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_in(dir.path());
         assert_eq!(
-            settings.timeout(Phase::Release).unwrap(),
+            settings.timeout(Phase::Release, None).unwrap(),
             Some(DEFAULT_TIMEOUT)
         );
         set(dir.path(), "global", "timeout", "30");
         assert_eq!(
-            settings.timeout(Phase::Release).unwrap(),
+            settings.timeout(Phase::Release, None).unwrap(),
             Some(Duration::from_secs(30))
         );
         set(dir.path(), "app", "timeout", "0");
-        assert_eq!(settings.timeout(Phase::Release).unwrap(), None);
+        assert_eq!(settings.timeout(Phase::Release, None).unwrap(), None);
         set(dir.path(), "global", "release-timeout", "5");
         assert_eq!(
-            settings.timeout(Phase::Release).unwrap(),
+            settings.timeout(Phase::Release, None).unwrap(),
             Some(Duration::from_secs(5))
         );
-        assert_eq!(settings.timeout(Phase::Predeploy).unwrap(), None);
+        assert_eq!(settings.timeout(Phase::Predeploy, None).unwrap(), None);
         set(dir.path(), "app", "predeploy-timeout", "soon");
-        let error = settings.timeout(Phase::Predeploy).unwrap_err().to_string();
+        let error = settings
+            .timeout(Phase::Predeploy, None)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("predeploy-timeout") && error.contains("soon"),
             "{error}"
@@ -399,17 +440,40 @@ mod tests {
     }
 
     #[test]
+    fn a_source_default_timeout_sits_between_the_phase_and_plain_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_in(dir.path());
+        let source = Some(Duration::from_secs(300));
+        assert_eq!(settings.timeout(Phase::Predeploy, source).unwrap(), source);
+        set(dir.path(), "app", "timeout", "10");
+        assert_eq!(settings.timeout(Phase::Predeploy, source).unwrap(), source);
+        set(dir.path(), "global", "predeploy-timeout", "7");
+        assert_eq!(
+            settings.timeout(Phase::Predeploy, source).unwrap(),
+            Some(Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn heroku_postdeploy_is_once_unless_set_to_every() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_in(dir.path());
+        assert!(!settings.heroku_postdeploy_every_deploy().unwrap());
+        set(dir.path(), "global", "heroku-postdeploy", "every");
+        assert!(settings.heroku_postdeploy_every_deploy().unwrap());
+        set(dir.path(), "app", "heroku-postdeploy", "twice");
+        assert!(settings.heroku_postdeploy_every_deploy().is_err());
+    }
+
+    #[test]
     fn failure_policy_defaults_to_fail_and_refuses_unknown_values() {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_in(dir.path());
-        assert_eq!(
-            settings.on_failure(Phase::Postdeploy).unwrap(),
-            FailurePolicy::Fail
-        );
+        assert_eq!(settings.on_failure(Phase::Postdeploy).unwrap(), None);
         set(dir.path(), "global", "postdeploy-on-failure", "warn\n");
         assert_eq!(
             settings.on_failure(Phase::Postdeploy).unwrap(),
-            FailurePolicy::Warn
+            Some(FailurePolicy::Warn)
         );
         set(dir.path(), "app", "postdeploy-on-failure", "ignore");
         assert!(settings.on_failure(Phase::Postdeploy).is_err());

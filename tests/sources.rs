@@ -44,12 +44,25 @@ fn assert_lacks(run: &Run, text: &str) {
 }
 
 /// The directory the plugin caches an image's definitions in.
+/// The discovery cache's entry for an image: named after its ID and a fingerprint of the paths
+/// searched.
 fn cache_entry(host: &TestHost, image_id: &str) -> std::path::PathBuf {
-    host.lib_root()
+    let cache = host
+        .lib_root()
         .join("data/deploy-tasks")
         .join(&host.app)
-        .join("definitions")
-        .join(image_id.trim_start_matches("sha256:"))
+        .join("definitions");
+    let prefix = format!("{}-", image_id.trim_start_matches("sha256:"));
+    std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with(&prefix))
+        })
+        .unwrap_or_else(|| cache.join(prefix))
 }
 
 /// Names of the running containers that match every one of `filters` (`label=...`, `name=...`).

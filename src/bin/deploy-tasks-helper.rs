@@ -11,7 +11,10 @@
 //! - reaps orphans, and exits with the task's status (128+N when a signal ended it).
 //!
 //! Usage: `deploy-tasks-helper [--shell=auto|PATH] [--heroku-profile] [--wrap WORD]...
-//!         (--run-shell COMMAND | --run-exec WORD...)`
+//!         (--run-shell COMMAND | --run-script PATH | --run-exec WORD...)`
+//!
+//! `--run-script` runs a script file with the shell from the script's own directory; the file
+//! needs no execute bit.
 //!
 //! It uses only std and libc, so that a `crt-static` build runs in any image, busybox included.
 
@@ -48,6 +51,7 @@ struct Invocation {
 
 enum Run {
     Shell(String),
+    Script(String),
     Exec(Vec<String>),
 }
 
@@ -104,6 +108,15 @@ fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
                     run: Run::Shell(command),
                 });
             }
+            "--run-script" => {
+                let path = rest.next().ok_or("--run-script needs a path")?;
+                return Ok(Invocation {
+                    shell,
+                    heroku_profile,
+                    wrap,
+                    run: Run::Script(path),
+                });
+            }
             "--run-exec" => {
                 let words: Vec<String> = rest.collect();
                 if words.is_empty() && wrap.is_empty() {
@@ -123,7 +136,7 @@ fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
             },
         }
     }
-    Err("no command given (--run-shell or --run-exec)".into())
+    Err("no command given (--run-shell, --run-script or --run-exec)".into())
 }
 
 /// Reads `KEY=VALUE\0` entries until end of input.
@@ -151,21 +164,39 @@ fn read_config_from_stdin() -> Result<Vec<(OsString, OsString)>, String> {
 
 fn command_line(invocation: &Invocation) -> Vec<String> {
     let mut argv = invocation.wrap.clone();
+    let shell = || invocation.shell.clone().unwrap_or_else(default_shell);
+    let mut script = String::new();
+    if invocation.heroku_profile {
+        // Herokuish images set up PATH and the language runtime in these files.
+        script
+            .push_str("for file in /app/.profile.d/*; do [ -f \"$file\" ] && . \"$file\"; done\n");
+    }
     match &invocation.run {
         Run::Exec(words) => argv.extend(words.iter().cloned()),
         Run::Shell(command) => {
             check_absolute_command(command);
-            let shell = invocation.shell.clone().unwrap_or_else(default_shell);
-            let mut script = String::new();
-            if invocation.heroku_profile {
-                // Herokuish images set up PATH and the language runtime in these files.
-                script.push_str(
-                    "for file in /app/.profile.d/*; do [ -f \"$file\" ] && . \"$file\"; done\n",
-                );
-            }
             script.push_str("set -e\n");
             script.push_str(command);
-            argv.extend([shell, "-c".to_string(), script]);
+            argv.extend([shell(), "-c".to_string(), script]);
+        }
+        Run::Script(path) => {
+            let (directory, name) = match path.rsplit_once('/') {
+                Some(("", name)) => ("/", name),
+                Some((directory, name)) => (directory, name),
+                None => (".", path.as_str()),
+            };
+            // The shell runs the file (no execute bit needed) as `$0 ./NAME` from its folder;
+            // paths travel as arguments, never spliced into the script.
+            script.push_str("cd -- \"$1\" || exit 126\nexec \"$0\" \"./$2\"");
+            let shell = shell();
+            argv.extend([
+                shell.clone(),
+                "-c".to_string(),
+                script,
+                shell,
+                directory.to_string(),
+                name.to_string(),
+            ]);
         }
     }
     argv

@@ -7,6 +7,8 @@
 use serde_json::Value;
 
 use crate::input_error::InputError;
+use crate::phase::Phase;
+use crate::sources::{Frequency, Source, Task};
 
 /// The largest app.json accepted. Real files are a few KiB; anything near this is a mistake and
 /// would only slow the deploy down.
@@ -22,6 +24,42 @@ pub struct AppJsonScripts {
     pub postdeploy: Option<String>,
     /// `scripts.postdeploy`: Heroku's postdeploy, which Dokku runs on the first deploy only.
     pub heroku_postdeploy: Option<String>,
+}
+
+impl AppJsonScripts {
+    /// The tasks these scripts define for `phase`: `scripts.dokku.predeploy` in predeploy;
+    /// `scripts.dokku.postdeploy` then `scripts.postdeploy` in postdeploy. `scripts.postdeploy`
+    /// runs on the first deploy only, as on Heroku and Dokku, unless `every_deploy` (Scalingo's
+    /// reading).
+    pub fn tasks(&self, phase: Phase, heroku_postdeploy_every_deploy: bool) -> Vec<Task> {
+        let task = |key: &str, command: &str| Task::shell(phase, Source::AppJson, key, command);
+        let mut tasks = Vec::new();
+        match phase {
+            Phase::Predeploy => {
+                tasks.extend(
+                    self.predeploy
+                        .as_deref()
+                        .map(|command| task("scripts.dokku.predeploy", command)),
+                );
+            }
+            Phase::Release => {}
+            Phase::Postdeploy => {
+                tasks.extend(
+                    self.postdeploy
+                        .as_deref()
+                        .map(|command| task("scripts.dokku.postdeploy", command)),
+                );
+                if let Some(command) = &self.heroku_postdeploy {
+                    let mut once = task("scripts.postdeploy", command);
+                    if !heroku_postdeploy_every_deploy {
+                        once.frequency = Frequency::FirstDeployOnly;
+                    }
+                    tasks.push(once);
+                }
+            }
+        }
+        tasks
+    }
 }
 
 /// Parses the bytes of an app.json; `origin` names the file in errors.
@@ -397,6 +435,39 @@ mod tests {
 
     fn parse_error(text: &str) -> InputError {
         parse(text.as_bytes(), "app.json").unwrap_err()
+    }
+
+    #[test]
+    fn each_script_is_a_task_of_its_phase() {
+        let parsed = scripts(
+            r#"{"scripts": {"dokku": {"predeploy": "a", "postdeploy": "b"}, "postdeploy": "c"}}"#,
+        );
+        let keys = |phase, every| -> Vec<(String, Frequency)> {
+            parsed
+                .tasks(phase, every)
+                .into_iter()
+                .map(|task| (task.key, task.frequency))
+                .collect()
+        };
+        assert_eq!(
+            keys(Phase::Predeploy, false),
+            [(
+                "scripts.dokku.predeploy".to_string(),
+                Frequency::EveryDeploy
+            )]
+        );
+        assert!(keys(Phase::Release, false).is_empty());
+        assert_eq!(
+            keys(Phase::Postdeploy, false),
+            [
+                (
+                    "scripts.dokku.postdeploy".to_string(),
+                    Frequency::EveryDeploy
+                ),
+                ("scripts.postdeploy".to_string(), Frequency::FirstDeployOnly)
+            ]
+        );
+        assert_eq!(keys(Phase::Postdeploy, true)[1].1, Frequency::EveryDeploy);
     }
 
     #[test]

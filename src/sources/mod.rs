@@ -1,27 +1,81 @@
-//! Where tasks are defined: each module parses one kind of file, and [`tasks`] turns what they
-//! found into the tasks of one phase, in the documented order.
+//! Where tasks are defined. Each module reads one kind of file, as the platform that defined it
+//! reads it, and yields that file's tasks for a phase; [`tasks`] puts them in the documented
+//! order:
+//!
+//! | phase      | sources, in order                                                                 |
+//! |------------|-----------------------------------------------------------------------------------|
+//! | predeploy  | Boxfile build hooks, app.json `scripts.dokku.predeploy`, `pre-deploy.sh`          |
+//! | release    | Procfile `release`, Boxfile `before_deploy`                                       |
+//! | postdeploy | app.json `scripts.dokku.postdeploy`, `scripts.postdeploy`, Procfile `postdeploy`, Boxfile `before_deploy_all`, `after_deploy`, `after_deploy_all`, `post-deploy.sh` |
+//!
+//! A task carries everything its source decides: phase, command, how and where it runs, how
+//! often, its default time limit and failure policy. The runner applies the admin's settings on
+//! top and knows no source by name.
 
 pub mod app_json;
+pub mod flux_orbit;
 pub mod procfile;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
+use crate::settings::FailurePolicy;
 
 /// The file a task was defined in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
-    /// app.json `scripts`.
+    /// app.json `scripts` (Dokku, Heroku).
     AppJson,
-    /// A Procfile process type.
+    /// A Procfile process type (Heroku, Dokku, Scalingo).
     Procfile,
+    /// A Pagoda Box Boxfile.
+    Boxfile,
+    /// Flux-Orbit's `pre-deploy.sh`.
+    PreDeployScript,
+    /// Flux-Orbit's `post-deploy.sh`.
+    PostDeployScript,
 }
 
 impl Source {
-    /// The name users know the source by, as shown in `Executing ... task from SOURCE`.
+    /// Every source, in the order discovery looks for them.
+    pub const ALL: [Source; 5] = [
+        Source::AppJson,
+        Source::Procfile,
+        Source::Boxfile,
+        Source::PreDeployScript,
+        Source::PostDeployScript,
+    ];
+
+    /// The file's name in a source tree, which is also the name users know the source by, as
+    /// shown in `Executing ... task from SOURCE` and stored in the history.
     pub fn name(self) -> &'static str {
         match self {
             Source::AppJson => "app.json",
             Source::Procfile => "Procfile",
+            Source::Boxfile => "Boxfile",
+            Source::PreDeployScript => "pre-deploy.sh",
+            Source::PostDeployScript => "post-deploy.sh",
+        }
+    }
+
+    /// The name's source, for the discovery cache.
+    pub fn from_name(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|source| source.name() == name)
+    }
+
+    /// The sources of a phase's tasks, in the order they run.
+    pub fn order(phase: Phase) -> &'static [Source] {
+        match phase {
+            Phase::Predeploy => &[Source::Boxfile, Source::AppJson, Source::PreDeployScript],
+            Phase::Release => &[Source::Procfile, Source::Boxfile],
+            Phase::Postdeploy => &[
+                Source::AppJson,
+                Source::Procfile,
+                Source::Boxfile,
+                Source::PostDeployScript,
+            ],
         }
     }
 }
@@ -35,6 +89,43 @@ pub enum Frequency {
     FirstDeployOnly,
 }
 
+/// What the task's command is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A shell command line (`./manage.py migrate`).
+    Shell(String),
+    /// A script file in the image, run with the shell from its own directory; it needs no
+    /// execute bit.
+    Script {
+        /// The script's absolute path in the image.
+        path: String,
+    },
+}
+
+/// Where a task runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A new container of the image, removed afterwards (committed first in predeploy).
+    NewContainer,
+    /// `docker exec` in each running container of the deployed image that has this process
+    /// type.
+    RunningContainers {
+        /// The Dokku process type (`web`, `worker`).
+        process_type: String,
+    },
+}
+
+/// What a source says about a task's limits when the admin set nothing for the phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// The source's time limit; `None` leaves it to the `timeout` setting, else 20 minutes.
+    pub timeout: Option<Duration>,
+    /// What a failure does; `None` means it fails the deploy.
+    pub on_failure: Option<FailurePolicy>,
+    /// A timeout counts as success, with a warning (Pagoda Box's deploy hooks).
+    pub ignore_timeout: bool,
+}
+
 /// One command to run in one phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -42,21 +133,74 @@ pub struct Task {
     pub phase: Phase,
     /// Where it was defined.
     pub source: Source,
-    /// The key that defines it in its source (`scripts.dokku.predeploy`, `release`).
-    pub key: &'static str,
-    /// The command as written.
+    /// The key that defines it in its source (`scripts.dokku.predeploy`, `release`,
+    /// `web1.after_deploy`).
+    pub key: String,
+    /// The command as users see it in logs and the history.
     pub command: String,
+    /// What to execute.
+    pub run: Command,
+    /// Where it runs.
+    pub target: Target,
     /// Every deploy, or only the first.
     pub frequency: Frequency,
+    /// The source's time limit and failure policy.
+    pub defaults: Defaults,
+    /// Why the task is not run this time, when its source says so (`SKIP_HOOKS=true`).
+    pub skip: Option<String>,
+}
+
+impl Task {
+    /// A shell command that runs on every deploy in a new container, with no defaults of its
+    /// own: what most sources define.
+    pub fn shell(phase: Phase, source: Source, key: impl Into<String>, command: &str) -> Task {
+        Task {
+            phase,
+            source,
+            key: key.into(),
+            command: command.to_string(),
+            run: Command::Shell(command.to_string()),
+            target: Target::NewContainer,
+            frequency: Frequency::EveryDeploy,
+            defaults: Defaults::default(),
+            skip: None,
+        }
+    }
+}
+
+impl Task {
+    /// Whether a stock Dokku's core app-json plugin runs this task itself: app.json's scripts
+    /// and the Procfile's `release`. With `core-tasks` at `defer`, these are left to it.
+    pub fn run_by_stock_dokku(&self) -> bool {
+        match self.source {
+            Source::AppJson => true,
+            Source::Procfile => self.key == "release",
+            _ => false,
+        }
+    }
 }
 
 /// The definition files found for an app, raw, with where each came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Definitions {
-    /// app.json, if the app has one.
-    pub app_json: Option<DefinitionFile>,
-    /// The Procfile, if the app has one.
-    pub procfile: Option<DefinitionFile>,
+    files: BTreeMap<Source, DefinitionFile>,
+}
+
+impl Definitions {
+    /// The file of `source`, if the app has one.
+    pub fn get(&self, source: Source) -> Option<&DefinitionFile> {
+        self.files.get(&source)
+    }
+
+    /// Records the file of `source`.
+    pub fn insert(&mut self, source: Source, file: DefinitionFile) {
+        self.files.insert(source, file);
+    }
+
+    /// Every file found.
+    pub fn iter(&self) -> impl Iterator<Item = (Source, &DefinitionFile)> {
+        self.files.iter().map(|(source, file)| (*source, file))
+    }
 }
 
 /// One definition file's bytes and where they were read.
@@ -64,65 +208,51 @@ pub struct Definitions {
 pub struct DefinitionFile {
     /// Where it was read, for error messages (`/var/lib/dokku/data/app-json/app/app.json`).
     pub origin: String,
+    /// Its absolute path in the image, when it was read from the image.
+    pub path_in_image: Option<String>,
     /// Its content.
     pub bytes: Vec<u8>,
 }
 
-/// The tasks of `phase`, in the order they run. Both files are parsed whatever the phase, so a
-/// broken app.json or Procfile fails the first trigger of a deploy, before anything runs.
-pub fn tasks(definitions: &Definitions, phase: Phase) -> Result<Vec<Task>, InputError> {
-    let scripts = match &definitions.app_json {
+/// What the app's settings and config say about how sources read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceOptions {
+    /// app.json `scripts.postdeploy` on every deploy (Scalingo) instead of the first only.
+    pub heroku_postdeploy_every: bool,
+    /// Flux-Orbit's settings from the app's config.
+    pub flux_orbit: flux_orbit::Options,
+}
+
+/// The tasks of `phase`, in the order they run. Every file is parsed whatever the phase, so a
+/// broken file fails the first trigger of a deploy, before anything runs.
+pub fn tasks(
+    definitions: &Definitions,
+    phase: Phase,
+    options: &SourceOptions,
+) -> Result<Vec<Task>, InputError> {
+    let file = |source| definitions.get(source);
+    let app_json = match file(Source::AppJson) {
         Some(file) => app_json::parse(&file.bytes, &file.origin)?,
         None => app_json::AppJsonScripts::default(),
     };
-    let procfile = match &definitions.procfile {
+    let procfile = match file(Source::Procfile) {
         Some(file) => procfile::parse(&file.bytes, &file.origin)?,
         None => procfile::Procfile::default(),
     };
-    let task = |source, key, command: &str, frequency| Task {
-        phase,
-        source,
-        key,
-        command: command.to_string(),
-        frequency,
-    };
     let mut tasks = Vec::new();
-    match phase {
-        Phase::Predeploy => {
-            if let Some(command) = &scripts.predeploy {
-                tasks.push(task(
-                    Source::AppJson,
-                    "scripts.dokku.predeploy",
-                    command,
-                    Frequency::EveryDeploy,
-                ));
+    for source in Source::order(phase) {
+        match source {
+            Source::AppJson => {
+                tasks.extend(app_json.tasks(phase, options.heroku_postdeploy_every));
             }
-        }
-        Phase::Release => {
-            if let Some(entry) = procfile.command("release") {
-                tasks.push(task(
-                    Source::Procfile,
-                    "release",
-                    &entry.command,
-                    Frequency::EveryDeploy,
-                ));
-            }
-        }
-        Phase::Postdeploy => {
-            if let Some(command) = &scripts.postdeploy {
-                tasks.push(task(
-                    Source::AppJson,
-                    "scripts.dokku.postdeploy",
-                    command,
-                    Frequency::EveryDeploy,
-                ));
-            }
-            if let Some(command) = &scripts.heroku_postdeploy {
-                tasks.push(task(
-                    Source::AppJson,
-                    "scripts.postdeploy",
-                    command,
-                    Frequency::FirstDeployOnly,
+            Source::Procfile => tasks.extend(procfile.tasks(phase)),
+            Source::Boxfile => {}
+            Source::PreDeployScript | Source::PostDeployScript => {
+                tasks.extend(flux_orbit::tasks(
+                    *source,
+                    file(*source),
+                    phase,
+                    &options.flux_orbit,
                 ));
             }
         }
@@ -134,52 +264,108 @@ pub fn tasks(definitions: &Definitions, phase: Phase) -> Result<Vec<Task>, Input
 mod tests {
     use super::*;
 
-    fn definitions(app_json: &str, procfile: &str) -> Definitions {
-        Definitions {
-            app_json: Some(DefinitionFile {
-                origin: "app.json".into(),
-                bytes: app_json.as_bytes().to_vec(),
-            }),
-            procfile: Some(DefinitionFile {
-                origin: "Procfile".into(),
-                bytes: procfile.as_bytes().to_vec(),
-            }),
+    fn file(content: &str) -> DefinitionFile {
+        DefinitionFile {
+            origin: "test".into(),
+            path_in_image: Some("/app/file".into()),
+            bytes: content.as_bytes().to_vec(),
         }
+    }
+
+    fn definitions(app_json: &str, procfile: &str) -> Definitions {
+        let mut found = Definitions::default();
+        found.insert(Source::AppJson, file(app_json));
+        found.insert(Source::Procfile, file(procfile));
+        found
+    }
+
+    fn commands(found: &Definitions, phase: Phase, options: &SourceOptions) -> Vec<String> {
+        tasks(found, phase, options)
+            .unwrap()
+            .into_iter()
+            .map(|task| task.command)
+            .collect()
     }
 
     #[test]
     fn each_phase_gets_its_tasks_in_order() {
         let found = definitions(
             r#"{"scripts": {"dokku": {"predeploy": "pre", "postdeploy": "post"}, "postdeploy": "once"}}"#,
-            "web: server\nrelease: migrate\n",
+            "web: server\nrelease: migrate\npostdeploy: scalingo\n",
         );
-        let commands = |phase| -> Vec<String> {
-            tasks(&found, phase)
-                .unwrap()
-                .into_iter()
-                .map(|task| task.command)
-                .collect()
-        };
-        assert_eq!(commands(Phase::Predeploy), ["pre"]);
-        assert_eq!(commands(Phase::Release), ["migrate"]);
-        assert_eq!(commands(Phase::Postdeploy), ["post", "once"]);
-        let postdeploy = tasks(&found, Phase::Postdeploy).unwrap();
+        let options = SourceOptions::default();
+        assert_eq!(commands(&found, Phase::Predeploy, &options), ["pre"]);
+        assert_eq!(commands(&found, Phase::Release, &options), ["migrate"]);
+        assert_eq!(
+            commands(&found, Phase::Postdeploy, &options),
+            ["post", "once", "scalingo"]
+        );
+        let postdeploy = tasks(&found, Phase::Postdeploy, &options).unwrap();
         assert_eq!(postdeploy[1].frequency, Frequency::FirstDeployOnly);
         assert_eq!(postdeploy[1].key, "scripts.postdeploy");
+        assert_eq!(postdeploy[2].source, Source::Procfile);
+    }
+
+    #[test]
+    fn scripts_come_after_the_app_json_tasks_of_their_phase() {
+        let mut found = definitions(
+            r#"{"scripts": {"dokku": {"predeploy": "pre", "postdeploy": "post"}}}"#,
+            "",
+        );
+        found.insert(Source::PreDeployScript, file("echo pre"));
+        found.insert(Source::PostDeployScript, file("echo post"));
+        let options = SourceOptions::default();
+        let predeploy = tasks(&found, Phase::Predeploy, &options).unwrap();
+        assert_eq!(
+            predeploy.iter().map(|task| task.source).collect::<Vec<_>>(),
+            [Source::AppJson, Source::PreDeployScript]
+        );
+        let postdeploy = tasks(&found, Phase::Postdeploy, &options).unwrap();
+        assert_eq!(
+            postdeploy.last().map(|task| task.source),
+            Some(Source::PostDeployScript)
+        );
+    }
+
+    #[test]
+    fn heroku_postdeploy_every_deploy_is_an_option() {
+        let found = definitions(r#"{"scripts": {"postdeploy": "seed"}}"#, "");
+        let options = SourceOptions {
+            heroku_postdeploy_every: true,
+            ..SourceOptions::default()
+        };
+        let postdeploy = tasks(&found, Phase::Postdeploy, &options).unwrap();
+        assert_eq!(postdeploy[0].frequency, Frequency::EveryDeploy);
     }
 
     #[test]
     fn a_broken_file_fails_every_phase() {
-        let found = definitions("{", "release: migrate\n");
-        for phase in Phase::ALL {
-            assert!(tasks(&found, phase).is_err());
+        for (app_json, procfile) in [("{", "release: migrate\n"), ("{}", "release migrate\n")] {
+            let found = definitions(app_json, procfile);
+            for phase in Phase::ALL {
+                assert!(tasks(&found, phase, &SourceOptions::default()).is_err());
+            }
         }
     }
 
     #[test]
     fn no_files_no_tasks() {
         for phase in Phase::ALL {
-            assert!(tasks(&Definitions::default(), phase).unwrap().is_empty());
+            assert!(
+                tasks(&Definitions::default(), phase, &SourceOptions::default())
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn every_source_has_a_place_in_some_phase_and_a_name_that_round_trips() {
+        for source in Source::ALL {
+            assert!(Phase::ALL
+                .iter()
+                .any(|phase| Source::order(*phase).contains(&source)));
+            assert_eq!(Source::from_name(source.name()), Some(source));
         }
     }
 }

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use crate::input_error::InputError;
+use crate::phase::Phase;
+use crate::sources::{Source, Task};
 
 /// The largest Procfile accepted. Real files are a few lines; anything near this is a mistake.
 const MAX_BYTES: usize = 1_048_576;
@@ -36,6 +38,20 @@ impl Procfile {
     /// Every entry, in file order.
     pub fn entries(&self) -> &[ProcessEntry] {
         &self.entries
+    }
+
+    /// The tasks the Procfile defines for `phase`: `release` (Heroku, Dokku) in release, and
+    /// Scalingo's `postdeploy` in postdeploy. Both fail the deploy when they fail.
+    pub fn tasks(&self, phase: Phase) -> Vec<Task> {
+        let process_type = match phase {
+            Phase::Predeploy => return Vec::new(),
+            Phase::Release => "release",
+            Phase::Postdeploy => "postdeploy",
+        };
+        self.command(process_type)
+            .map(|entry| Task::shell(phase, Source::Procfile, process_type, &entry.command))
+            .into_iter()
+            .collect()
     }
 }
 
@@ -148,6 +164,22 @@ mod tests {
 
     fn parse_error(text: &str) -> InputError {
         parse(text.as_bytes(), "Procfile").unwrap_err()
+    }
+
+    #[test]
+    fn release_and_scalingo_postdeploy_are_tasks_of_their_phases() {
+        let parsed = procfile("web: server\nrelease: migrate\npostdeploy: notify\n");
+        assert!(parsed.tasks(Phase::Predeploy).is_empty());
+        let release = parsed.tasks(Phase::Release);
+        assert_eq!(release.len(), 1);
+        assert_eq!(
+            (release[0].key.as_str(), release[0].command.as_str()),
+            ("release", "migrate")
+        );
+        let postdeploy = parsed.tasks(Phase::Postdeploy);
+        assert_eq!(postdeploy[0].command, "notify");
+        assert_eq!(postdeploy[0].source, Source::Procfile);
+        assert!(procfile("web: server\n").tasks(Phase::Release).is_empty());
     }
 
     #[test]
