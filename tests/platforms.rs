@@ -1,0 +1,286 @@
+//! Apps written for other platforms, deployed through the stand-in host (`tests/host/deploy`)
+//! unchanged: Scalingo's Procfile `postdeploy`, Flux-Orbit's hook scripts, and the order of
+//! several predeploy tasks, each committed on the previous one's result.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/apps")
+        .join(name)
+}
+
+/// The stand-in host's whole deploy of `source`, with `web_scale` web containers.
+fn deploy(host: &TestHost, source: &Path, web_scale: u32) -> Run {
+    Run::from(
+        Command::new("bash")
+            .arg(example("../host/deploy"))
+            .arg(&host.app)
+            .arg(source)
+            .env("PLUGIN_ENABLED_PATH", plugin_path())
+            .env("DOKKU_ROOT", host.dokku_root())
+            .env("DOKKU_LIB_ROOT", host.lib_root())
+            .env("DOCKER_BIN", docker_bin())
+            .env("WEB_SCALE", web_scale.to_string())
+            .env_remove("DOKKU_TRACE")
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .output()
+            .expect("running the stand-in host's deploy"),
+    )
+}
+
+/// Asserts that each text appears in `haystack`, in this order.
+fn assert_in_order(run: &Run, haystack: &str, texts: &[&str]) {
+    let mut from = 0;
+    for text in texts {
+        match haystack[from..].find(text) {
+            Some(at) => from += at + text.len(),
+            None => panic!("{text:?} missing or out of order; {run:#?}"),
+        }
+    }
+}
+
+/// The history, oldest first, as (source, outcome, image_before, image_after) tuples.
+fn history(host: &TestHost) -> Vec<serde_json::Value> {
+    let path = host
+        .lib_root()
+        .join("data/deploy-tasks")
+        .join(&host.app)
+        .join("history.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a history line is JSON"))
+        .collect()
+}
+
+fn assert_no_task_container_left(host: &TestHost) {
+    assert!(
+        host.task_containers().is_empty(),
+        "{:?}",
+        host.task_containers()
+    );
+}
+
+/// A copy of an example app, to break or change for one test.
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(example(name).join("."))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    copy
+}
+
+#[test]
+fn given_a_scalingo_app_when_deployed_then_procfile_postdeploy_runs_after_app_json_with_scalingos_variables(
+) {
+    let host = TestHost::new("scalingo");
+
+    let run = deploy(&host, &example("scalingo"), 1);
+
+    run.expect_code(0);
+    assert_in_order(
+        &run,
+        &run.stdout,
+        &[
+            "scalingo release in release-1",
+            "Executing postdeploy task from app.json: echo \"app.json dokku postdeploy",
+            "app.json dokku postdeploy in postdeploy-1",
+            "app.json first-deploy postdeploy in postdeploy-2",
+            "Executing postdeploy task from Procfile",
+            &format!(
+                "scalingo postdeploy in postdeploy-3 for {} at latest",
+                host.app
+            ),
+        ],
+    );
+    let sources: Vec<String> = history(&host)
+        .iter()
+        .map(|entry| format!("{} {}", entry["phase"], entry["source"]))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            r#""release" "Procfile""#,
+            r#""postdeploy" "app.json""#,
+            r#""postdeploy" "app.json""#,
+            r#""postdeploy" "Procfile""#
+        ]
+    );
+
+    let again = deploy(&host, &example("scalingo"), 1);
+    again
+        .expect_code(0)
+        .stdout_has("scalingo postdeploy in postdeploy-2");
+    assert!(
+        !again.stdout.contains("first-deploy postdeploy"),
+        "scripts.postdeploy runs once by default; {again:#?}"
+    );
+
+    host.setting("heroku-postdeploy", "every");
+    deploy(&host, &example("scalingo"), 1)
+        .expect_code(0)
+        .stdout_has("app.json first-deploy postdeploy in postdeploy-2");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_a_scalingo_app_whose_procfile_postdeploy_fails_then_the_deploy_fails() {
+    let host = TestHost::new("scalingo-fail");
+    let source = copy_of("scalingo");
+    std::fs::write(
+        source.path().join("Procfile"),
+        "web: httpd -f -p 127.0.0.1:5000 -h /app\npostdeploy: echo notifying; exit 3\n",
+    )
+    .unwrap();
+
+    let run = deploy(&host, source.path(), 1);
+
+    run.expect_code(1)
+        .stdout_has("notifying")
+        .stderr_has("postdeploy task from Procfile failed with exit code 3");
+    assert_eq!(history(&host).last().unwrap()["outcome"], "failed");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_a_flux_orbit_app_when_deployed_then_pre_deploy_sh_runs_after_app_json_with_bash_and_is_committed(
+) {
+    let host = TestHost::new("flux");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    run.expect_code(0);
+    assert_in_order(
+        &run,
+        &run.stdout,
+        &[
+            "Executing predeploy task from app.json",
+            "Executing predeploy task from pre-deploy.sh: /app/pre-deploy.sh",
+            "pre-deploy.sh in /app with bash",
+            "Committed the predeploy result",
+            "Executing postdeploy task from post-deploy.sh: /app/post-deploy.sh",
+            "post-deploy.sh in /app",
+        ],
+    );
+    let web = format!("{}.web.1", host.app);
+    assert_eq!(
+        docker(&["exec", &web, "cat", "/app/predeploy-order"]),
+        "app.json\npre-deploy.sh"
+    );
+    // Each predeploy task ran on the previous one's result; only the last result is tagged.
+    let entries = history(&host);
+    assert_eq!(entries[0]["source"], "app.json");
+    assert_eq!(entries[1]["source"], "pre-deploy.sh");
+    assert_eq!(entries[1]["image_before"], entries[0]["image_after"]);
+    assert_eq!(
+        entries[1]["image_after"].as_str().unwrap(),
+        image_id(&host.image())
+    );
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_a_failing_pre_deploy_sh_then_the_deploy_fails_and_no_intermediate_image_is_left() {
+    let host = TestHost::new("flux-fail");
+    host.app_env("export PRE_DEPLOY_EXIT=5\n");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    run.expect_code(1)
+        .stderr_has("predeploy task from pre-deploy.sh failed with exit code 5");
+    let entries = history(&host);
+    let app_json_result = entries[0]["image_after"].as_str().unwrap().to_string();
+    let built = entries[0]["image_before"].as_str().unwrap();
+    assert_ne!(app_json_result, built, "app.json's task was committed");
+    assert!(
+        !docker_output(&["image", "inspect", &app_json_result])
+            .status
+            .success(),
+        "the intermediate image {app_json_result} is left"
+    );
+    assert_eq!(image_id(&host.image()), built, "the tag moved");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_a_failing_post_deploy_sh_then_it_is_a_warning_and_the_deploy_succeeds() {
+    let host = TestHost::new("flux-warn");
+    host.app_env("export POST_DEPLOY_EXIT=4\n");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    run.expect_code(0)
+        .stderr_has("postdeploy task from post-deploy.sh failed with exit code 4");
+    assert_eq!(history(&host).last().unwrap()["outcome"], "warned");
+
+    // An explicit setting overrides the source's own policy.
+    host.setting("postdeploy-on-failure", "fail");
+    deploy(&host, &example("flux-orbit"), 1).expect_code(1);
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_project_path_then_the_project_folders_script_runs_instead_of_the_roots() {
+    let host = TestHost::new("flux-project");
+    host.app_env("export PROJECT_PATH=api\n");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    run.expect_code(0)
+        .stdout_has("api/pre-deploy.sh in /app/api");
+    let web = format!("{}.web.1", host.app);
+    assert_eq!(
+        docker(&["exec", &web, "cat", "/app/predeploy-order"]),
+        "app.json\napi/pre-deploy.sh"
+    );
+    // post-deploy.sh is not in api/: the root's runs.
+    run.stdout_has("post-deploy.sh in /app\n");
+}
+
+#[test]
+fn given_skip_hooks_then_neither_script_runs_and_the_history_says_skipped() {
+    let host = TestHost::new("flux-skip");
+    host.app_env("export SKIP_HOOKS=true\n");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    run.expect_code(0)
+        .stdout_has("Skipping predeploy task from pre-deploy.sh (SKIP_HOOKS is true");
+    assert!(!run.stdout.contains("pre-deploy.sh in"), "{run:#?}");
+    assert!(!run.stdout.contains("post-deploy.sh in"), "{run:#?}");
+    let skipped: Vec<String> = history(&host)
+        .iter()
+        .filter(|entry| entry["outcome"] == "skipped")
+        .map(|entry| entry["source"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(skipped, ["pre-deploy.sh", "post-deploy.sh"]);
+}
+
+#[test]
+fn given_hook_timeout_then_a_hung_pre_deploy_sh_times_out_and_the_image_is_unchanged() {
+    let host = TestHost::new("flux-timeout");
+    host.app_env("export HOOK_TIMEOUT=1\nexport PRE_DEPLOY_SLEEP=120\n");
+
+    let run = deploy(&host, &example("flux-orbit"), 1);
+
+    // 124, as timeout(1) says it.
+    run.expect_code(124)
+        .stderr_has("predeploy task from pre-deploy.sh timed out after 1s");
+    let entries = history(&host);
+    assert_eq!(entries.last().unwrap()["outcome"], "timeout");
+    assert_eq!(
+        image_id(&host.image()),
+        entries[0]["image_before"].as_str().unwrap()
+    );
+    assert_no_task_container_left(&host);
+}
