@@ -2,6 +2,7 @@
 //! found into the tasks of one phase, in the documented order.
 
 pub mod app_json;
+pub mod boxfile;
 pub mod procfile;
 
 use crate::input_error::InputError;
