@@ -1,23 +1,25 @@
-//! Property test of the parsers of user input (app.json, Procfile, ENV files, docker options):
-//! whatever the bytes, they return a value or an error, never panic, and an error is one line.
-//! Inputs are mutations of valid files (byte flips, insertions of syntax characters, cuts,
-//! splices), from a fixed seed so a failure reproduces. `FUZZ_CASES` sets how many run.
+//! Property test of the parsers of user input (app.json, Procfile, Boxfile, ENV files, docker
+//! options): whatever the bytes, they return a value or an error, never panic, and an error is
+//! one line. Inputs are mutations of valid files (byte flips, insertions of syntax characters,
+//! cuts, splices), from a fixed seed so a failure reproduces. `FUZZ_CASES` sets how many run.
 
 use deploy_tasks::docker_options;
 use deploy_tasks::env_file;
 use deploy_tasks::phase::Phase;
-use deploy_tasks::sources::{app_json, procfile};
+use deploy_tasks::sources::{app_json, boxfile, procfile};
 
-const SEEDS: [&str; 6] = [
+const SEEDS: [&str; 8] = [
     r#"{"name": "shop", "scripts": {"dokku": {"predeploy": "rake assets", "postdeploy": "true"}, "postdeploy": "seed"}}"#,
     "web: bundle exec puma\r\nrelease: rake db:migrate\n# comment\n\nworker: sidekiq\n",
     "export A='one'\nexport B='it'\\''s\nmulti'\nC=\"d\\\"q\"\nD=plain value\n",
     "--link db:db\n-v /var/data:/data\n--network=mynet\n-e KEY=value\n-p 80:80\n",
     "\u{feff}{\"scripts\": {\"dokku\": {\"predeploy\": 5}}}",
     "-it --rm --name x --memory=1g -e 'A=b c' --label a=b --cpus 2",
+    "build:\n  type: php\n  exec:\n    - \"composer install\"\n  build_hook_timeout: 600\nweb1: &web\n  before_deploy:\n    - php artisan migrate\n  after_deploy_all: [a, 'b c']\n  deploy_hook_timeout: 300\nworker1: *web\n",
+    "# hooks\nweb2:\n  after_deploy:\n    - |\n      set -e\n      make\n    - >-\n      x\n  <<: {a: [*w, &w b]}\n---\n? [k]\n: !!str 5\n",
 ];
 
-const SYNTAX: &[u8] = b"{}[]\":,'\\\n\r\t #/*=-$`\0\xff\xfe\xef\xbb\xbf";
+const SYNTAX: &[u8] = b"{}[]\":,'\\\n\r\t #/*=-$`\0\xff\xfe\xef\xbb\xbf&!|>?%";
 
 struct Rng(u64);
 
@@ -87,6 +89,12 @@ fn parsers_never_panic_and_errors_are_one_line() {
         );
         check_one_line(
             procfile::parse(&input, "Procfile")
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            &input,
+        );
+        check_one_line(
+            boxfile::parse(&input, "Boxfile")
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             &input,

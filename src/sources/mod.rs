@@ -13,6 +13,7 @@
 //! top and knows no source by name.
 
 pub mod app_json;
+pub mod boxfile;
 pub mod flux_orbit;
 pub mod procfile;
 
@@ -239,6 +240,10 @@ pub fn tasks(
         Some(file) => procfile::parse(&file.bytes, &file.origin)?,
         None => procfile::Procfile::default(),
     };
+    let boxfile = match file(Source::Boxfile) {
+        Some(file) => boxfile::parse(&file.bytes, &file.origin)?,
+        None => boxfile::Boxfile::default(),
+    };
     let mut tasks = Vec::new();
     for source in Source::order(phase) {
         match source {
@@ -246,7 +251,7 @@ pub fn tasks(
                 tasks.extend(app_json.tasks(phase, options.heroku_postdeploy_every));
             }
             Source::Procfile => tasks.extend(procfile.tasks(phase)),
-            Source::Boxfile => {}
+            Source::Boxfile => tasks.extend(boxfile.tasks(phase)),
             Source::PreDeployScript | Source::PostDeployScript => {
                 tasks.extend(flux_orbit::tasks(
                     *source,
