@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::host::DataDir;
 use crate::phase::Phase;
 
 /// The history file in an app's data directory.
@@ -119,13 +120,14 @@ impl HistoryEntry {
 }
 
 /// Appends `entry` as one line to `history.jsonl` in `dir` (an app's data directory, from
-/// [`crate::host::Host::data_dir`]), creating the directory if needed. When the line would take
-/// the file past [`MAX_BYTES`], the file first becomes `history.jsonl.1` (replacing the older
-/// one). The line is written in one `write` on a file opened for appending, so entries of runs
-/// that overlap never interleave; a rotation racing another run's may drop the older file early,
-/// which is why callers append under the app's lock.
-pub fn append(dir: &Path, entry: &HistoryEntry) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+/// [`crate::host::Host::data_dir`]), creating the directory if needed; what it creates gets the
+/// data directory's [`crate::ownership::Ownership`]. When the line would take the file past
+/// [`MAX_BYTES`], the file first becomes `history.jsonl.1` (replacing the older one, and keeping
+/// its owner). The line is written in one `write` on a file opened for appending, so entries of
+/// runs that overlap never interleave; a rotation racing another run's may drop the older file
+/// early, which is why callers append under the app's lock.
+pub fn append(dir: &DataDir, entry: &HistoryEntry) -> Result<()> {
+    dir.create()?;
     let path = dir.join(FILE_NAME);
     let mut line = serde_json::to_string(entry).context("encoding a history entry")?;
     line.push('\n');
@@ -138,12 +140,9 @@ pub fn append(dir: &Path, entry: &HistoryEntry) -> Result<()> {
         std::fs::rename(&path, dir.join(ROTATED_FILE_NAME))
             .with_context(|| format!("rotating {}", path.display()))?;
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .read(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let mut file = dir
+        .ownership()
+        .create_or_open(&path, OpenOptions::new().append(true).read(true))?;
     if !ends_with_newline(&mut file).with_context(|| format!("reading {}", path.display()))? {
         // A crash cut the last line short: end it, so this entry stays a line of its own.
         line.insert(0, '\n');
@@ -233,6 +232,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::{Owner, Ownership};
+    use std::os::unix::fs::MetadataExt;
 
     fn entry(command: &str) -> HistoryEntry {
         let mut entry = HistoryEntry::start(Phase::Release, "Procfile", command, "sha256:aaa");
@@ -243,6 +244,11 @@ mod tests {
             Duration::from_millis(1500),
         );
         entry
+    }
+
+    /// `path` as a data directory whose files keep the owner they are created with.
+    fn data_dir(path: &Path) -> DataDir {
+        DataDir::new(path.to_path_buf(), Ownership::with_owner(path, None))
     }
 
     fn commands(entries: &[HistoryEntry]) -> Vec<&str> {
@@ -328,7 +334,7 @@ mod tests {
     #[test]
     fn reads_newest_first_and_at_most_n() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data").join("app");
+        let data = data_dir(&dir.path().join("data").join("app"));
         assert!(read(&data, 10).is_empty());
         for command in ["one", "two", "three"] {
             append(&data, &entry(command)).unwrap();
@@ -345,14 +351,15 @@ mod tests {
     #[test]
     fn a_line_cut_short_is_skipped_and_the_next_entry_survives() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &entry("before the crash")).unwrap();
+        let data = data_dir(dir.path());
+        append(&data, &entry("before the crash")).unwrap();
         let path = dir.path().join(FILE_NAME);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"time":"2026-11-22T18:00:00Z","phase":"rel"#)
             .unwrap();
         drop(file);
         assert_eq!(commands(&read(dir.path(), 10)), ["before the crash"]);
-        append(dir.path(), &entry("after the crash")).unwrap();
+        append(&data, &entry("after the crash")).unwrap();
         assert_eq!(
             commands(&read(dir.path(), 10)),
             ["after the crash", "before the crash"]
@@ -362,11 +369,12 @@ mod tests {
     #[test]
     fn rotates_past_one_mebibyte_keeping_one_older_file() {
         let dir = tempfile::tempdir().unwrap();
+        let data = data_dir(dir.path());
         let long = "x".repeat(100 * 1024);
         let mut written = Vec::new();
         for index in 0..25 {
             let command = format!("{index} {long}");
-            append(dir.path(), &entry(&command)).unwrap();
+            append(&data, &entry(&command)).unwrap();
             written.push(command);
             let size = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().len();
             assert!(size <= MAX_BYTES, "history.jsonl grew to {size} bytes");
@@ -383,5 +391,42 @@ mod tests {
         assert_eq!(commands(&all), expected);
         let across = read(dir.path(), 7);
         assert_eq!(commands(&across), expected[..7]);
+    }
+
+    #[test]
+    fn what_an_append_creates_is_given_to_the_owner_across_a_rotation() {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: giving files to another user needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Owner {
+            uid: 12345,
+            gid: 12345,
+        };
+        let data = DataDir::new(
+            dir.path().join("data").join("app"),
+            Ownership::with_owner(dir.path(), Some(owner)),
+        );
+        let long = "x".repeat(400 * 1024);
+        for index in 0..4 {
+            append(&data, &entry(&format!("{index} {long}"))).unwrap();
+        }
+        assert!(data.join(ROTATED_FILE_NAME).exists());
+        for path in [
+            dir.path().join("data"),
+            data.to_path_buf(),
+            data.join(FILE_NAME),
+            data.join(ROTATED_FILE_NAME),
+        ] {
+            let metadata = std::fs::metadata(&path).unwrap();
+            assert_eq!(
+                (metadata.uid(), metadata.gid()),
+                (12345, 12345),
+                "{}",
+                path.display()
+            );
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! What the host tells a trigger through its environment.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use crate::docker::Docker;
 use crate::output::Output;
+use crate::ownership::Ownership;
 
 /// The host context of one trigger run, read once from the environment.
 #[derive(Debug, Clone)]
@@ -52,11 +54,54 @@ impl Host {
     }
 
     /// `$DOKKU_LIB_ROOT/data/deploy-tasks/APP`: this plugin's records for one app.
-    pub fn data_dir(&self, app: &crate::app::App) -> PathBuf {
-        self.lib_root
-            .join("data")
-            .join("deploy-tasks")
-            .join(app.name())
+    pub fn data_dir(&self, app: &crate::app::App) -> DataDir {
+        DataDir {
+            path: self
+                .lib_root
+                .join("data")
+                .join("deploy-tasks")
+                .join(app.name()),
+            ownership: self.ownership(),
+        }
+    }
+
+    /// How to create directories and files under `DOKKU_LIB_ROOT`, so that what a run as root
+    /// creates stays usable by the `dokku` user ([`crate::ownership`]).
+    pub fn ownership(&self) -> Ownership {
+        Ownership::under(&self.lib_root)
+    }
+}
+
+/// An app's data directory (`$DOKKU_LIB_ROOT/data/deploy-tasks/APP`), with the [`Ownership`]
+/// what is created in it gets. It is used as a [`Path`] wherever one is read.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    path: PathBuf,
+    ownership: Ownership,
+}
+
+impl DataDir {
+    /// A data directory at `path`, whose directories and files get `ownership` when created.
+    pub fn new(path: PathBuf, ownership: Ownership) -> DataDir {
+        DataDir { path, ownership }
+    }
+
+    /// How what is created in it is owned.
+    pub fn ownership(&self) -> &Ownership {
+        &self.ownership
+    }
+
+    /// Creates the directory and its missing parents, owned as [`DataDir::ownership`] says.
+    pub fn create(&self) -> anyhow::Result<()> {
+        self.ownership.create_dir_all(&self.path)
+    }
+}
+
+impl Deref for DataDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -25,16 +25,14 @@ pub struct InFlight {
 }
 
 impl InFlight {
-    /// Creates and locks this run's record.
+    /// Creates and locks this run's record; the record and its directory, when created, get the
+    /// host's [`crate::ownership::Ownership`].
     pub fn open(host: &Host, app: &App, run_id: &str) -> Result<InFlight> {
         let dir = records_dir(host, app);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let ownership = host.ownership();
+        ownership.create_dir_all(&dir)?;
         let path = dir.join(run_id);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let file = ownership.create_or_open(&path, OpenOptions::new().append(true))?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(InFlight { file, path })

@@ -25,6 +25,7 @@ pub mod input_error;
 pub mod interrupt;
 pub mod lock;
 pub mod output;
+pub mod ownership;
 pub mod phase;
 pub mod plan;
 pub mod settings;

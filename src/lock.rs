@@ -27,20 +27,19 @@ pub enum LockWait {
 }
 
 /// Takes the app's lock, waiting (and saying so once) while another run holds it. A stop signal
-/// ends the wait.
+/// ends the wait. The lock file and the data directory, when created, get the host's
+/// [`crate::ownership::Ownership`].
 pub fn acquire(
     host: &Host,
     app: &App,
     output: &Output,
 ) -> Result<std::result::Result<AppLock, LockWait>> {
     let dir = host.data_dir(app);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    dir.create()?;
     let path = dir.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
+    let file = dir
+        .ownership()
+        .create_or_open(&path, OpenOptions::new().truncate(false).write(true))
         .with_context(|| format!("opening the lock {}", path.display()))?;
     let mut said = false;
     loop {

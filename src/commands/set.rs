@@ -2,14 +2,15 @@
 //! `:set` commands write properties.
 
 use std::io::Write;
-use std::os::unix::fs::{chown, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::{existing_app, fail, info2, usage_error};
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
+use crate::ownership::Ownership;
 use crate::settings::{Key, Scope};
 
 const USAGE: &str = "deploy-tasks:set [--global|<app>] <key> [<value>]";
@@ -58,7 +59,7 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
             Err(error) => return fail(host, error),
         };
         info2(&format!("Setting {} to {value}", key.name()));
-        write_property(&dir, key.name(), &value, dokku_owner().as_ref())
+        write_property(&dir, key.name(), &value, &host.ownership())
     };
     match result {
         Ok(()) => ExitCode::Success,
@@ -77,20 +78,11 @@ fn unset(path: &Path) -> Result<()> {
     }
 }
 
-/// A user and group to give files to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Owner {
-    uid: u32,
-    gid: u32,
-}
-
 /// Writes `value` into `dir/name` at once (a temporary file renamed over it), creating `dir`
-/// and its missing parents. What is created is given to `owner`, so that a property written by
+/// and its missing parents. What is created gets `ownership`, so that a property written by
 /// root stays usable by the `dokku` user that deploys run as.
-fn write_property(dir: &Path, name: &str, value: &str, owner: Option<&Owner>) -> Result<()> {
-    for created in create_dirs(dir)? {
-        give(&created, owner)?;
-    }
+fn write_property(dir: &Path, name: &str, value: &str, ownership: &Ownership) -> Result<()> {
+    ownership.create_dir_all(dir)?;
     let path = dir.join(name);
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| -> Result<()> {
@@ -100,9 +92,9 @@ fn write_property(dir: &Path, name: &str, value: &str, owner: Option<&Owner>) ->
             .mode(0o644)
             .open(&temporary)
             .with_context(|| format!("creating {}", temporary.display()))?;
+        ownership.give(&temporary)?;
         file.write_all(value.as_bytes())
             .with_context(|| format!("writing {}", temporary.display()))?;
-        give(&temporary, owner)?;
         std::fs::rename(&temporary, &path).with_context(|| format!("writing {}", path.display()))
     })();
     if written.is_err() {
@@ -111,80 +103,11 @@ fn write_property(dir: &Path, name: &str, value: &str, owner: Option<&Owner>) ->
     written
 }
 
-/// Creates `dir` and whichever of its parents are missing; returns those it created, outermost
-/// first.
-fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    let missing: Vec<PathBuf> = dir
-        .ancestors()
-        .take_while(|ancestor| !ancestor.as_os_str().is_empty() && !ancestor.is_dir())
-        .map(Path::to_path_buf)
-        .collect();
-    let mut created = Vec::new();
-    for path in missing.into_iter().rev() {
-        match std::fs::create_dir(&path) {
-            Ok(()) => created.push(path),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => {
-                return Err(error).with_context(|| format!("creating {}", path.display()))
-            }
-        }
-    }
-    Ok(created)
-}
-
-fn give(path: &Path, owner: Option<&Owner>) -> Result<()> {
-    match owner {
-        Some(owner) => chown(path, Some(owner.uid), Some(owner.gid))
-            .with_context(|| format!("giving {} to the dokku user", path.display())),
-        None => Ok(()),
-    }
-}
-
-/// The `dokku` user, when running as root on a host that has one: whoever else runs this can
-/// only create files of their own.
-fn dokku_owner() -> Option<Owner> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    owner_in_passwd(&passwd, "dokku")
-}
-
-/// The uid and gid of `user` in `/etc/passwd` text (`name:password:uid:gid:...`).
-fn owner_in_passwd(passwd: &str, user: &str) -> Option<Owner> {
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        if fields.next()? != user {
-            return None;
-        }
-        let _password = fields.next()?;
-        let uid = fields.next()?.parse().ok()?;
-        let gid = fields.next()?.parse().ok()?;
-        Some(Owner { uid, gid })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ownership::Owner;
     use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn finds_the_dokku_user_in_passwd() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
-                      dokku-admin:x:1001:1001::/home/x:/bin/sh\n\
-                      dokku:x:1000:998:dokku:/home/dokku:/bin/bash\n";
-        assert_eq!(
-            owner_in_passwd(passwd, "dokku"),
-            Some(Owner {
-                uid: 1000,
-                gid: 998
-            })
-        );
-        assert_eq!(owner_in_passwd("root:x:0:0::/:/bin/sh\n", "dokku"), None);
-        assert_eq!(owner_in_passwd("dokku:x:bad:1::/:/bin/sh\n", "dokku"), None);
-    }
 
     #[test]
     fn writes_the_value_without_a_newline_and_gives_what_it_created_to_the_owner() {
@@ -196,9 +119,11 @@ mod tests {
             uid: metadata.uid(),
             gid: metadata.gid(),
         };
-        write_property(&dir, "timeout", "30", Some(&owner)).unwrap();
+        let ownership = Ownership::with_owner(root.path(), Some(owner));
+        write_property(&dir, "timeout", "30", &ownership).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("timeout")).unwrap(), "30");
-        write_property(&dir, "timeout", "45", None).unwrap();
+        let unchanged = Ownership::with_owner(root.path(), None);
+        write_property(&dir, "timeout", "45", &unchanged).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("timeout")).unwrap(), "45");
         let names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -208,16 +133,5 @@ mod tests {
         unset(&dir.join("timeout")).unwrap();
         unset(&dir.join("timeout")).unwrap();
         assert!(!dir.join("timeout").exists());
-    }
-
-    #[test]
-    fn creates_only_missing_directories_outermost_first() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("a").join("b");
-        assert_eq!(
-            create_dirs(&dir).unwrap(),
-            [root.path().join("a"), root.path().join("a").join("b")]
-        );
-        assert!(create_dirs(&dir).unwrap().is_empty());
     }
 }
