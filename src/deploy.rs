@@ -142,7 +142,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         }
         if task.frequency == Frequency::FirstDeployOnly {
             // Recorded before it runs, so it never runs twice, even if it fails.
-            record_first_deploy_task(&first_deploy_record(host, app))?;
+            record_first_deploy_task(host, &first_deploy_record(host, app))?;
         }
         let limits = Limits {
             timeout: settings.timeout(*phase, task.defaults.timeout)?,
@@ -440,11 +440,10 @@ fn first_deploy_task_ran(host: &Host, app: &App) -> bool {
             == Some("true")
 }
 
-fn record_first_deploy_task(record: &Path) -> Result<()> {
-    if let Some(dir) = record.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(record, "executed").with_context(|| format!("recording {}", record.display()))
+fn record_first_deploy_task(host: &Host, record: &Path) -> Result<()> {
+    host.ownership()
+        .write(record, "executed")
+        .with_context(|| format!("recording {}", record.display()))
 }
 
 /// The app's docker options for a phase task: Dokku's deploy options (new location, else the

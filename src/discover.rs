@@ -16,6 +16,7 @@ use crate::docker::{Docker, Image};
 use crate::engine::Engine;
 use crate::host::Host;
 use crate::in_flight::InFlight;
+use crate::ownership::Ownership;
 use crate::settings::Settings;
 use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source};
 
@@ -164,7 +165,7 @@ pub fn definitions(
             let found = extract(host, app, image, &reference, search)
                 .with_context(|| format!("reading the task definitions from {reference}"))?;
             // The cache only saves time: a failure to write it must not fail the deploy.
-            let _ = write_cache(&cache, &key, &found);
+            let _ = write_cache(&host.ownership(), &cache, &key, &found);
             found
         }
     };
@@ -391,12 +392,13 @@ fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
 
 /// Writes an entry into a fresh directory renamed into place, so a reader never sees half of
 /// one, then drops the oldest entries.
-fn write_cache(cache: &Path, key: &str, found: &Definitions) -> Result<()> {
-    std::fs::create_dir_all(cache)?;
+fn write_cache(ownership: &Ownership, cache: &Path, key: &str, found: &Definitions) -> Result<()> {
+    ownership.create_dir_all(cache)?;
     let staging = tempfile::Builder::new().prefix(".new-").tempdir_in(cache)?;
+    ownership.give(staging.path())?;
     let mut origins = String::new();
     for (source, file) in found.iter() {
-        std::fs::write(staging.path().join(source.name()), &file.bytes)?;
+        ownership.write(&staging.path().join(source.name()), &file.bytes)?;
         let clean = |text: &str| text.replace(['\n', '\t'], " ");
         origins.push_str(&format!(
             "{}\t{}\t{}\n",
@@ -405,7 +407,7 @@ fn write_cache(cache: &Path, key: &str, found: &Definitions) -> Result<()> {
             clean(&file.origin)
         ));
     }
-    std::fs::write(staging.path().join("origins"), origins)?;
+    ownership.write(&staging.path().join("origins"), origins)?;
     if std::fs::rename(staging.path(), cache.join(key)).is_ok() {
         // Renamed away: nothing left for the TempDir to delete.
         std::mem::forget(staging);
@@ -451,7 +453,13 @@ mod tests {
                 bytes: b"echo hi\n".to_vec(),
             },
         );
-        write_cache(dir.path(), "abc-1", &found).unwrap();
+        write_cache(
+            &Ownership::with_owner(dir.path(), None),
+            dir.path(),
+            "abc-1",
+            &found,
+        )
+        .unwrap();
         assert_eq!(read_cache(dir.path(), "abc-1"), Some(found));
         assert_eq!(read_cache(dir.path(), "other-1"), None);
     }
@@ -489,7 +497,13 @@ mod tests {
     fn cache_keeps_only_the_newest_images() {
         let dir = tempfile::tempdir().unwrap();
         for n in 0..CACHED_IMAGES + 3 {
-            write_cache(dir.path(), &format!("{n}-1"), &Definitions::default()).unwrap();
+            write_cache(
+                &Ownership::with_owner(dir.path(), None),
+                dir.path(),
+                &format!("{n}-1"),
+                &Definitions::default(),
+            )
+            .unwrap();
         }
         let left = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(left, CACHED_IMAGES);

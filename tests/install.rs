@@ -436,7 +436,7 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
     host.build_own("");
     // Dokku's own files: the host's copies of the definitions, the app's config.
     host.host_procfile("release: echo release ran\n");
-    host.host_app_json(r#"{"scripts": {"dokku": {}}}"#);
+    host.host_app_json(r#"{"scripts": {"postdeploy": "echo first deploy task ran"}}"#);
     host.app_env("export GREETING='hi'\n");
     // The deploy user walks to it, as on a Dokku host.
     std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -455,6 +455,9 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
     };
     Run::from(set("60").output().unwrap()).expect_code(0);
     host.release().expect_code(0).stdout_has("release ran");
+    host.postdeploy()
+        .expect_code(0)
+        .stdout_has("first deploy task ran");
 
     let after = snapshot(&host.lib_root());
     let created: Vec<&PathBuf> = after
@@ -469,6 +472,8 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
         "data/deploy-tasks/APP",
         "data/deploy-tasks/APP/history.jsonl",
         "data/deploy-tasks/APP/lock",
+        "data/deploy-tasks/APP/definitions",
+        "data/deploy-tasks/APP/heroku-postdeploy",
     ] {
         let expected = PathBuf::from(expected.replace("APP", &host.app));
         assert!(
