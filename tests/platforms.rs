@@ -284,3 +284,180 @@ fn given_hook_timeout_then_a_hung_pre_deploy_sh_times_out_and_the_image_is_uncha
     );
     assert_no_task_container_left(&host);
 }
+
+/// The running container's record of the `_all` hooks that ran in it.
+fn hooks_ran_in(container: &str) -> String {
+    let out = docker_output(&["exec", container, "cat", "/tmp/hooks-ran"]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn given_a_pagoda_app_on_two_web_containers_then_hooks_run_in_order_and_the_all_hooks_once_in_each_new_container_only(
+) {
+    let host = TestHost::new("pagoda");
+    deploy(&host, &example("pagoda"), 2).expect_code(0);
+    // A container of the first deploy's image that is still running during the next deploy.
+    let old = format!("{}.web.old", host.app);
+    docker(&[
+        "run",
+        "-d",
+        "--network=none",
+        "--name",
+        &old,
+        "--label",
+        &format!("com.dokku.app-name={}", host.app),
+        "--label",
+        "com.dokku.process-type=web",
+        &host.image(),
+        "sleep",
+        "600",
+    ]);
+
+    let run = deploy(&host, &example("pagoda"), 2);
+
+    run.expect_code(0);
+    let (web1, web2) = (format!("{}.web.1", host.app), format!("{}.web.2", host.app));
+    assert_in_order(
+        &run,
+        &run.stdout,
+        &[
+            "Executing predeploy task from Boxfile: echo build.before_exec",
+            "Executing predeploy task from Boxfile: echo build.after_exec",
+            "Committed the predeploy result",
+            "Executing release task from Procfile",
+            "Procfile release",
+            "web1.before_deploy in release-2",
+            "=====> Application deployed",
+            &format!(
+                "web1.before_deploy_all in {}",
+                docker(&["inspect", "--format", "{{.Config.Hostname}}", &web1])
+            ),
+            &format!(
+                "web1.before_deploy_all in {}",
+                docker(&["inspect", "--format", "{{.Config.Hostname}}", &web2])
+            ),
+            "web1.after_deploy in postdeploy-",
+            &format!("Executing postdeploy task from Boxfile in {web1}: echo after_deploy_all"),
+            &format!("Executing postdeploy task from Boxfile in {web2}: echo after_deploy_all"),
+            "No running worker container of",
+        ],
+    );
+    assert_eq!(
+        docker(&["exec", &web1, "cat", "/app/build-order"]),
+        "build.before_exec\nbuild.exec\nbuild.exec again\nbuild.after_exec"
+    );
+    for container in [&web1, &web2] {
+        assert_eq!(
+            hooks_ran_in(container),
+            "before_deploy_all\nafter_deploy_all",
+            "in {container}"
+        );
+    }
+    assert_eq!(
+        hooks_ran_in(&old),
+        "",
+        "an _all hook ran in the old container"
+    );
+    let worker = history(&host)
+        .into_iter()
+        .rev()
+        .find(|entry| entry["command"].as_str().unwrap().contains("worker1"))
+        .unwrap();
+    assert_eq!(worker["outcome"], "skipped");
+    assert_no_task_container_left(&host);
+}
+
+/// A copy of the Pagoda example with its Boxfile replaced.
+fn pagoda_with(boxfile: &str) -> tempfile::TempDir {
+    let source = copy_of("pagoda");
+    std::fs::write(source.path().join("Boxfile"), boxfile).unwrap();
+    source
+}
+
+#[test]
+fn given_a_pagoda_deploy_hook_past_its_timeout_then_the_deploy_goes_on_with_timeout_ignored() {
+    let host = TestHost::new("pagoda-timeout");
+    let source = pagoda_with(
+        "web1:\n  after_deploy:\n    - \"echo after_deploy started; sleep 120\"\n  after_deploy_all:\n    - \"echo all started; sleep 120\"\n  deploy_hook_timeout: 1\n",
+    );
+
+    let run = deploy(&host, source.path(), 1);
+
+    run.expect_code(0)
+        .stdout_has("after_deploy started")
+        .stdout_has("all started")
+        .stderr_has("postdeploy task from Boxfile timed out after 1s; going on as if it succeeded");
+    let outcomes: Vec<String> = history(&host)
+        .iter()
+        .filter(|entry| entry["source"] == "Boxfile")
+        .map(|entry| entry["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes, ["timeout-ignored", "timeout-ignored"]);
+    // The exec'd hook was ended inside the container by its `timeout` command.
+    let web1 = format!("{}.web.1", host.app);
+    assert!(
+        eventually(std::time::Duration::from_secs(30), || {
+            !docker(&["exec", &web1, "ps", "-o", "args"]).contains("sleep 120")
+        }),
+        "the hook still runs in {web1}"
+    );
+    assert_no_task_container_left(&host);
+
+    // An explicit policy for the phase overrides Pagoda's.
+    host.setting("postdeploy-on-failure", "fail");
+    deploy(&host, source.path(), 1)
+        .expect_code(124)
+        .stderr_has("postdeploy task from Boxfile timed out after 1s");
+}
+
+#[test]
+fn given_a_failing_or_hung_pagoda_build_hook_then_the_deploy_fails_and_the_image_is_unchanged() {
+    for (name, boxfile, code, said) in [
+        (
+            "pagoda-build-fail",
+            "build:\n  exec:\n    - \"echo one > /app/one\"\n    - \"exit 3\"\n",
+            1,
+            "predeploy task from Boxfile failed with exit code 3",
+        ),
+        (
+            "pagoda-build-hung",
+            "build:\n  exec:\n    - \"sleep 120\"\n  build_hook_timeout: 1\n",
+            124,
+            "predeploy task from Boxfile timed out after 1s",
+        ),
+    ] {
+        let host = TestHost::new(name);
+        let run = deploy(&host, pagoda_with(boxfile).path(), 1);
+
+        run.expect_code(code).stderr_has(said);
+        let entries = history(&host);
+        let built = entries[0]["image_before"].as_str().unwrap();
+        assert_eq!(image_id(&host.image()), built, "the tag moved");
+        for entry in &entries {
+            let after = entry["image_after"].as_str().unwrap();
+            if after != built {
+                assert!(
+                    !docker_output(&["image", "inspect", after]).status.success(),
+                    "the intermediate image {after} is left"
+                );
+            }
+        }
+        assert_no_task_container_left(&host);
+    }
+}
+
+#[test]
+fn given_a_boxfile_with_a_hook_that_is_not_a_list_then_the_deploy_fails_naming_the_line() {
+    let host = TestHost::new("pagoda-bad");
+    let source = pagoda_with("web1:\n  name: site\n  before_deploy: \"php artisan migrate\"\n");
+
+    let run = deploy(&host, source.path(), 1);
+
+    run.expect_code(1);
+    // The trigger's one line, then the stand-in host's own.
+    let error = run.stderr.lines().next().unwrap_or_default();
+    for text in [" !     ", "/Boxfile in dokku/", "line 3", "list"] {
+        assert!(error.contains(text), "{text:?} not in {error:?}; {run:#?}");
+    }
+    assert!(history(&host).is_empty(), "a task ran");
+}
