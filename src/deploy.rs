@@ -256,6 +256,43 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     Ok(PhaseEnd::Done)
 }
 
+/// The tasks a trigger of `phase` would run now for `dokku/APP:TAG`, each as `SOURCE KEY` (the
+/// key left out where it is the source's name), with why it would not run where that is so: for
+/// `deploy-tasks:report`.
+pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> Result<Vec<String>> {
+    let settings = Settings::of(host, app);
+    let config = app_config::load(host, app)?;
+    let sources = source_options(&settings, &config)?;
+    let search = Search::new(&settings, &sources.flux_orbit);
+    let defer = settings.computed(Key::find("core-tasks")?, host) == "defer";
+    let request = PhaseRequest {
+        app: app.clone(),
+        tag: tag.clone(),
+        phase,
+        first_deploy_tasks: true,
+        commit: false,
+        obey_skip: true,
+    };
+    let reference = format!("{}:{}", app.image_repository(), tag.name());
+    let mut lookup = ImageLookup::new(&host.docker, reference);
+    let tasks = phase_tasks(host, &request, &mut lookup, &search, &sources)?;
+    Ok(tasks
+        .iter()
+        .map(|task| {
+            let mut text = task.source.name().to_string();
+            if task.key != task.source.name() {
+                text = format!("{text} {}", task.key);
+            }
+            if defer && task.run_by_stock_dokku() {
+                text.push_str(" (left to Dokku)");
+            } else if let Some(why) = &task.skip {
+                text.push_str(&format!(" (skipped: {why})"));
+            }
+            text
+        })
+        .collect())
+}
+
 /// A task's limits once the admin's settings are laid over its source's defaults.
 struct Limits {
     timeout: Option<Duration>,

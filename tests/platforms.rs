@@ -367,6 +367,42 @@ fn given_a_pagoda_app_on_two_web_containers_then_hooks_run_in_order_and_the_all_
     assert_no_task_container_left(&host);
 }
 
+/// `deploy-tasks:report APP FLAG`, through Dokku's subcommand entry point.
+fn report(host: &TestHost, flag: &str) -> Run {
+    Run::from(
+        Command::new(plugin_path().join("deploy-tasks/subcommands/report"))
+            .args(["deploy-tasks:report", &host.app, flag])
+            .env("DOKKU_ROOT", host.dokku_root())
+            .env("DOKKU_LIB_ROOT", host.lib_root())
+            .env("DOCKER_BIN", docker_bin())
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .output()
+            .expect("running the report"),
+    )
+}
+
+#[test]
+fn given_apps_from_every_platform_then_the_report_lists_each_phases_tasks_with_their_sources() {
+    let host = TestHost::new("report-sources");
+    deploy(&host, &example("pagoda"), 1).expect_code(0);
+    report(&host, "--deploy-tasks-predeploy-tasks")
+        .expect_code(0)
+        .stdout_has("Boxfile build.before_exec, Boxfile build.exec, Boxfile build.exec, Boxfile build.after_exec\n");
+    report(&host, "--deploy-tasks-release-tasks")
+        .expect_code(0)
+        .stdout_has("Procfile release, Boxfile web1.before_deploy\n");
+    report(&host, "--deploy-tasks-postdeploy-tasks")
+        .expect_code(0)
+        .stdout_has("Boxfile web1.before_deploy_all, Boxfile web1.after_deploy, Boxfile web1.after_deploy_all, Boxfile worker1.after_deploy_all\n");
+
+    let flux = TestHost::new("report-flux");
+    flux.app_env("export SKIP_HOOKS=true\n");
+    deploy(&flux, &example("flux-orbit"), 1).expect_code(0);
+    report(&flux, "--deploy-tasks-predeploy-tasks")
+        .expect_code(0)
+        .stdout_has("app.json scripts.dokku.predeploy, pre-deploy.sh (skipped: SKIP_HOOKS is true in the app's config)\n");
+}
+
 /// A copy of the Pagoda example with its Boxfile replaced.
 fn pagoda_with(boxfile: &str) -> tempfile::TempDir {
     let source = copy_of("pagoda");

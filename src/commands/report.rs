@@ -1,13 +1,16 @@
-//! `deploy-tasks:report [APP] [FLAG] [--format json]`: the settings of one app or every app, in
-//! the layout of Dokku's `:report` commands.
+//! `deploy-tasks:report [APP] [FLAG] [--format json]`: the settings of one app or every app, and
+//! the tasks each phase would run with their sources, in the layout of Dokku's `:report`
+//! commands.
 
 use serde_json::{Map, Value};
 
 use super::{existing_app, fail, info2, print, usage_error, verbose};
-use crate::app::App;
+use crate::app::{App, ImageTag};
+use crate::deploy::describe_tasks;
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
 use crate::input_error::InputError;
+use crate::phase::Phase;
 use crate::settings::{Settings, KEYS};
 
 const USAGE: &str = "deploy-tasks:report [<app>] [<flag>] [--format json]";
@@ -117,8 +120,37 @@ fn rows(host: &Host, app: &App) -> Vec<(String, String)> {
             settings.computed(key, host),
         ));
     }
+    for phase in Phase::ALL {
+        rows.push((
+            format!("{FLAG_PREFIX}{phase}-tasks"),
+            tasks_of(host, app, phase),
+        ));
+    }
     rows.sort();
     rows
+}
+
+/// The tasks the `phase` trigger would run for the app's `latest` image, with their sources;
+/// empty when there is no image yet, and the reason on one line when they cannot be read.
+fn tasks_of(host: &Host, app: &App, phase: Phase) -> String {
+    let latest = match ImageTag::new(None) {
+        Ok(tag) => tag,
+        Err(error) => return format!("error: {error}"),
+    };
+    let reference = format!("{}:{}", app.image_repository(), latest.name());
+    match host.docker.image(&reference) {
+        Ok(Some(_)) => {}
+        Ok(None) => return String::new(),
+        Err(error) => return format!("error: {}", one_line(&format!("{error:#}"))),
+    }
+    match describe_tasks(host, app, &latest, phase) {
+        Ok(tasks) => tasks.join(", "),
+        Err(error) => format!("error: {}", one_line(&format!("{error:#}"))),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Dokku's report rows: the flag without `--`, dashes as spaces, capitalised, with a colon,
