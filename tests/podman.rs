@@ -70,6 +70,10 @@ impl PodmanApp {
             );
             return None;
         }
+        assert!(
+            Path::new(PODMAN_DIR).join("containers.conf").is_file(),
+            "no Podman configuration in {PODMAN_DIR}: run `bash tests/setup.sh` first"
+        );
         let image = podman_output(&["image", "inspect", BUSYBOX]);
         assert!(
             image.status.success(),
