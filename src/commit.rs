@@ -15,6 +15,29 @@ use crate::docker::{Docker, Image};
 /// come back exactly as the image had them (the helper replaced them for the run); WORKDIR, USER,
 /// ENV and EXPOSE were never changed. Dokku's labels mark the image as predeploy-committed.
 pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Result<String> {
+    let args = commit_args(docker.is_podman(), container, app, before);
+    let id = docker
+        .run(&args)
+        .with_context(|| format!("committing the predeploy container {container}"))?;
+    if id.is_empty() {
+        bail!("`docker commit {container}` printed no image ID");
+    }
+    if before.entrypoint.is_none()
+        && before.cmd.as_ref().is_none_or(Vec::is_empty)
+        && !docker.is_podman()
+    {
+        // With neither ENTRYPOINT nor CMD to write, `docker commit` takes an empty CMD for "no
+        // change" and keeps the container's: the helper. Only a build step can write it empty.
+        // `podman commit` clears it as asked.
+        return docker
+            .build_from_stdin(&format!("FROM {id}\nCMD []\n"))
+            .with_context(|| format!("clearing the CMD of the image committed from {container}"));
+    }
+    Ok(id)
+}
+
+/// The `commit` call's arguments, in Docker's dialect or Podman's.
+fn commit_args(podman: bool, container: &str, app: &App, before: &Image) -> Vec<String> {
     let mut args: Vec<String> = vec!["commit".into()];
     if let Some(entrypoint) = &before.entrypoint {
         args.extend([
@@ -26,28 +49,25 @@ pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Re
     // keep the helper's arguments as the image's CMD.
     let cmd = before.cmd.clone().unwrap_or_default();
     args.extend(["--change".into(), format!("CMD {}", json_array(&cmd))]);
-    args.extend([
-        "--change".into(),
-        format!(
-            "LABEL org.label-schema.schema-version=1.0 org.label-schema.vendor=dokku com.dokku.app-name={} com.dokku.predeploy-phase=true",
-            app.name()
-        ),
-    ]);
+    let labels = [
+        "org.label-schema.schema-version=1.0".to_string(),
+        "org.label-schema.vendor=dokku".to_string(),
+        format!("com.dokku.app-name={}", app.name()),
+        "com.dokku.predeploy-phase=true".to_string(),
+    ];
+    if podman {
+        // Docker's image format, as `docker commit` writes: Podman's default (OCI) has no place
+        // for a HEALTHCHECK, which would be lost.
+        args.extend(["--format".into(), "docker".into()]);
+        // Podman takes one KEY=VALUE per LABEL: the others would become the first one's value.
+        for label in &labels {
+            args.extend(["--change".into(), format!("LABEL {label}")]);
+        }
+    } else {
+        args.extend(["--change".into(), format!("LABEL {}", labels.join(" "))]);
+    }
     args.push(container.to_string());
-    let id = docker
-        .run(&args)
-        .with_context(|| format!("committing the predeploy container {container}"))?;
-    if id.is_empty() {
-        bail!("`docker commit {container}` printed no image ID");
-    }
-    if before.entrypoint.is_none() && before.cmd.as_ref().is_none_or(Vec::is_empty) {
-        // With neither ENTRYPOINT nor CMD to write, `docker commit` takes an empty CMD for "no
-        // change" and keeps the container's: the helper. Only a build step can write it empty.
-        return docker
-            .build_from_stdin(&format!("FROM {id}\nCMD []\n"))
-            .with_context(|| format!("clearing the CMD of the image committed from {container}"));
-    }
-    Ok(id)
+    args
 }
 
 /// Points `reference` at `new_id`, unless it no longer points at `expected_id` (another deploy
@@ -84,5 +104,61 @@ mod tests {
         ];
         assert_eq!(json_array(&words), r#"["sh","-c","echo \"a\\b\""]"#);
         assert_eq!(json_array(&[]), "[]");
+    }
+
+    fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> Image {
+        let words = |list: &[&str]| list.iter().map(|word| word.to_string()).collect();
+        Image {
+            id: "sha256:1".into(),
+            entrypoint: entrypoint.map(words),
+            cmd: cmd.map(words),
+            working_dir: String::new(),
+            env: Vec::new(),
+            labels: Default::default(),
+            volumes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn docker_gets_one_label_instruction_with_every_label() {
+        let app = App::new("shop").unwrap();
+        let before = image(Some(&["/bin/sh", "-c"]), Some(&["serve"]));
+        assert_eq!(
+            commit_args(false, "shop.predeploy.1", &app, &before),
+            [
+                "commit",
+                "--change",
+                r#"ENTRYPOINT ["/bin/sh","-c"]"#,
+                "--change",
+                r#"CMD ["serve"]"#,
+                "--change",
+                "LABEL org.label-schema.schema-version=1.0 org.label-schema.vendor=dokku com.dokku.app-name=shop com.dokku.predeploy-phase=true",
+                "shop.predeploy.1"
+            ]
+        );
+    }
+
+    #[test]
+    fn podman_gets_docker_format_and_one_label_per_instruction() {
+        let app = App::new("shop").unwrap();
+        assert_eq!(
+            commit_args(true, "shop.predeploy.1", &app, &image(None, None)),
+            [
+                "commit",
+                "--change",
+                "CMD []",
+                "--format",
+                "docker",
+                "--change",
+                "LABEL org.label-schema.schema-version=1.0",
+                "--change",
+                "LABEL org.label-schema.vendor=dokku",
+                "--change",
+                "LABEL com.dokku.app-name=shop",
+                "--change",
+                "LABEL com.dokku.predeploy-phase=true",
+                "shop.predeploy.1"
+            ]
+        );
     }
 }

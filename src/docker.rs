@@ -2,7 +2,7 @@
 //! call, keeps the CLI out of the terminal's signals, and turns its failures into one line.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -27,6 +27,7 @@ pub struct Docker {
     bin: PathBuf,
     trace: bool,
     engine: Option<Engine>,
+    podman: bool,
 }
 
 /// What the plugin needs to know of an image, from `docker image inspect`.
@@ -79,7 +80,13 @@ impl Docker {
     /// The CLI at `bin`; with `trace`, every call is written to stderr first.
     pub fn new(bin: PathBuf, trace: bool) -> Docker {
         let engine = Engine::local(&bin, trace);
-        Docker { bin, trace, engine }
+        let podman = bin.file_name().is_some_and(|name| name == "podman");
+        Docker {
+            bin,
+            trace,
+            engine,
+            podman,
+        }
     }
 
     /// The same CLI, never using the Engine API directly.
@@ -98,6 +105,12 @@ impl Docker {
         &self.bin
     }
 
+    /// Whether `DOCKER_BIN` names Podman's CLI (`.../podman`), whose docker-compatible commands
+    /// differ in details the plugin adapts to.
+    pub fn is_podman(&self) -> bool {
+        self.podman
+    }
+
     /// A command for the CLI. It runs in a process group of its own, so that a Ctrl-C or a
     /// hangup reaches only the trigger, which then stops the task itself and never has a
     /// `docker commit` cut in half.
@@ -106,6 +119,11 @@ impl Docker {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|arg| arg.as_ref().to_os_string())
+            .collect();
+        let args = if self.podman { podman_args(args) } else { args };
         let mut command = Command::new(&self.bin);
         command.args(args).process_group(0);
         if self.trace {
@@ -348,6 +366,30 @@ pub fn is_missing(error: &anyhow::Error) -> bool {
         || text.contains("No such image")
 }
 
+/// Podman's spelling of the calls the plugin makes:
+/// - `cp --follow-link`: Podman's `cp` has no such flag, and always follows links.
+/// - `run`: Podman adds `container=podman` and `TERM=xterm` to every container's environment,
+///   and the host's proxy variables, and `podman commit` writes them into the image's ENV. Unset
+///   here, a task sees the environment Docker would give it and a committed image keeps its ENV.
+fn podman_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    match args.first().and_then(|verb| verb.to_str()) {
+        Some("cp") if args.get(1).is_some_and(|flag| flag == "--follow-link") => {
+            args.remove(1);
+            args
+        }
+        Some("run") => {
+            let adapted = [
+                "--unsetenv=container",
+                "--unsetenv=TERM",
+                "--http-proxy=false",
+            ];
+            args.splice(1..1, adapted.map(OsString::from));
+            args
+        }
+        _ => args,
+    }
+}
+
 fn describe(command: &Command) -> String {
     let words: Vec<String> = command
         .get_args()
@@ -412,6 +454,30 @@ mod tests {
                 "PLAIN",
                 "image"
             ]
+        );
+    }
+
+    #[test]
+    fn podman_gets_its_own_spelling_of_cp_and_run() {
+        let words = |list: &[&str]| -> Vec<OsString> { list.iter().map(OsString::from).collect() };
+        assert_eq!(
+            podman_args(words(&["cp", "--follow-link", "c:/app/app.json", "/tmp/x"])),
+            words(&["cp", "c:/app/app.json", "/tmp/x"])
+        );
+        assert_eq!(
+            podman_args(words(&["run", "--interactive", "image"])),
+            words(&[
+                "run",
+                "--unsetenv=container",
+                "--unsetenv=TERM",
+                "--http-proxy=false",
+                "--interactive",
+                "image"
+            ])
+        );
+        assert_eq!(
+            podman_args(words(&["commit", "--change", "CMD []", "c"])),
+            words(&["commit", "--change", "CMD []", "c"])
         );
     }
 
