@@ -134,14 +134,7 @@ fn run_through_cli(docker: &Docker, plan: &Plan, timeout: Option<Duration>) -> R
             let _ = pipe.write_all(&stdin);
         })
     });
-    let stdout = child
-        .stdout
-        .take()
-        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stdout)));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr)));
+    let [stdout, stderr] = stream_output(&mut child);
     let (exited, exit) = mpsc::channel();
     thread::spawn(move || {
         let status = child
@@ -280,14 +273,7 @@ pub fn exec(
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("running docker exec in {container}"))?;
-    let stdout = child
-        .stdout
-        .take()
-        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stdout)));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr)));
+    let [stdout, stderr] = stream_output(&mut child);
     let started = Instant::now();
     let mut stopping: Option<Ending> = None;
     let mut give_up_at: Option<Instant> = None;
@@ -365,6 +351,20 @@ fn supervise(
         }
     };
     Ok(stopping.unwrap_or(Ending::Exited(code)))
+}
+
+/// Passes a docker CLI child's stdout and stderr on, line by line, each from its own thread.
+fn stream_output(child: &mut std::process::Child) -> [Option<thread::JoinHandle<()>>; 2] {
+    [
+        child
+            .stdout
+            .take()
+            .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stdout))),
+        child
+            .stderr
+            .take()
+            .map(|pipe| thread::spawn(move || stream_lines(pipe, Stream::Stderr))),
+    ]
 }
 
 fn stream_lines(mut pipe: impl Read, stream: Stream) {

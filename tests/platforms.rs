@@ -45,20 +45,6 @@ fn assert_in_order(run: &Run, haystack: &str, texts: &[&str]) {
     }
 }
 
-/// The history, oldest first, as (source, outcome, image_before, image_after) tuples.
-fn history(host: &TestHost) -> Vec<serde_json::Value> {
-    let path = host
-        .lib_root()
-        .join("data/deploy-tasks")
-        .join(&host.app)
-        .join("history.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a history line is JSON"))
-        .collect()
-}
-
 fn assert_no_task_container_left(host: &TestHost) {
     assert!(
         host.task_containers().is_empty(),
@@ -103,7 +89,8 @@ fn given_a_scalingo_app_when_deployed_then_procfile_postdeploy_runs_after_app_js
             ),
         ],
     );
-    let sources: Vec<String> = history(&host)
+    let sources: Vec<String> = host
+        .history()
         .iter()
         .map(|entry| format!("{} {}", entry["phase"], entry["source"]))
         .collect();
@@ -148,7 +135,7 @@ fn given_a_scalingo_app_whose_procfile_postdeploy_fails_then_the_deploy_fails() 
     run.expect_code(1)
         .stdout_has("notifying")
         .stderr_has("postdeploy task from Procfile failed with exit code 3");
-    assert_eq!(history(&host).last().unwrap()["outcome"], "failed");
+    assert_eq!(host.history().last().unwrap()["outcome"], "failed");
     assert_no_task_container_left(&host);
 }
 
@@ -178,7 +165,7 @@ fn given_a_flux_orbit_app_when_deployed_then_pre_deploy_sh_runs_after_app_json_w
         "app.json\npre-deploy.sh"
     );
     // Each predeploy task ran on the previous one's result; only the last result is tagged.
-    let entries = history(&host);
+    let entries = host.history();
     assert_eq!(entries[0]["source"], "app.json");
     assert_eq!(entries[1]["source"], "pre-deploy.sh");
     assert_eq!(entries[1]["image_before"], entries[0]["image_after"]);
@@ -198,7 +185,7 @@ fn given_a_failing_pre_deploy_sh_then_the_deploy_fails_and_no_intermediate_image
 
     run.expect_code(1)
         .stderr_has("predeploy task from pre-deploy.sh failed with exit code 5");
-    let entries = history(&host);
+    let entries = host.history();
     let app_json_result = entries[0]["image_after"].as_str().unwrap().to_string();
     let built = entries[0]["image_before"].as_str().unwrap();
     assert_ne!(app_json_result, built, "app.json's task was committed");
@@ -221,7 +208,7 @@ fn given_a_failing_post_deploy_sh_then_it_is_a_warning_and_the_deploy_succeeds()
 
     run.expect_code(0)
         .stderr_has("postdeploy task from post-deploy.sh failed with exit code 4");
-    assert_eq!(history(&host).last().unwrap()["outcome"], "warned");
+    assert_eq!(host.history().last().unwrap()["outcome"], "warned");
 
     // An explicit setting overrides the source's own policy.
     host.setting("postdeploy-on-failure", "fail");
@@ -258,7 +245,8 @@ fn given_skip_hooks_then_neither_script_runs_and_the_history_says_skipped() {
         .stdout_has("Skipping predeploy task from pre-deploy.sh (SKIP_HOOKS is true");
     assert!(!run.stdout.contains("pre-deploy.sh in"), "{run:#?}");
     assert!(!run.stdout.contains("post-deploy.sh in"), "{run:#?}");
-    let skipped: Vec<String> = history(&host)
+    let skipped: Vec<String> = host
+        .history()
         .iter()
         .filter(|entry| entry["outcome"] == "skipped")
         .map(|entry| entry["source"].as_str().unwrap().to_string())
@@ -276,7 +264,7 @@ fn given_hook_timeout_then_a_hung_pre_deploy_sh_times_out_and_the_image_is_uncha
     // 124, as timeout(1) says it.
     run.expect_code(124)
         .stderr_has("predeploy task from pre-deploy.sh timed out after 1s");
-    let entries = history(&host);
+    let entries = host.history();
     assert_eq!(entries.last().unwrap()["outcome"], "timeout");
     assert_eq!(
         image_id(&host.image()),
@@ -358,7 +346,8 @@ fn given_a_pagoda_app_on_two_web_containers_then_hooks_run_in_order_and_the_all_
         "",
         "an _all hook ran in the old container"
     );
-    let worker = history(&host)
+    let worker = host
+        .history()
         .into_iter()
         .rev()
         .find(|entry| entry["command"].as_str().unwrap().contains("worker1"))
@@ -423,7 +412,8 @@ fn given_a_pagoda_deploy_hook_past_its_timeout_then_the_deploy_goes_on_with_time
         .stdout_has("after_deploy started")
         .stdout_has("all started")
         .stderr_has("postdeploy task from Boxfile timed out after 1s; going on as if it succeeded");
-    let outcomes: Vec<String> = history(&host)
+    let outcomes: Vec<String> = host
+        .history()
         .iter()
         .filter(|entry| entry["source"] == "Boxfile")
         .map(|entry| entry["outcome"].as_str().unwrap().to_string())
@@ -466,7 +456,7 @@ fn given_a_failing_or_hung_pagoda_build_hook_then_the_deploy_fails_and_the_image
         let run = deploy(&host, pagoda_with(boxfile).path(), 1);
 
         run.expect_code(code).stderr_has(said);
-        let entries = history(&host);
+        let entries = host.history();
         let built = entries[0]["image_before"].as_str().unwrap();
         assert_eq!(image_id(&host.image()), built, "the tag moved");
         for entry in &entries {
@@ -495,5 +485,5 @@ fn given_a_boxfile_with_a_hook_that_is_not_a_list_then_the_deploy_fails_naming_t
     for text in [" !     ", "/Boxfile in dokku/", "line 3", "list"] {
         assert!(error.contains(text), "{text:?} not in {error:?}; {run:#?}");
     }
-    assert!(history(&host).is_empty(), "a task ran");
+    assert!(host.history().is_empty(), "a task ran");
 }

@@ -5,15 +5,9 @@ mod support;
 use support::*;
 
 fn history_outcomes(host: &TestHost) -> Vec<String> {
-    let path = host
-        .lib_root()
-        .join("data/deploy-tasks")
-        .join(&host.app)
-        .join("history.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["outcome"].to_string())
+    host.history()
+        .iter()
+        .map(|entry| entry["outcome"].to_string())
         .collect()
 }
 

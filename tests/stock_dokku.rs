@@ -29,16 +29,9 @@ fn trigger(host: &TestHost, trigger: &str, args: &[&str]) -> Run {
 }
 
 fn history_sources(host: &TestHost) -> Vec<String> {
-    let path = host
-        .lib_root()
-        .join("data/deploy-tasks")
-        .join(&host.app)
-        .join("history.jsonl");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    host.history()
+        .iter()
+        .map(|entry| {
             format!(
                 "{} {}",
                 entry["source"].as_str().unwrap(),

@@ -441,3 +441,19 @@ impl TestHost {
         self.build(&busybox_app(&extra), &[])
     }
 }
+
+impl TestHost {
+    /// The app's task history, oldest first, one JSON object per run.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        let path = self
+            .lib_root()
+            .join("data/deploy-tasks")
+            .join(&self.app)
+            .join("history.jsonl");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a history line is JSON"))
+            .collect()
+    }
+}
