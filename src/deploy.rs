@@ -180,7 +180,13 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
                 let ending = container::run(&host.docker, &plan, &mut guard, limits.timeout)?;
                 let mut image_after = run_image.clone();
                 if ending == Ending::Exited(0) && *phase == Phase::Predeploy && request.commit {
-                    image_after = commit::commit(&host.docker, guard.name(), app, &image)?;
+                    image_after = match commit::commit(&host.docker, guard.name(), app, &image) {
+                        Ok(id) => id,
+                        Err(error) => {
+                            discard(host, &committed);
+                            return Err(error);
+                        }
+                    };
                     committed.push(image_after.clone());
                 }
                 drop(guard);
