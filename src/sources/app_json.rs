@@ -8,11 +8,7 @@ use serde_json::Value;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Frequency, Source, Task};
-
-/// The largest app.json accepted. Real files are a few KiB; anything near this is a mistake and
-/// would only slow the deploy down.
-const MAX_BYTES: usize = 1_048_576;
+use crate::sources::{decode, line_and_column, Frequency, Source, Task};
 
 /// The deployment commands an app.json defines. Each is `None` when the key is absent, `null`,
 /// or a string holding only whitespace.
@@ -75,26 +71,12 @@ impl AppJsonScripts {
 /// is over 1 MiB, is not UTF-8, is not JSON (a `//` or `/* */` comment is named as such), does
 /// not hold an object, or has `scripts`, `scripts.dokku` or one of the scripts of the wrong type.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<AppJsonScripts, InputError> {
-    if bytes.len() > MAX_BYTES {
-        return Err(InputError::new(
-            origin,
-            format!(
-                "app.json is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
-            "keep app.json small: move large data out of it",
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        let (line, column) = line_and_column(bytes, error.valid_up_to());
-        InputError::new(
-            origin,
-            "app.json is not valid UTF-8",
-            "save app.json with UTF-8 encoding",
-        )
-        .at(line, column)
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = decode(
+        bytes,
+        origin,
+        "app.json",
+        "keep app.json small: move large data out of it",
+    )?;
     if text.trim().is_empty() {
         return Ok(AppJsonScripts::default());
     }
@@ -280,25 +262,6 @@ fn character_column(text: &str, line: usize, byte_column: usize) -> usize {
         .max(1)
 }
 
-/// 1-based line and character column of byte `offset` in `bytes`.
-fn line_and_column(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = bytes.get(..offset).unwrap_or(bytes);
-    let line_start = before
-        .iter()
-        .rposition(|&byte| byte == b'\n')
-        .map_or(0, |newline| newline + 1);
-    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
-    // The bytes before `offset` are valid UTF-8, so counting non-continuation bytes counts chars.
-    let column = before
-        .get(line_start..)
-        .unwrap_or_default()
-        .iter()
-        .filter(|&&byte| byte & 0xC0 != 0x80)
-        .count()
-        + 1;
-    (line, column)
-}
-
 /// The 1-based line and column where the value at `path` starts in `text`, which must be valid
 /// JSON. Follows the last occurrence of a duplicated key, as serde_json does; falls back to the
 /// start of the file if the path cannot be found.
@@ -428,6 +391,7 @@ impl Locator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::MAX_BYTES;
 
     fn scripts(text: &str) -> AppJsonScripts {
         parse(text.as_bytes(), "app.json").unwrap()

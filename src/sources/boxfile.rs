@@ -14,10 +14,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Defaults, Source, Target, Task};
-
-/// The largest Boxfile accepted. Real files are a few KiB; anything near this is a mistake.
-const MAX_BYTES: usize = 1_048_576;
+use crate::sources::{decode, Defaults, Source, Target, Task};
 
 /// How deep YAML collections may nest, aliases expanded. Hooks sit three levels down; the limit
 /// keeps the tree, which is dropped recursively, far from the stack's end.
@@ -181,26 +178,12 @@ impl Service {
 /// these mappings has a merge key. Errors about a node reached through an alias point at the
 /// anchored node, where the fix goes.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<Boxfile, InputError> {
-    if bytes.len() > MAX_BYTES {
-        return Err(InputError::new(
-            origin,
-            format!(
-                "the Boxfile is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
-            "keep the Boxfile to the build and service settings",
-        ));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        let (line, column) = line_and_column(bytes, error.valid_up_to());
-        InputError::new(
-            origin,
-            "the Boxfile is not valid UTF-8",
-            "save the Boxfile with UTF-8 encoding",
-        )
-        .at(line, column)
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = decode(
+        bytes,
+        origin,
+        "the Boxfile",
+        "keep the Boxfile to the build and service settings",
+    )?;
 
     let Some(root) = load(text, origin)? else {
         return Ok(Boxfile::default());
@@ -489,25 +472,6 @@ fn describe(node: &Node) -> String {
             Kind::String => "a string".to_string(),
         },
     }
-}
-
-/// 1-based line and character column of byte `offset` in `bytes`, whose bytes before `offset`
-/// are valid UTF-8.
-fn line_and_column(bytes: &[u8], offset: usize) -> (usize, usize) {
-    let before = bytes.get(..offset).unwrap_or(bytes);
-    let line_start = before
-        .iter()
-        .rposition(|&byte| byte == b'\n')
-        .map_or(0, |newline| newline + 1);
-    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
-    let column = before
-        .get(line_start..)
-        .unwrap_or_default()
-        .iter()
-        .filter(|&&byte| byte & 0xC0 != 0x80)
-        .count()
-        + 1;
-    (line, column)
 }
 
 // The YAML tree. saphyr-parser gives events with positions; this builds just enough of a tree
@@ -837,6 +801,7 @@ impl Loader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::MAX_BYTES;
 
     fn boxfile(text: &str) -> Boxfile {
         parse(text.as_bytes(), "Boxfile").unwrap()

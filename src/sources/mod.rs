@@ -224,6 +224,61 @@ pub struct SourceOptions {
     pub flux_orbit: flux_orbit::Options,
 }
 
+/// The largest definition file a parser accepts. Real files are a few KiB; anything near this is
+/// a mistake and would only slow the deploy down.
+pub(crate) const MAX_BYTES: usize = 1_048_576;
+
+/// The text of a definition file: refused over [`MAX_BYTES`] (`size_fix` says what to do) or
+/// when not UTF-8 (at the line and column of the first bad byte); a leading byte order mark is
+/// skipped. `file` names it in messages (`app.json`, `the Boxfile`).
+pub(crate) fn decode<'a>(
+    bytes: &'a [u8],
+    origin: &str,
+    file: &str,
+    size_fix: &str,
+) -> Result<&'a str, InputError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(InputError::new(
+            origin,
+            format!(
+                "{file} is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
+                bytes.len()
+            ),
+            size_fix,
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let (line, column) = line_and_column(bytes, error.valid_up_to());
+        InputError::new(
+            origin,
+            format!("{file} is not valid UTF-8"),
+            format!("save {file} with UTF-8 encoding"),
+        )
+        .at(line, column)
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// 1-based line and character column of byte `offset` in `bytes`, whose bytes before `offset`
+/// are valid UTF-8.
+pub(crate) fn line_and_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = bytes.get(..offset).unwrap_or(bytes);
+    let line_start = before
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |newline| newline + 1);
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    // Counting the bytes that do not continue a character counts characters.
+    let column = before
+        .get(line_start..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|&&byte| byte & 0xC0 != 0x80)
+        .count()
+        + 1;
+    (line, column)
+}
+
 /// The tasks of `phase`, in the order they run. Every file is parsed whatever the phase, so a
 /// broken file fails the first trigger of a deploy, before anything runs.
 pub fn tasks(

@@ -7,10 +7,7 @@ use std::collections::HashMap;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Source, Task};
-
-/// The largest Procfile accepted. Real files are a few lines; anything near this is a mistake.
-const MAX_BYTES: usize = 1_048_576;
+use crate::sources::{Source, Task, MAX_BYTES};
 
 /// The process types of a Procfile, in file order, each name appearing once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
