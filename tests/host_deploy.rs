@@ -4,24 +4,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use support::*;
-
-fn deploy(host: &TestHost, source: &Path) -> Run {
-    Run::from(
-        Command::new("bash")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/deploy"))
-            .arg(&host.app)
-            .arg(source)
-            .env("PLUGIN_ENABLED_PATH", plugin_path())
-            .env("DOKKU_ROOT", host.dokku_root())
-            .env("DOKKU_LIB_ROOT", host.lib_root())
-            .env("DOCKER_BIN", docker_bin())
-            .output()
-            .expect("running the stand-in host's deploy"),
-    )
-}
 
 #[test]
 fn given_the_demo_app_when_the_host_deploys_it_then_every_phase_runs_in_order_and_the_web_container_has_the_predeploy_result(
@@ -30,7 +14,7 @@ fn given_the_demo_app_when_the_host_deploys_it_then_every_phase_runs_in_order_an
     host.app_env("export DATABASE_URL='postgres://demo:s3cret@db/demo'\n");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/demo");
 
-    let run = deploy(&host, &source);
+    let run = host.deploy(&source, 1);
 
     run.expect_code(0);
     let order = [
@@ -78,7 +62,7 @@ fn given_a_deployed_app_when_a_second_deploy_breaks_the_predeploy_then_it_fails_
         "app.json",
         r#"{"scripts": {"dokku": {"predeploy": "echo v1 > /app/version"}}}"#,
     );
-    deploy(&host, source.path()).expect_code(0);
+    host.deploy(source.path(), 1).expect_code(0);
     let web = format!("{}.web.1", host.app);
     let first = docker(&["inspect", "--format", "{{.Id}}", &web]);
 
@@ -86,7 +70,7 @@ fn given_a_deployed_app_when_a_second_deploy_breaks_the_predeploy_then_it_fails_
         "app.json",
         r#"{"scripts": {"dokku": {"predeploy": "echo v2 > /app/version; exit 7"}}}"#,
     );
-    let run = deploy(&host, source.path());
+    let run = host.deploy(source.path(), 1);
 
     run.expect_code(1)
         .stderr_has("predeploy task from app.json failed with exit code 7");

@@ -15,25 +15,6 @@ fn example(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The stand-in host's whole deploy of `source`, with `web_scale` web containers.
-fn deploy(host: &TestHost, source: &Path, web_scale: u32) -> Run {
-    Run::from(
-        Command::new("bash")
-            .arg(example("../host/deploy"))
-            .arg(&host.app)
-            .arg(source)
-            .env("PLUGIN_ENABLED_PATH", plugin_path())
-            .env("DOKKU_ROOT", host.dokku_root())
-            .env("DOKKU_LIB_ROOT", host.lib_root())
-            .env("DOCKER_BIN", docker_bin())
-            .env("WEB_SCALE", web_scale.to_string())
-            .env_remove("DOKKU_TRACE")
-            .env_remove("DOKKU_QUIET_OUTPUT")
-            .output()
-            .expect("running the stand-in host's deploy"),
-    )
-}
-
 /// Asserts that each text appears in `haystack`, in this order.
 fn assert_in_order(run: &Run, haystack: &str, texts: &[&str]) {
     let mut from = 0;
@@ -71,7 +52,7 @@ fn given_a_scalingo_app_when_deployed_then_procfile_postdeploy_runs_after_app_js
 ) {
     let host = TestHost::new("scalingo");
 
-    let run = deploy(&host, &example("scalingo"), 1);
+    let run = host.deploy(&example("scalingo"), 1);
 
     run.expect_code(0);
     assert_in_order(
@@ -104,7 +85,7 @@ fn given_a_scalingo_app_when_deployed_then_procfile_postdeploy_runs_after_app_js
         ]
     );
 
-    let again = deploy(&host, &example("scalingo"), 1);
+    let again = host.deploy(&example("scalingo"), 1);
     again
         .expect_code(0)
         .stdout_has("scalingo postdeploy in postdeploy-2");
@@ -114,7 +95,7 @@ fn given_a_scalingo_app_when_deployed_then_procfile_postdeploy_runs_after_app_js
     );
 
     host.setting("heroku-postdeploy", "every");
-    deploy(&host, &example("scalingo"), 1)
+    host.deploy(&example("scalingo"), 1)
         .expect_code(0)
         .stdout_has("app.json first-deploy postdeploy in postdeploy-2");
     assert_no_task_container_left(&host);
@@ -130,7 +111,7 @@ fn given_a_scalingo_app_whose_procfile_postdeploy_fails_then_the_deploy_fails() 
     )
     .unwrap();
 
-    let run = deploy(&host, source.path(), 1);
+    let run = host.deploy(source.path(), 1);
 
     run.expect_code(1)
         .stdout_has("notifying")
@@ -144,7 +125,7 @@ fn given_a_flux_orbit_app_when_deployed_then_pre_deploy_sh_runs_after_app_json_w
 ) {
     let host = TestHost::new("flux");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     run.expect_code(0);
     assert_in_order(
@@ -181,7 +162,7 @@ fn given_a_failing_pre_deploy_sh_then_the_deploy_fails_and_no_intermediate_image
     let host = TestHost::new("flux-fail");
     host.app_env("export PRE_DEPLOY_EXIT=5\n");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     run.expect_code(1)
         .stderr_has("predeploy task from pre-deploy.sh failed with exit code 5");
@@ -204,7 +185,7 @@ fn given_a_failing_post_deploy_sh_then_it_is_a_warning_and_the_deploy_succeeds()
     let host = TestHost::new("flux-warn");
     host.app_env("export POST_DEPLOY_EXIT=4\n");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     run.expect_code(0)
         .stderr_has("postdeploy task from post-deploy.sh failed with exit code 4");
@@ -212,7 +193,7 @@ fn given_a_failing_post_deploy_sh_then_it_is_a_warning_and_the_deploy_succeeds()
 
     // An explicit setting overrides the source's own policy.
     host.setting("postdeploy-on-failure", "fail");
-    deploy(&host, &example("flux-orbit"), 1).expect_code(1);
+    host.deploy(&example("flux-orbit"), 1).expect_code(1);
     assert_no_task_container_left(&host);
 }
 
@@ -221,7 +202,7 @@ fn given_project_path_then_the_project_folders_script_runs_instead_of_the_roots(
     let host = TestHost::new("flux-project");
     host.app_env("export PROJECT_PATH=api\n");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     run.expect_code(0)
         .stdout_has("api/pre-deploy.sh in /app/api");
@@ -239,7 +220,7 @@ fn given_skip_hooks_then_neither_script_runs_and_the_history_says_skipped() {
     let host = TestHost::new("flux-skip");
     host.app_env("export SKIP_HOOKS=true\n");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     run.expect_code(0)
         .stdout_has("Skipping predeploy task from pre-deploy.sh (SKIP_HOOKS is true");
@@ -259,7 +240,7 @@ fn given_hook_timeout_then_a_hung_pre_deploy_sh_times_out_and_the_image_is_uncha
     let host = TestHost::new("flux-timeout");
     host.app_env("export HOOK_TIMEOUT=1\nexport PRE_DEPLOY_SLEEP=120\n");
 
-    let run = deploy(&host, &example("flux-orbit"), 1);
+    let run = host.deploy(&example("flux-orbit"), 1);
 
     // 124, as timeout(1) says it.
     run.expect_code(124)
@@ -283,7 +264,7 @@ fn hooks_ran_in(container: &str) -> String {
 fn given_a_pagoda_app_on_two_web_containers_then_hooks_run_in_order_and_the_all_hooks_once_in_each_new_container_only(
 ) {
     let host = TestHost::new("pagoda");
-    deploy(&host, &example("pagoda"), 2).expect_code(0);
+    host.deploy(&example("pagoda"), 2).expect_code(0);
     // A container of the first deploy's image that is still running during the next deploy.
     let old = format!("{}.web.old", host.app);
     docker(&[
@@ -301,7 +282,7 @@ fn given_a_pagoda_app_on_two_web_containers_then_hooks_run_in_order_and_the_all_
         "600",
     ]);
 
-    let run = deploy(&host, &example("pagoda"), 2);
+    let run = host.deploy(&example("pagoda"), 2);
 
     run.expect_code(0);
     let (web1, web2) = (format!("{}.web.1", host.app), format!("{}.web.2", host.app));
@@ -373,7 +354,7 @@ fn report(host: &TestHost, flag: &str) -> Run {
 #[test]
 fn given_apps_from_every_platform_then_the_report_lists_each_phases_tasks_with_their_sources() {
     let host = TestHost::new("report-sources");
-    deploy(&host, &example("pagoda"), 1).expect_code(0);
+    host.deploy(&example("pagoda"), 1).expect_code(0);
     report(&host, "--deploy-tasks-predeploy-tasks")
         .expect_code(0)
         .stdout_has("Boxfile build.before_exec, Boxfile build.exec, Boxfile build.exec, Boxfile build.after_exec\n");
@@ -386,7 +367,7 @@ fn given_apps_from_every_platform_then_the_report_lists_each_phases_tasks_with_t
 
     let flux = TestHost::new("report-flux");
     flux.app_env("export SKIP_HOOKS=true\n");
-    deploy(&flux, &example("flux-orbit"), 1).expect_code(0);
+    flux.deploy(&example("flux-orbit"), 1).expect_code(0);
     report(&flux, "--deploy-tasks-predeploy-tasks")
         .expect_code(0)
         .stdout_has("app.json scripts.dokku.predeploy, pre-deploy.sh (skipped: SKIP_HOOKS is true in the app's config)\n");
@@ -406,7 +387,7 @@ fn given_a_pagoda_deploy_hook_past_its_timeout_then_the_deploy_goes_on_with_time
         "web1:\n  after_deploy:\n    - \"echo after_deploy started; sleep 120\"\n  after_deploy_all:\n    - \"echo all started; sleep 120\"\n  deploy_hook_timeout: 1\n",
     );
 
-    let run = deploy(&host, source.path(), 1);
+    let run = host.deploy(source.path(), 1);
 
     run.expect_code(0)
         .stdout_has("after_deploy started")
@@ -431,7 +412,7 @@ fn given_a_pagoda_deploy_hook_past_its_timeout_then_the_deploy_goes_on_with_time
 
     // An explicit policy for the phase overrides Pagoda's.
     host.setting("postdeploy-on-failure", "fail");
-    deploy(&host, source.path(), 1)
+    host.deploy(source.path(), 1)
         .expect_code(124)
         .stderr_has("postdeploy task from Boxfile timed out after 1s");
 }
@@ -453,7 +434,7 @@ fn given_a_failing_or_hung_pagoda_build_hook_then_the_deploy_fails_and_the_image
         ),
     ] {
         let host = TestHost::new(name);
-        let run = deploy(&host, pagoda_with(boxfile).path(), 1);
+        let run = host.deploy(pagoda_with(boxfile).path(), 1);
 
         run.expect_code(code).stderr_has(said);
         let entries = host.history();
@@ -477,7 +458,7 @@ fn given_a_boxfile_with_a_hook_that_is_not_a_list_then_the_deploy_fails_naming_t
     let host = TestHost::new("pagoda-bad");
     let source = pagoda_with("web1:\n  name: site\n  before_deploy: \"php artisan migrate\"\n");
 
-    let run = deploy(&host, source.path(), 1);
+    let run = host.deploy(source.path(), 1);
 
     run.expect_code(1);
     // The trigger's one line, then the stand-in host's own.

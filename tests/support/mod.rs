@@ -443,6 +443,26 @@ impl TestHost {
 }
 
 impl TestHost {
+    /// The stand-in host's whole deploy of `source` (`tests/host/deploy`), with `web_scale` web
+    /// containers, the plugin's triggers found in the enabled plugin path.
+    pub fn deploy(&self, source: &Path, web_scale: u32) -> Run {
+        Run::from(
+            Command::new("bash")
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/deploy"))
+                .arg(&self.app)
+                .arg(source)
+                .env("PLUGIN_ENABLED_PATH", plugin_path())
+                .env("DOKKU_ROOT", self.dokku_root())
+                .env("DOKKU_LIB_ROOT", self.lib_root())
+                .env("DOCKER_BIN", docker_bin())
+                .env("WEB_SCALE", web_scale.to_string())
+                .env_remove("DOKKU_TRACE")
+                .env_remove("DOKKU_QUIET_OUTPUT")
+                .output()
+                .expect("running the stand-in host's deploy"),
+        )
+    }
+
     /// The app's task history, oldest first, one JSON object per run.
     pub fn history(&self) -> Vec<serde_json::Value> {
         let path = self
