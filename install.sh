@@ -22,7 +22,33 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 available=${PLUGIN_AVAILABLE_PATH:-/var/lib/dokku/plugins/available}
 enabled=${PLUGIN_ENABLED_PATH:-/var/lib/dokku/plugins/enabled}
 lib_root=${DOKKU_LIB_ROOT:-/var/lib/dokku}
-triggers=(pre-deploy post-release post-deploy)
+# The triggers the host fires for the phases: a Dokku of 0.34 or later (its app-json plugin
+# answers `pre-release-builder`) fires `pre-release-builder`, `post-release-builder` and
+# `post-deploy`; on it a `pre-deploy` file would make the registry plugin warn on every deploy
+# and run the predeploy a second time. Other hosts fire the design's three.
+# DOKKU_DEPLOY_TASKS_TRIGGERS=dokku|design|all overrides the choice.
+core_available=${PLUGIN_CORE_AVAILABLE_PATH:-$lib_root/core-plugins/available}
+trigger_set=${DOKKU_DEPLOY_TASKS_TRIGGERS:-}
+if [[ -z $trigger_set ]]; then
+  trigger_set=design
+  for dir in "$core_available" "$available"; do
+    if [[ -e $dir/app-json/pre-release-builder ]]; then trigger_set=dokku; fi
+  done
+fi
+case "$trigger_set" in
+  dokku) phase_triggers=(pre-release-builder post-release-builder post-deploy) ;;
+  design) phase_triggers=(pre-deploy post-release post-deploy) ;;
+  all) phase_triggers=(pre-deploy post-release post-deploy pre-release-builder post-release-builder) ;;
+  *) echo " !     DOKKU_DEPLOY_TASKS_TRIGGERS is \`$trigger_set\`: use dokku, design or all" >&2; exit 1 ;;
+esac
+# Static binaries of their own, for the design's phase triggers; every other trigger is a link to
+# the multi-call libexec/deploy-tasks, which answers by the name it is called by.
+own_binaries=(pre-deploy post-release post-deploy)
+links=(post-extract core-post-deploy uninstall post-app-rename-setup post-app-clone-setup post-delete)
+for trigger in "${phase_triggers[@]}"; do
+  case "$trigger" in pre-release-builder | post-release-builder) links+=("$trigger") ;; esac
+done
+every_trigger=(pre-deploy post-release post-deploy pre-release-builder post-release-builder "${links[@]}")
 
 fail() { echo " !     $*" >&2; exit 1; }
 
@@ -81,6 +107,10 @@ if [[ $mode == uninstall ]]; then
   if [[ -e $available/$name/Cargo.toml ]]; then
     fail "$available/$name is a checkout that \`dokku plugin:install\` made, not an install.sh tree: remove it with \`dokku plugin:uninstall $name\`"
   fi
+  # Dokku gets every app's tasks back before the plugin goes.
+  if [[ -x $available/$name/libexec/deploy-tasks ]]; then
+    "$available/$name/libexec/deploy-tasks" --trigger uninstall "$name"
+  fi
   if [[ -L $enabled/$name ]]; then rm -f "$enabled/$name"; fi
   rm -rf "${available:?}/$name"
   # What an install that was killed halfway left.
@@ -128,12 +158,21 @@ build=$target_dir/$target/release
 stage() {
   local dir=$1 trigger
   mkdir -p "$dir/libexec"
-  for trigger in "${triggers[@]}"; do install -m 0755 "$build/$trigger" "$dir/$trigger"; done
+  for trigger in "${phase_triggers[@]}"; do
+    case " ${own_binaries[*]} " in
+      *" $trigger "*) install -m 0755 "$build/$trigger" "$dir/$trigger" ;;
+    esac
+  done
+  for trigger in "${links[@]}"; do ln -s libexec/deploy-tasks "$dir/$trigger"; done
   # Task containers run it as any USER, so everyone may read and execute it.
   install -m 0755 "$build/deploy-tasks-helper" "$dir/libexec/deploy-tasks-helper"
   # The operators' commands: `commands` and `subcommands/*` are scripts that exec this binary.
   install -m 0755 "$build/deploy-tasks" "$dir/libexec/deploy-tasks"
+  # Dokku takes every path named `commands` under a plugin for an entry point (`dokku help` runs
+  # `find -L $PLUGIN_PATH/enabled -name commands`): the repository holds it as `commands.bash`,
+  # and nothing else of the checkout bears that name.
   cp -R "$repo/plugins/$name/." "$dir/"
+  mv "$dir/commands.bash" "$dir/commands"
   # Dokku runs only executable entry points; a checkout may have lost the mode bits.
   chmod 0755 "$dir" "$dir/libexec" "$dir/dependencies" "$dir/commands" "$dir/subcommands" \
     "$dir/subcommands/"*
@@ -161,7 +200,17 @@ if [[ $mode == in-place ]]; then
     done
   }
   move_into "$staging" "$repo"
-  echo "-----> Installed $name in place in $repo"
+  # An earlier install may have put triggers this host must not have (a `pre-deploy` on a Dokku
+  # that fires `pre-release-builder`).
+  for trigger in "${every_trigger[@]}"; do
+    case " ${phase_triggers[*]} ${links[*]} " in
+      *" $trigger "*) ;;
+      *) rm -f "${repo:?}/$trigger" ;;
+    esac
+  done
+  echo "-----> Installed $name in place in $repo ($trigger_set triggers)"
+  # Apps deployed before: their tasks are taken over now (or handed back, per core-tasks).
+  "$repo/libexec/deploy-tasks" --trigger install
   exit 0
 fi
 
@@ -186,4 +235,5 @@ else
 fi
 ln -sfn "$available/$name" "$enabled/$name"
 give "$enabled/$name"
-echo "-----> Installed $name into $available/$name, enabled at $enabled/$name"
+echo "-----> Installed $name into $available/$name, enabled at $enabled/$name ($trigger_set triggers)"
+"$available/$name/libexec/deploy-tasks" --trigger install

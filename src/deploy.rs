@@ -1,7 +1,7 @@
 //! One phase of a deploy, top to bottom: host context, discover tasks, plan each container, run
 //! it, commit (predeploy), and report how it ended.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -12,6 +12,7 @@ use crate::commit;
 use crate::container::{self, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup, Search};
 use crate::docker_options;
+use crate::dokku;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
@@ -20,7 +21,7 @@ use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
 use crate::plan::{self, PlanInput};
-use crate::settings::{read_property, FailurePolicy, Key, Settings};
+use crate::settings::{FailurePolicy, Key, Settings};
 use crate::sources::{self, flux_orbit, Frequency, SourceOptions, Target, Task};
 
 /// What the host, or an admin, asked to run.
@@ -29,14 +30,25 @@ pub struct PhaseRequest {
     pub app: App,
     pub tag: ImageTag,
     pub phase: Phase,
-    /// Whether tasks that run only on an app's first deploy are considered (the `post-deploy`
-    /// trigger: yes; a manual run: no).
-    pub first_deploy_tasks: bool,
+    /// Which of the tasks that run only on an app's first deploy (Heroku's `scripts.postdeploy`)
+    /// are considered.
+    pub first_deploy_tasks: FirstDeployTasks,
     /// Whether a predeploy's result is committed into the image (false for a dry run).
     pub commit: bool,
     /// Whether the `skip` setting and `DOKKU_DEPLOY_TASKS_SKIP` apply (a host's trigger: yes; an
     /// admin's explicit run: no).
     pub obey_skip: bool,
+}
+
+/// Whether a phase run considers the tasks that run only on an app's first deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstDeployTasks {
+    /// Not them (a manual run; Dokku's `post-deploy`, as they ran in `post-release-builder`).
+    Excluded,
+    /// Them too, when the first deploy's have not run (the design's `post-deploy` trigger).
+    Included,
+    /// Only them (Dokku's `post-release-builder`, after the release, as Dokku runs them).
+    Only,
 }
 
 /// How a phase ended. Every variant has already been reported to the user.
@@ -142,7 +154,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
         }
         if task.frequency == Frequency::FirstDeployOnly {
             // Recorded before it runs, so it never runs twice, even if it fails.
-            record_first_deploy_task(host, &first_deploy_record(host, app))?;
+            record_first_deploy_task(host, app)?;
         }
         let limits = Limits {
             timeout: settings.timeout(*phase, task.defaults.timeout)?,
@@ -275,7 +287,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         app: app.clone(),
         tag: tag.clone(),
         phase,
-        first_deploy_tasks: true,
+        first_deploy_tasks: FirstDeployTasks::Included,
         commit: false,
         obey_skip: true,
     };
@@ -456,8 +468,13 @@ fn phase_tasks(
     sources::tasks(&copies, request.phase, options)?;
     let definitions = discover::definitions(host, app, lookup, search, copies)?;
     let mut tasks = sources::tasks(&definitions, request.phase, options)?;
-    let first_deploy_due = request.first_deploy_tasks && !first_deploy_task_ran(host, app);
-    tasks.retain(|task| task.frequency == Frequency::EveryDeploy || first_deploy_due);
+    let first_deploy_due = request.first_deploy_tasks != FirstDeployTasks::Excluded
+        && !first_deploy_task_ran(host, app);
+    let every_deploy = request.first_deploy_tasks != FirstDeployTasks::Only;
+    tasks.retain(|task| match task.frequency {
+        Frequency::EveryDeploy => every_deploy,
+        Frequency::FirstDeployOnly => first_deploy_due,
+    });
     Ok(tasks)
 }
 
@@ -466,26 +483,19 @@ fn first_deploy_record(host: &Host, app: &App) -> PathBuf {
     host.data_dir(app).join("heroku-postdeploy")
 }
 
-/// Heroku's `scripts.postdeploy` runs once per app. Besides this plugin's own record, Dokku's
-/// count: its app-json property, and the app having been deployed before.
+/// Heroku's `scripts.postdeploy` runs once per app: not when this plugin's record says it ran, nor
+/// once Dokku marked the app deployed. (Dokku's app-json marks its own property before this
+/// plugin runs the task, so that property counts only through the takeover, which records it.)
 fn first_deploy_task_ran(host: &Host, app: &App) -> bool {
-    let config = host.lib_root.join("config");
-    first_deploy_record(host, app).exists()
-        || read_property(
-            &config
-                .join("app-json")
-                .join(app.name())
-                .join("heroku.postdeploy"),
-        )
-        .as_deref()
-            == Some("executed")
-        || read_property(&config.join("common").join(app.name()).join("deployed")).as_deref()
-            == Some("true")
+    first_deploy_record(host, app).exists() || dokku::deployed(host, app)
 }
 
-fn record_first_deploy_task(host: &Host, record: &Path) -> Result<()> {
+/// Records that the first-deploy-only task ran (or is about to, so that it never runs twice).
+pub fn record_first_deploy_task(host: &Host, app: &App) -> Result<()> {
+    let record = first_deploy_record(host, app);
+    host.data_dir(app).create()?;
     host.ownership()
-        .write(record, "executed")
+        .write(&record, "executed")
         .with_context(|| format!("recording {}", record.display()))
 }
 

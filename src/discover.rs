@@ -13,12 +13,14 @@ use anyhow::{bail, Context, Result};
 use crate::app::App;
 use crate::container::{run_id, ContainerGuard};
 use crate::docker::{Docker, Image};
+use crate::dokku;
 use crate::engine::Engine;
 use crate::host::Host;
 use crate::in_flight::InFlight;
 use crate::ownership::Ownership;
 use crate::settings::Settings;
 use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source};
+use crate::takeover;
 
 /// How many images' definitions the cache keeps per app.
 const CACHED_IMAGES: usize = 4;
@@ -125,14 +127,18 @@ impl Search {
     }
 }
 
-/// The host's extracted copies of app.json and the Procfile, where the search lets them count.
+/// The host's extracted copies of app.json and the Procfile, where the search lets them count:
+/// the running deploy's own copies while they exist (Dokku's `NAME.$DOKKU_PID`, none where it
+/// marked the file missing), the originals where the plugin took them over.
 pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definitions> {
-    let data = host.lib_root.join("data");
     let mut copies = Definitions::default();
     for source in &search.host_copies {
-        let copy = match source {
-            Source::AppJson => data.join("app-json").join(app.name()).join("app.json"),
-            _ => data.join("ps").join(app.name()).join("Procfile"),
+        let file = match source {
+            Source::AppJson => dokku::APP_JSON,
+            _ => dokku::PROCFILE,
+        };
+        let Some(copy) = takeover::task_definitions(host, app, file) else {
+            continue;
         };
         if let Some(file) = read_host_copy(&copy)? {
             copies.insert(*source, file);

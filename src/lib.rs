@@ -8,13 +8,13 @@
 
 pub mod app;
 pub mod app_config;
-pub mod commands;
 pub mod commit;
 pub mod container;
 pub mod deploy;
 pub mod discover;
 pub mod docker;
 pub mod docker_options;
+pub mod dokku;
 pub mod engine;
 pub mod env_file;
 pub mod exit_codes;
@@ -24,10 +24,12 @@ pub mod in_flight;
 pub mod input_error;
 pub mod interrupt;
 pub mod lock;
+pub mod operator_commands;
 pub mod output;
 pub mod ownership;
 pub mod phase;
 pub mod plan;
 pub mod settings;
 pub mod sources;
+pub mod takeover;
 pub mod triggers;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::app::App;
+use crate::dokku;
 use crate::host::Host;
 use crate::input_error::InputError;
 use crate::phase::Phase;
@@ -361,31 +362,14 @@ impl Settings {
     }
 }
 
-/// `core-tasks` when unset: `defer` when Dokku's own app-json plugin is installed (at
-/// `$PLUGIN_CORE_AVAILABLE_PATH/app-json` or `$PLUGIN_AVAILABLE_PATH/app-json`, by default under
-/// `$DOKKU_LIB_ROOT/core-plugins` and `$DOKKU_LIB_ROOT/plugins`), which then runs the tasks it
-/// knows; else `replace`.
+/// `core-tasks` when unset: `replace` where the plugin can take the tasks over from Dokku's own
+/// app-json plugin (a Dokku that fires `pre-release-builder`, 0.34 and later) or where there is
+/// no app-json plugin; `defer` on an older Dokku, whose app-json then runs the tasks it knows.
 pub fn default_core_tasks(host: &Host) -> &'static str {
-    let plugin_dir = |variable: &str, default: PathBuf| {
-        std::env::var_os(variable)
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or(default)
-    };
-    let candidates = [
-        plugin_dir(
-            "PLUGIN_CORE_AVAILABLE_PATH",
-            host.lib_root.join("core-plugins").join("available"),
-        ),
-        plugin_dir(
-            "PLUGIN_AVAILABLE_PATH",
-            host.lib_root.join("plugins").join("available"),
-        ),
-    ];
-    if candidates.iter().any(|dir| dir.join("app-json").is_dir()) {
-        "defer"
-    } else {
+    if dokku::fires_release_builder(host) || !dokku::has_app_json_plugin(host) {
         "replace"
+    } else {
+        "defer"
     }
 }
 

@@ -1,71 +1,347 @@
 //! The host's entry points: one function per trigger, named after it. Each parses the host's
-//! arguments, runs its phase, reports a failure in one line, and returns the exit status.
+//! arguments, runs its phase (or its part of the takeover), reports a failure in one line, and
+//! returns the exit status.
+//!
+//! A Dokku of 0.34 or later fires `pre-release-builder` (predeploy), `post-release-builder`
+//! (the release, then Heroku's one-time `scripts.postdeploy`, before the new containers are
+//! scheduled) and `post-deploy` (postdeploy); `install.sh` installs these there. Other hosts fire
+//! the design's `pre-deploy`, `post-release` and `post-deploy`. `post-extract`,
+//! `core-post-deploy`, `install` and `uninstall` keep the takeover ([`crate::takeover`]) in step
+//! with Dokku's own files; the `apps:rename`, `apps:clone` and `apps:destroy` triggers move the
+//! plugin's records with the app.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
-use crate::deploy::{run_phase, PhaseEnd, PhaseRequest};
+use crate::deploy::{run_phase, FirstDeployTasks, PhaseEnd, PhaseRequest};
+use crate::dokku;
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
+use crate::input_error::InputError;
 use crate::interrupt;
 use crate::output::Output;
 use crate::phase::Phase;
+use crate::settings::{Key, Settings};
+use crate::takeover;
 
-/// `pre-deploy APP [IMAGE_TAG]`: runs app.json `scripts.dokku.predeploy` and commits the result
-/// into `dokku/APP:IMAGE_TAG`.
+/// The triggers [`run`] answers, by the name the host calls them.
+pub const NAMES: [&str; 12] = [
+    "pre-deploy",
+    "post-release",
+    "post-deploy",
+    "pre-release-builder",
+    "post-release-builder",
+    "post-extract",
+    "core-post-deploy",
+    "install",
+    "uninstall",
+    "post-app-rename-setup",
+    "post-app-clone-setup",
+    "post-delete",
+];
+
+/// Runs the trigger `name` with the host's arguments; `None` when no trigger has that name.
+pub fn run(name: &str, args: &[String]) -> Option<ExitCode> {
+    Some(match name {
+        "pre-deploy" => pre_deploy(args),
+        "post-release" => post_release(args),
+        "post-deploy" => post_deploy(args),
+        "pre-release-builder" => pre_release_builder(args),
+        "post-release-builder" => post_release_builder(args),
+        "post-extract" => post_extract(args),
+        "core-post-deploy" => core_post_deploy(args),
+        "install" => install(),
+        "uninstall" => uninstall(args),
+        "post-app-rename-setup" => post_app_rename_setup(args),
+        "post-app-clone-setup" => post_app_clone_setup(args),
+        "post-delete" => post_delete(args),
+        _ => return None,
+    })
+}
+
+/// `pre-deploy APP [IMAGE_TAG]`: runs the predeploy tasks and commits the result into
+/// `dokku/APP:IMAGE_TAG`.
 pub fn pre_deploy(args: &[String]) -> ExitCode {
-    let usage = "pre-deploy APP [IMAGE_TAG]";
-    trigger(Phase::Predeploy, usage, args, 1, |args| args.get(1))
+    let Some((host, app)) = start("pre-deploy APP [IMAGE_TAG]", args, 0) else {
+        return ExitCode::Failure;
+    };
+    phases(
+        &host,
+        &app,
+        args.get(1).map(String::as_str),
+        &[(Phase::Predeploy, FirstDeployTasks::Excluded)],
+    )
 }
 
-/// `post-release APP [IMAGE_TAG]`: runs the Procfile `release` command in a throwaway container.
+/// `post-release APP [IMAGE_TAG]`: runs the release tasks in throwaway containers.
 pub fn post_release(args: &[String]) -> ExitCode {
-    let usage = "post-release APP [IMAGE_TAG]";
-    trigger(Phase::Release, usage, args, 1, |args| args.get(1))
+    let Some((host, app)) = start("post-release APP [IMAGE_TAG]", args, 0) else {
+        return ExitCode::Failure;
+    };
+    phases(
+        &host,
+        &app,
+        args.get(1).map(String::as_str),
+        &[(Phase::Release, FirstDeployTasks::Excluded)],
+    )
 }
 
-/// `post-deploy APP PORT IP [IMAGE_TAG]`: runs app.json `scripts.dokku.postdeploy`, then, on the
-/// app's first deploy only, `scripts.postdeploy`.
+/// `post-deploy APP PORT IP [IMAGE_TAG]` (Dokku 0.38 passes PORT and IP empty): runs the
+/// postdeploy tasks; on a host that does not fire `post-release-builder`, also Heroku's one-time
+/// `scripts.postdeploy` on the app's first deploy.
 pub fn post_deploy(args: &[String]) -> ExitCode {
-    let usage = "post-deploy APP PORT IP [IMAGE_TAG]";
-    trigger(Phase::Postdeploy, usage, args, 1, |args| args.get(3))
+    let Some((host, app)) = start("post-deploy APP PORT IP [IMAGE_TAG]", args, 0) else {
+        return ExitCode::Failure;
+    };
+    let first_deploy = if dokku::fires_release_builder(&host) {
+        FirstDeployTasks::Excluded
+    } else {
+        FirstDeployTasks::Included
+    };
+    phases(
+        &host,
+        &app,
+        args.get(3).map(String::as_str),
+        &[(Phase::Postdeploy, first_deploy)],
+    )
 }
 
-fn trigger(
-    phase: Phase,
-    usage: &str,
-    args: &[String],
-    required: usize,
-    tag_argument: fn(&[String]) -> Option<&String>,
-) -> ExitCode {
+/// `pre-release-builder BUILDER APP IMAGE`: Dokku's predeploy point, after the build, before
+/// the release image is labelled.
+pub fn pre_release_builder(args: &[String]) -> ExitCode {
+    let usage = "pre-release-builder BUILDER APP IMAGE";
+    let Some((host, app)) = start(usage, args, 1) else {
+        return ExitCode::Failure;
+    };
+    let tag = match image_tag(&app, args.get(2)) {
+        Ok(tag) => tag,
+        Err(error) => return fail(&host.output, &error.to_string()),
+    };
+    phases(
+        &host,
+        &app,
+        Some(&tag),
+        &[(Phase::Predeploy, FirstDeployTasks::Excluded)],
+    )
+}
+
+/// `post-release-builder BUILDER APP IMAGE`: Dokku's release point, before the new containers
+/// are scheduled (a failure keeps the old ones serving): the release tasks, then, on the app's
+/// first deploy, Heroku's `scripts.postdeploy`, where Dokku's app-json runs it.
+pub fn post_release_builder(args: &[String]) -> ExitCode {
+    let usage = "post-release-builder BUILDER APP IMAGE";
+    let Some((host, app)) = start(usage, args, 1) else {
+        return ExitCode::Failure;
+    };
+    let tag = match image_tag(&app, args.get(2)) {
+        Ok(tag) => tag,
+        Err(error) => return fail(&host.output, &error.to_string()),
+    };
+    phases(
+        &host,
+        &app,
+        Some(&tag),
+        &[
+            (Phase::Release, FirstDeployTasks::Excluded),
+            (Phase::Postdeploy, FirstDeployTasks::Only),
+        ],
+    )
+}
+
+/// `post-extract APP WORK_DIR REV`: under `core-tasks replace`, takes the tasks out of the
+/// copies Dokku's `core-post-extract` just made for this deploy.
+pub fn post_extract(args: &[String]) -> ExitCode {
+    let Some((host, app)) = start("post-extract APP WORK_DIR REV", args, 0) else {
+        return ExitCode::Failure;
+    };
+    match replaces(&host, &app) {
+        Ok(true) => {}
+        Ok(false) => return ExitCode::Success,
+        Err(error) => return fail(&host.output, &format!("{error:#}")),
+    }
+    match takeover::take_over_deploy(&host, &app) {
+        Ok(taken) => {
+            announce(&host, &taken);
+            ExitCode::Success
+        }
+        Err(error) => fail(&host.output, &format!("{error:#}")),
+    }
+}
+
+/// `core-post-deploy APP ...`: the deploy's kept originals move into place with Dokku's copies.
+pub fn core_post_deploy(args: &[String]) -> ExitCode {
+    let Some((host, app)) = start("core-post-deploy APP", args, 0) else {
+        return ExitCode::Failure;
+    };
+    match takeover::settle_deploy(&host, &app) {
+        Ok(()) => ExitCode::Success,
+        Err(error) => fail(&host.output, &format!("{error:#}")),
+    }
+}
+
+/// `install` (after `dokku plugin:install` and `plugin:update`, and on every Dokku upgrade):
+/// every app Dokku keeps files for is taken over, or handed back, as its `core-tasks` says.
+pub fn install() -> ExitCode {
     interrupt::install();
-    let output = Output::new(false);
-    if args.len() < required
+    let host = Host::from_env(&plugin_root());
+    for app in dokku::apps_with_files(&host) {
+        if let Err(error) = align(&host, &app) {
+            return fail(&host.output, &format!("{}: {error:#}", app.name()));
+        }
+    }
+    ExitCode::Success
+}
+
+/// `uninstall PLUGIN` (`dokku plugin:uninstall`, fired for every plugin): when this plugin goes,
+/// Dokku gets every app's tasks back.
+pub fn uninstall(args: &[String]) -> ExitCode {
+    interrupt::install();
+    let host = Host::from_env(&plugin_root());
+    if args.first().map(String::as_str) != Some(crate::operator_commands::PLUGIN) {
+        return ExitCode::Success;
+    }
+    for app in dokku::apps_with_files(&host) {
+        match takeover::hand_back(&host, &app) {
+            Ok(true) => host.output.detail(&format!(
+                "Gave {}'s deployment tasks back to Dokku's app-json plugin",
+                app.name()
+            )),
+            Ok(false) => {}
+            Err(error) => return fail(&host.output, &format!("{}: {error:#}", app.name())),
+        }
+    }
+    ExitCode::Success
+}
+
+/// `post-app-rename-setup OLD NEW`: the new app keeps the old one's settings, records and kept
+/// originals (Dokku then destroys the old app, firing `post-delete OLD`).
+pub fn post_app_rename_setup(args: &[String]) -> ExitCode {
+    copy_app(args, "post-app-rename-setup OLD_APP NEW_APP", true)
+}
+
+/// `post-app-clone-setup OLD NEW`: the clone gets the old app's settings and kept originals, not
+/// its history: it has run nothing yet.
+pub fn post_app_clone_setup(args: &[String]) -> ExitCode {
+    copy_app(args, "post-app-clone-setup OLD_APP NEW_APP", false)
+}
+
+/// `post-delete APP`: the app's settings and records go with it.
+pub fn post_delete(args: &[String]) -> ExitCode {
+    let Some((host, app)) = start("post-delete APP", args, 0) else {
+        return ExitCode::Failure;
+    };
+    for dir in [host.data_dir(&app).to_path_buf(), settings_dir(&host, &app)] {
+        if let Err(error) = remove_dir(&dir) {
+            return fail(&host.output, &format!("{error:#}"));
+        }
+    }
+    ExitCode::Success
+}
+
+/// Takes `app` over, or hands it back, as its `core-tasks` setting says now.
+pub fn align(host: &Host, app: &App) -> Result<()> {
+    if replaces(host, app)? {
+        let taken = takeover::take_over_app(host, app)?;
+        if !taken.is_empty() {
+            host.output.detail(&format!(
+                "deploy-tasks took over {}'s tasks in {} from Dokku's app-json plugin",
+                app.name(),
+                taken.join(" and ")
+            ));
+        }
+    } else if takeover::hand_back(host, app)? {
+        host.output.detail(&format!(
+            "Gave {}'s deployment tasks back to Dokku's app-json plugin",
+            app.name()
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the plugin takes `app`'s tasks over from Dokku's app-json (`core-tasks replace`).
+fn replaces(host: &Host, app: &App) -> Result<bool> {
+    let settings = Settings::of(host, app);
+    Ok(settings.computed(Key::find("core-tasks")?, host) == "replace")
+}
+
+/// Says who runs the tasks, where Dokku's app-json is about to say it found none.
+fn announce(host: &Host, taken: &[&str]) {
+    if !taken.is_empty() {
+        host.output.detail(&format!(
+            "deploy-tasks runs the tasks of {} (core-tasks replace): Dokku's app-json plugin will find none",
+            taken.join(" and ")
+        ));
+    }
+}
+
+/// The trigger's start: signals handled, arguments checked, the app named by argument
+/// `app_index` valid. `None` when not, the usage or the error already reported.
+fn start(usage: &str, args: &[String], app_index: usize) -> Option<(Host, App)> {
+    interrupt::install();
+    let host = Host::from_env(&plugin_root());
+    if args.len() <= app_index
         || args
             .first()
             .is_some_and(|arg| arg == "--help" || arg == "-h")
     {
-        output.error(&format!("usage: {usage}"));
-        return ExitCode::Failure;
+        host.output.error(&format!("usage: {usage}"));
+        return None;
     }
-    let app = match App::new(&args[0]) {
-        Ok(app) => app,
-        Err(error) => return fail(&output, &error.to_string()),
-    };
-    let tag = match ImageTag::new(tag_argument(args).map(String::as_str)) {
+    match App::new(&args[app_index]) {
+        Ok(app) => Some((host, app)),
+        Err(error) => {
+            host.output.error(&error.to_string());
+            None
+        }
+    }
+}
+
+/// Runs each phase in turn, stopping at the first that does not end well.
+fn phases(
+    host: &Host,
+    app: &App,
+    tag: Option<&str>,
+    phases: &[(Phase, FirstDeployTasks)],
+) -> ExitCode {
+    let tag = match ImageTag::new(tag) {
         Ok(tag) => tag,
-        Err(error) => return fail(&output, &error.to_string()),
+        Err(error) => return fail(&host.output, &error.to_string()),
     };
-    let host = Host::from_env(&plugin_root());
-    let request = PhaseRequest {
-        app,
-        tag,
-        phase,
-        first_deploy_tasks: phase == Phase::Postdeploy,
-        obey_skip: true,
-        commit: true,
+    for &(phase, first_deploy_tasks) in phases {
+        let request = PhaseRequest {
+            app: app.clone(),
+            tag: tag.clone(),
+            phase,
+            first_deploy_tasks,
+            obey_skip: true,
+            commit: true,
+        };
+        let code = exit_code(host, run_phase(host, &request));
+        if code != ExitCode::Success {
+            return code;
+        }
+    }
+    ExitCode::Success
+}
+
+/// The tag of the image Dokku names (`dokku/APP:TAG`); another repository is refused, as the
+/// plugin runs and commits into the app's own.
+fn image_tag(app: &App, image: Option<&String>) -> Result<String, InputError> {
+    let image = image.map(String::as_str).unwrap_or_default();
+    let (repository, tag) = match image.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+        _ => (image, "latest"),
     };
-    exit_code(&host, run_phase(&host, &request))
+    if repository != app.image_repository() {
+        return Err(InputError::new(
+            format!("image `{image}`"),
+            format!("is not in the app's repository {}", app.image_repository()),
+            "let Dokku's builder name the image (dokku/APP:TAG)",
+        ));
+    }
+    Ok(tag.to_string())
 }
 
 /// Maps how a phase ended to the exit status; an error is reported here, in one line.
@@ -85,16 +361,86 @@ pub fn exit_code(host: &Host, result: anyhow::Result<PhaseEnd>) -> ExitCode {
     }
 }
 
+fn copy_app(args: &[String], usage: &str, with_records: bool) -> ExitCode {
+    let Some((host, old)) = start(usage, args, 0) else {
+        return ExitCode::Failure;
+    };
+    let new = match args.get(1).map(|name| App::new(name)) {
+        Some(Ok(new)) => new,
+        Some(Err(error)) => return fail(&host.output, &error.to_string()),
+        None => return fail(&host.output, &format!("usage: {usage}")),
+    };
+    let result = (|| -> Result<()> {
+        copy_dir(
+            &host,
+            &settings_dir(&host, &old),
+            &settings_dir(&host, &new),
+        )?;
+        if with_records {
+            copy_dir(&host, &host.data_dir(&old), &host.data_dir(&new))
+        } else {
+            takeover::copy_originals(&host, &old, &new)
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::Success,
+        Err(error) => fail(&host.output, &format!("{error:#}")),
+    }
+}
+
+/// `$DOKKU_LIB_ROOT/config/deploy-tasks/APP`: the app's settings.
+fn settings_dir(host: &Host, app: &App) -> PathBuf {
+    host.lib_root
+        .join("config")
+        .join(crate::operator_commands::PLUGIN)
+        .join(app.name())
+}
+
+/// Copies the regular files of `from` (and of its directories) into `to`; links are not followed.
+fn copy_dir(host: &Host, from: &Path, to: &Path) -> Result<()> {
+    if !from.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+        return Ok(());
+    }
+    host.ownership().create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(host, &entry.path(), &target)?;
+        } else if kind.is_file() {
+            let bytes = std::fs::read(entry.path())
+                .with_context(|| format!("reading {}", entry.path().display()))?;
+            host.ownership().write(&target, bytes)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_dir(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn fail(output: &Output, message: &str) -> ExitCode {
     output.error(message);
     ExitCode::Failure
 }
 
-/// The installed plugin's directory: where the running trigger binary lives (symlinks resolved,
-/// since the host runs it through `plugins/enabled/deploy-tasks`).
+/// The installed plugin's directory: where the trigger is (`$PLUGIN_ENABLED_PATH/deploy-tasks`),
+/// the running binary's directory resolved, and its parent for the binary in `libexec/`.
 fn plugin_root() -> PathBuf {
-    std::env::current_exe()
+    let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
+        .unwrap_or_else(|| PathBuf::from("."));
+    if exe_dir.file_name().is_some_and(|name| name == "libexec") {
+        exe_dir.parent().map(PathBuf::from).unwrap_or(exe_dir)
+    } else {
+        exe_dir
+    }
 }

@@ -327,7 +327,7 @@ fn given_a_failing_heroku_postdeploy_then_the_first_post_deploy_fails_and_the_se
 }
 
 #[test]
-fn given_dokku_recorded_the_heroku_postdeploy_as_executed_then_it_is_skipped() {
+fn given_dokku_ran_the_heroku_postdeploy_before_the_plugin_was_installed_then_it_is_skipped() {
     let host = TestHost::new("src-postdeploy-executed");
     build(&host, &busybox_app(""), &[]);
     host.host_app_json(&scripts_json(serde_json::json!({
@@ -338,6 +338,8 @@ fn given_dokku_recorded_the_heroku_postdeploy_as_executed_then_it_is_skipped() {
         &format!("config/app-json/{}/heroku.postdeploy", host.app),
         "executed",
     );
+    host.trigger("libexec/deploy-tasks", &["--trigger", "install"])
+        .expect_code(0);
 
     let run = host.postdeploy();
 

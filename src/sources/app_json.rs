@@ -388,6 +388,52 @@ impl Locator<'_> {
     }
 }
 
+/// The app.json without `scripts.dokku.predeploy`, `scripts.dokku.postdeploy` and
+/// `scripts.postdeploy` (keys matched as Go matches struct fields: in any case), everything else
+/// kept; `None` when it has none of them.
+pub fn without_tasks(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, InputError> {
+    parse(bytes, origin)?;
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(None);
+    };
+    let mut removed = false;
+    let mut strip = |object: &mut serde_json::Map<String, serde_json::Value>, names: &[&str]| {
+        let keys: Vec<String> = object
+            .keys()
+            .filter(|key| names.iter().any(|name| key.eq_ignore_ascii_case(name)))
+            .cloned()
+            .collect();
+        for key in keys {
+            object.remove(&key);
+            removed = true;
+        }
+    };
+    if let Some(root) = value.as_object_mut() {
+        for (key, scripts) in root.iter_mut() {
+            if !key.eq_ignore_ascii_case("scripts") {
+                continue;
+            }
+            let Some(scripts) = scripts.as_object_mut() else {
+                continue;
+            };
+            strip(scripts, &["postdeploy"]);
+            for (key, dokku) in scripts.iter_mut() {
+                if let (true, Some(dokku)) =
+                    (key.eq_ignore_ascii_case("dokku"), dokku.as_object_mut())
+                {
+                    strip(dokku, &["predeploy", "postdeploy"]);
+                }
+            }
+        }
+    }
+    if !removed {
+        return Ok(None);
+    }
+    let mut text = serde_json::to_vec_pretty(&value).unwrap_or_default();
+    text.push(b'\n');
+    Ok(Some(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,6 +151,22 @@ fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// The Procfile without its `release` line, the only task Dokku's app-json runs from it, every
+/// other line kept as it is; `None` when it has no `release` process.
+pub fn without_release(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, InputError> {
+    let procfile = parse(bytes, origin)?;
+    let Some(release) = procfile.command("release") else {
+        return Ok(None);
+    };
+    let kept: Vec<&[u8]> = bytes
+        .split_inclusive(|byte| *byte == b'\n')
+        .enumerate()
+        .filter(|(index, _)| index + 1 != release.line)
+        .map(|(_, line)| line)
+        .collect();
+    Ok(Some(kept.concat()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,9 @@ pub fn plugin_path() -> &'static Path {
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
             .env("PLUGIN_AVAILABLE_PATH", root.join("available"))
             .env("PLUGIN_ENABLED_PATH", root.join("enabled"))
+            // Every phase trigger, for the scenarios that call them one by one; no host's apps.
+            .env("DOKKU_DEPLOY_TASKS_TRIGGERS", "all")
+            .env("DOKKU_LIB_ROOT", root.join("lib"))
             .status()
             .expect("running install.sh");
         assert!(status.success(), "install.sh failed");
@@ -126,8 +129,11 @@ impl TestHost {
             std::fs::write(&path, content).unwrap();
         }
         let reference = format!("dokku/{}:{tag}", self.app);
+        // Without the build cache: another test's `docker rmi` prunes the untagged parent images
+        // a cached build would reuse, and that build then fails.
         docker(&[
             "build",
+            "--no-cache",
             "--network=none",
             "-q",
             "-t",

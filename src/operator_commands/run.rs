@@ -3,7 +3,7 @@
 
 use super::{existing_app, fail, usage_error};
 use crate::app::ImageTag;
-use crate::deploy::{run_phase, PhaseRequest};
+use crate::deploy::{run_phase, FirstDeployTasks, PhaseRequest};
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
 use crate::input_error::InputError;
@@ -62,7 +62,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
         app,
         tag,
         phase,
-        first_deploy_tasks: false,
+        first_deploy_tasks: FirstDeployTasks::Excluded,
         obey_skip: false,
         commit: !no_commit,
     };
