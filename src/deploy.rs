@@ -512,19 +512,20 @@ fn docker_options_for(host: &Host, app: &App, phase: Phase) -> Result<docker_opt
             .join(app.name())
             .join("DOCKER_OPTIONS_DEPLOY"),
     ];
-    let mut options = Vec::new();
+    let mut filtered = docker_options::Filtered::default();
     if let Some(path) = candidates.iter().find(|path| path.is_file()) {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        options.extend(docker_options::parse_lines(
-            &text,
-            &path.display().to_string(),
-        )?);
+        let options = docker_options::parse_lines(&text, &path.display().to_string())?;
+        filtered = docker_options::filter(&options, phase);
     }
     if let Some(args) = &host.global_run_args {
-        options.extend(docker_options::parse_args(args, "DOKKU_GLOBAL_RUN_ARGS")?);
+        let options = docker_options::parse_args(args, "DOKKU_GLOBAL_RUN_ARGS")?;
+        let dokku = docker_options::filter_dokku_run_args(&options, phase);
+        filtered.args.extend(dokku.args);
+        filtered.warnings.extend(dokku.warnings);
     }
-    Ok(docker_options::filter(&options, phase))
+    Ok(filtered)
 }
 
 fn failed(host: &Host, task: &Task, policy: FailurePolicy, what: &str) -> PhaseEnd {

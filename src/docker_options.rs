@@ -108,11 +108,23 @@ pub struct Filtered {
 /// `-p=80:80`, and combined short flags such as `-it`, which are split so that only the dropped
 /// letters go (`-ite X=1` keeps `-e X=1` outside predeploy).
 pub fn filter(options: &[DockerOption], phase: Phase) -> Filtered {
+    filter_with(options, phase, |_| false)
+}
+
+/// [`filter`] for `DOKKU_GLOBAL_RUN_ARGS`, which the `dokku` command itself sets: its labels
+/// (`org.label-schema.*`, `dokku`) mark every container and image Dokku makes, the built image
+/// already carries them, so a predeploy keeps them without a warning.
+pub fn filter_dokku_run_args(options: &[DockerOption], phase: Phase) -> Filtered {
+    filter_with(options, phase, |flag| flag_name(flag) == "label")
+}
+
+fn filter_with(options: &[DockerOption], phase: Phase, kept: fn(&str) -> bool) -> Filtered {
     let mut filtered = Filtered::default();
     for option in options.iter().flat_map(split_short_flags) {
         let Some(flag) = option.first() else { continue };
         match classify(flag) {
             Use::Keep => filtered.args.extend(option),
+            Use::BakedIntoImage if kept(flag) => filtered.args.extend(option),
             Use::DropForOneOff => {}
             Use::BakedIntoImage if phase == Phase::Predeploy => {
                 filtered.warnings.push(format!(
@@ -139,14 +151,7 @@ enum Use {
 
 /// Classifies an option by its first word, a flag in any spelling (`--env=X`, `-e`, `-eX`).
 fn classify(flag: &str) -> Use {
-    let name = match flag.strip_prefix("--") {
-        Some(long) => long.split('=').next().unwrap_or(long),
-        None => flag
-            .strip_prefix('-')
-            .and_then(|short| short.chars().next())
-            .and_then(long_name)
-            .unwrap_or(""),
-    };
+    let name = flag_name(flag);
     let drop_for_one_off = [
         "cpus",
         "gpus",
@@ -183,6 +188,18 @@ fn classify(flag: &str) -> Use {
         Use::BakedIntoImage
     } else {
         Use::Keep
+    }
+}
+
+/// A flag's long name, in any spelling (`--env=X`, `-e`, `-eX`); empty for an unknown short one.
+fn flag_name(flag: &str) -> &str {
+    match flag.strip_prefix("--") {
+        Some(long) => long.split('=').next().unwrap_or(long),
+        None => flag
+            .strip_prefix('-')
+            .and_then(|short| short.chars().next())
+            .and_then(long_name)
+            .unwrap_or(""),
     }
 }
 
@@ -499,6 +516,20 @@ mod tests {
         );
         assert!(shown.contains(&"--health-cmd 'curl -f localhost'"));
         assert!(shown.contains(&"-hbox"));
+    }
+
+    #[test]
+    fn dokkus_own_run_args_keep_their_labels_for_predeploy_without_a_warning() {
+        let dokku = "--label=org.label-schema.schema-version=1.0 \
+                     --label=org.label-schema.vendor=dokku --label=dokku";
+        let options = parse_args(dokku, "DOKKU_GLOBAL_RUN_ARGS").unwrap();
+        let filtered = filter_dokku_run_args(&options, Phase::Predeploy);
+        assert!(filtered.warnings.is_empty(), "{:?}", filtered.warnings);
+        assert_eq!(filtered.args.len(), 3);
+        let with_env = parse_args("--label=dokku -e X=1", "DOKKU_GLOBAL_RUN_ARGS").unwrap();
+        let filtered = filter_dokku_run_args(&with_env, Phase::Predeploy);
+        assert_eq!(filtered.args, ["--label=dokku"]);
+        assert_eq!(filtered.warnings.len(), 1);
     }
 
     #[test]

@@ -60,11 +60,11 @@ impl DokkuFile {
     /// `hasAppJSON` decide: the deploy's copy, none where the deploy marked the file missing, else
     /// the persisted copy.
     pub fn in_effect(self, host: &Host, app: &App) -> Option<PathBuf> {
-        if let Some(pid) = dokku_pid() {
-            if self.missing_marker(host, app, &pid).exists() {
+        if let Some(pid) = &host.dokku_pid {
+            if self.missing_marker(host, app, pid).exists() {
                 return None;
             }
-            let copy = self.deploy_copy(host, app, &pid);
+            let copy = self.deploy_copy(host, app, pid);
             if copy.exists() {
                 return Some(copy);
             }
@@ -79,14 +79,6 @@ pub fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-/// `DOKKU_PID`: the process ID of the `dokku` command whose deploy runs the trigger, which names
-/// the deploy's extracted copies. Only digits count, so it is safe in a file name.
-pub fn dokku_pid() -> Option<String> {
-    std::env::var("DOKKU_PID")
-        .ok()
-        .filter(|pid| !pid.is_empty() && pid.bytes().all(|byte| byte.is_ascii_digit()))
 }
 
 /// A Dokku property (`$DOKKU_LIB_ROOT/config/PLUGIN/APP/NAME`), as `common.PropertyGet` reads it.

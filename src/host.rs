@@ -22,6 +22,9 @@ pub struct Host {
     pub output: Output,
     /// The helper binary mounted into every task container.
     pub helper: PathBuf,
+    /// `DOKKU_PID`, digits only: the `dokku` command whose deploy runs the trigger, which names
+    /// that deploy's extracted copies of app.json and the Procfile.
+    pub dokku_pid: Option<String>,
 }
 
 impl Host {
@@ -50,6 +53,9 @@ impl Host {
                 .filter(|args| !args.trim().is_empty()),
             output: Output::new(is_set("DOKKU_QUIET_OUTPUT")),
             helper: plugin_root.join("libexec").join("deploy-tasks-helper"),
+            dokku_pid: std::env::var("DOKKU_PID")
+                .ok()
+                .filter(|pid| !pid.is_empty() && pid.bytes().all(|byte| byte.is_ascii_digit())),
         }
     }
 

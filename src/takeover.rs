@@ -38,8 +38,8 @@ fn original(host: &Host, app: &App, file: DokkuFile, suffix: &str) -> PathBuf {
 /// took the file over, else what Dokku's own plugins read ([`DokkuFile::in_effect`]).
 pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathBuf> {
     let in_effect = file.in_effect(host, app)?;
-    let kept = match dokku::dokku_pid() {
-        Some(pid) if in_effect == file.deploy_copy(host, app, &pid) => {
+    let kept = match &host.dokku_pid {
+        Some(pid) if in_effect == file.deploy_copy(host, app, pid) => {
             original(host, app, file, &format!(".{pid}"))
         }
         _ => original(host, app, file, ""),
@@ -54,7 +54,7 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
 /// `post-extract`: the running deploy's copies, which Dokku's `core-post-extract` just wrote,
 /// are kept as they came and rewritten without their tasks. Returns the files that held tasks.
 pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
-    let Some(pid) = dokku::dokku_pid() else {
+    let Some(pid) = host.dokku_pid.clone() else {
         return Ok(Vec::new());
     };
     let mut taken = Vec::new();
@@ -68,7 +68,7 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         let kept = original(host, app, file, &format!(".{pid}"));
         if missing.exists() {
             write_new(host, &suffixed(&kept, ".missing"), b"")?;
-        } else if take_over_file(host, file, &copy, &kept)? {
+        } else if take_over_file(host, file, &copy, &kept, true)? {
             taken.push(file.name);
         }
     }
@@ -77,7 +77,7 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
 
 /// `core-post-deploy`: the deploy's originals become the app's, as Dokku moves its copies.
 pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
-    let Some(pid) = dokku::dokku_pid() else {
+    let Some(pid) = host.dokku_pid.clone() else {
         return Ok(());
     };
     for file in DokkuFile::ALL {
@@ -104,7 +104,7 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         if !persisted.exists() {
             continue;
         }
-        if take_over_file(host, file, &persisted, &original(host, app, file, ""))? {
+        if take_over_file(host, file, &persisted, &original(host, app, file, ""), false)? {
             taken.push(file.name);
         }
     }
@@ -167,26 +167,32 @@ pub fn copy_originals(host: &Host, from: &App, to: &App) -> Result<()> {
     Ok(())
 }
 
-/// Keeps `dokku_path` as `kept` and rewrites it without its tasks, when it has any. A file that
-/// Dokku's own parser would refuse is left alone for Dokku to report.
-fn take_over_file(host: &Host, file: DokkuFile, dokku_path: &Path, kept: &Path) -> Result<bool> {
+/// Keeps `dokku_path` as `kept` and rewrites it without its tasks, when it has any; a file
+/// without tasks is kept too when `keep_always` (a deploy's copy, which replaces the app's
+/// original). A file that Dokku's own parser would refuse is left alone for Dokku to report.
+fn take_over_file(
+    host: &Host,
+    file: DokkuFile,
+    dokku_path: &Path,
+    kept: &Path,
+    keep_always: bool,
+) -> Result<bool> {
     if !is_regular_file(dokku_path) {
         return Ok(false);
     }
     let bytes = read_bounded(dokku_path)?;
     let origin = dokku_path.display().to_string();
-    let stripped = match without_tasks(file, &bytes, &origin) {
-        Ok(Some(stripped)) => stripped,
-        Ok(None) => {
-            // No task: nothing to keep, but an older original must not outlive the file.
-            remove_if_present(kept)?;
-            return Ok(false);
+    let stripped = without_tasks(file, &bytes, &origin).unwrap_or(None);
+    if stripped.is_some() || keep_always {
+        write_new(host, kept, &bytes)?;
+    }
+    match stripped {
+        Some(stripped) => {
+            replace_file(dokku_path, &stripped)?;
+            Ok(true)
         }
-        Err(_) => return Ok(false),
-    };
-    write_new(host, kept, &bytes)?;
-    replace_file(dokku_path, &stripped)?;
-    Ok(true)
+        None => Ok(false),
+    }
 }
 
 /// `bytes` of `file` without the tasks Dokku's app-json would run from it; `None` when it has
@@ -282,5 +288,180 @@ fn remove_if_present(path: &Path) -> Result<()> {
             Err(error).with_context(|| format!("removing {}", path.display()))
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phase::Phase;
+
+    const APP_JSON_WITH_TASKS: &str = r#"{
+  "env": {"SECRET_KEY": {"generator": "secret"}},
+  "formation": {"web": {"quantity": 2}},
+  "scripts": {"dokku": {"predeploy": "make assets", "postdeploy": "make warm"}, "postdeploy": "make seed"}
+}
+"#;
+    const PROCFILE_WITH_RELEASE: &str = "web: ./serve\nrelease: ./migrate\nworker: ./work\n";
+
+    fn host_in(dir: &Path, pid: Option<&str>) -> Host {
+        Host {
+            lib_root: dir.to_path_buf(),
+            dokku_pid: pid.map(str::to_string),
+            ..Host::from_env(dir)
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap()
+    }
+
+    /// The tasks Dokku's app-json would find in its files, as this crate's parsers read them.
+    fn dokku_tasks(host: &Host, app: &App) -> Vec<String> {
+        let mut tasks = Vec::new();
+        if let Some(path) = dokku::APP_JSON.in_effect(host, app) {
+            let scripts = app_json::parse(read(&path).as_bytes(), "app.json").unwrap();
+            for phase in Phase::ALL {
+                tasks.extend(scripts.tasks(phase, false).into_iter().map(|t| t.command));
+            }
+        }
+        if let Some(path) = dokku::PROCFILE.in_effect(host, app) {
+            let procfile = procfile::parse(read(&path).as_bytes(), "Procfile").unwrap();
+            tasks.extend(procfile.command("release").map(|e| e.command.clone()));
+        }
+        tasks
+    }
+
+    #[test]
+    fn a_deploys_copies_lose_their_tasks_and_the_originals_follow_them_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), Some("4242"));
+        let app = App::new("shop").unwrap();
+        write(&dokku::APP_JSON.deploy_copy(&host, &app, "4242"), APP_JSON_WITH_TASKS);
+        write(&dokku::PROCFILE.deploy_copy(&host, &app, "4242"), PROCFILE_WITH_RELEASE);
+
+        let taken = take_over_deploy(&host, &app).unwrap();
+
+        assert_eq!(taken, ["app.json", "Procfile"]);
+        assert!(dokku_tasks(&host, &app).is_empty());
+        let procfile = read(&dokku::PROCFILE.deploy_copy(&host, &app, "4242"));
+        assert_eq!(procfile, "web: ./serve\nworker: ./work\n");
+        let stripped = read(&dokku::APP_JSON.deploy_copy(&host, &app, "4242"));
+        assert!(stripped.contains("SECRET_KEY") && stripped.contains("quantity"));
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+
+        // Dokku's core-post-deploy (app-json's, then this plugin's, then ps's).
+        for file in DokkuFile::ALL {
+            fs::rename(
+                file.deploy_copy(&host, &app, "4242"),
+                file.persisted(&host, &app),
+            )
+            .unwrap();
+        }
+        settle_deploy(&host, &app).unwrap();
+
+        let later = host_in(dir.path(), Some("5151"));
+        assert!(dokku_tasks(&later, &app).is_empty());
+        let ours = task_definitions(&later, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
+        let ours = task_definitions(&later, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn a_push_that_removes_a_file_or_its_tasks_drops_the_kept_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = host_in(dir.path(), Some("1"));
+        let app = App::new("shop").unwrap();
+        write(&dokku::APP_JSON.persisted(&first, &app), APP_JSON_WITH_TASKS);
+        write(&dokku::PROCFILE.persisted(&first, &app), PROCFILE_WITH_RELEASE);
+        take_over_app(&first, &app).unwrap();
+
+        let second = host_in(dir.path(), Some("2"));
+        write(&dokku::APP_JSON.missing_marker(&second, &app, "2"), "");
+        write(&dokku::PROCFILE.deploy_copy(&second, &app, "2"), "web: ./serve\n");
+        take_over_deploy(&second, &app).unwrap();
+        assert_eq!(task_definitions(&second, &app, dokku::APP_JSON), None);
+        let procfile = task_definitions(&second, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&procfile), "web: ./serve\n");
+
+        fs::remove_file(dokku::APP_JSON.missing_marker(&second, &app, "2")).unwrap();
+        fs::remove_file(dokku::APP_JSON.persisted(&second, &app)).unwrap();
+        fs::rename(
+            dokku::PROCFILE.deploy_copy(&second, &app, "2"),
+            dokku::PROCFILE.persisted(&second, &app),
+        )
+        .unwrap();
+        settle_deploy(&second, &app).unwrap();
+
+        let after = host_in(dir.path(), None);
+        assert_eq!(task_definitions(&after, &app, dokku::APP_JSON), None);
+        let procfile = task_definitions(&after, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&procfile), "web: ./serve\n");
+    }
+
+    #[test]
+    fn taking_over_twice_keeps_the_original_and_handing_back_restores_dokkus_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let app_json = dokku::APP_JSON.persisted(&host, &app);
+        let procfile = dokku::PROCFILE.persisted(&host, &app);
+        write(&app_json, APP_JSON_WITH_TASKS);
+        write(&procfile, PROCFILE_WITH_RELEASE);
+        fs::set_permissions(&app_json, fs::Permissions::from_mode(0o640)).unwrap();
+
+        assert_eq!(take_over_app(&host, &app).unwrap(), ["app.json", "Procfile"]);
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+        assert!(dokku_tasks(&host, &app).is_empty());
+        assert_eq!(fs::metadata(&app_json).unwrap().mode() & 0o777, 0o640);
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+
+        assert!(hand_back(&host, &app).unwrap());
+        assert_eq!(read(&app_json), APP_JSON_WITH_TASKS);
+        assert_eq!(read(&procfile), PROCFILE_WITH_RELEASE);
+        assert_eq!(task_definitions(&host, &app, dokku::APP_JSON), Some(app_json));
+        assert!(!hand_back(&host, &app).unwrap());
+    }
+
+    #[test]
+    fn a_planted_link_is_neither_read_nor_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        write(&elsewhere, APP_JSON_WITH_TASKS);
+        let app_json = dokku::APP_JSON.persisted(&host, &app);
+        fs::create_dir_all(app_json.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &app_json).unwrap();
+
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+        assert_eq!(read(&elsewhere), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn a_clone_gets_the_kept_originals() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let (old, new) = (App::new("shop").unwrap(), App::new("shop-2").unwrap());
+        write(&dokku::PROCFILE.persisted(&host, &old), PROCFILE_WITH_RELEASE);
+        take_over_app(&host, &old).unwrap();
+        // Dokku's clone copies its own data directory.
+        write(
+            &dokku::PROCFILE.persisted(&host, &new),
+            &read(&dokku::PROCFILE.persisted(&host, &old)),
+        );
+
+        copy_originals(&host, &old, &new).unwrap();
+
+        let ours = task_definitions(&host, &new, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
     }
 }

@@ -8,10 +8,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::{existing_app, fail, info2, usage_error};
+use crate::dokku;
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
 use crate::ownership::Ownership;
 use crate::settings::{Key, Scope};
+use crate::triggers;
 
 const USAGE: &str = "deploy-tasks:set [--global|<app>] <key> [<value>]";
 
@@ -61,13 +63,25 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
         info2(&format!("Setting {} to {value}", key.name()));
         write_property(&dir, key.name(), &value, &host.ownership())
     };
-    match result {
-        Ok(()) => ExitCode::Success,
-        Err(error) => fail(
+    if let Err(error) = result {
+        return fail(
             host,
             format!("{error:#}; check the permissions of {}", dir.display()),
-        ),
+        );
     }
+    // Dokku's app-json reads its files at its next trigger: who runs the tasks changes now.
+    if key.name() == "core-tasks" {
+        let apps = match &scope {
+            Scope::App(app) => vec![app.clone()],
+            Scope::Global => dokku::apps_with_files(host),
+        };
+        for app in apps {
+            if let Err(error) = triggers::align(host, &app) {
+                return fail(host, format!("{}: {error:#}", app.name()));
+            }
+        }
+    }
+    ExitCode::Success
 }
 
 fn unset(path: &Path) -> Result<()> {
