@@ -104,7 +104,13 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         if !persisted.exists() {
             continue;
         }
-        if take_over_file(host, file, &persisted, &original(host, app, file, ""), false)? {
+        if take_over_file(
+            host,
+            file,
+            &persisted,
+            &original(host, app, file, ""),
+            false,
+        )? {
             taken.push(file.name);
         }
     }
@@ -342,8 +348,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let host = host_in(dir.path(), Some("4242"));
         let app = App::new("shop").unwrap();
-        write(&dokku::APP_JSON.deploy_copy(&host, &app, "4242"), APP_JSON_WITH_TASKS);
-        write(&dokku::PROCFILE.deploy_copy(&host, &app, "4242"), PROCFILE_WITH_RELEASE);
+        write(
+            &dokku::APP_JSON.deploy_copy(&host, &app, "4242"),
+            APP_JSON_WITH_TASKS,
+        );
+        write(
+            &dokku::PROCFILE.deploy_copy(&host, &app, "4242"),
+            PROCFILE_WITH_RELEASE,
+        );
 
         let taken = take_over_deploy(&host, &app).unwrap();
 
@@ -379,13 +391,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = host_in(dir.path(), Some("1"));
         let app = App::new("shop").unwrap();
-        write(&dokku::APP_JSON.persisted(&first, &app), APP_JSON_WITH_TASKS);
-        write(&dokku::PROCFILE.persisted(&first, &app), PROCFILE_WITH_RELEASE);
+        write(
+            &dokku::APP_JSON.persisted(&first, &app),
+            APP_JSON_WITH_TASKS,
+        );
+        write(
+            &dokku::PROCFILE.persisted(&first, &app),
+            PROCFILE_WITH_RELEASE,
+        );
         take_over_app(&first, &app).unwrap();
 
         let second = host_in(dir.path(), Some("2"));
         write(&dokku::APP_JSON.missing_marker(&second, &app, "2"), "");
-        write(&dokku::PROCFILE.deploy_copy(&second, &app, "2"), "web: ./serve\n");
+        write(
+            &dokku::PROCFILE.deploy_copy(&second, &app, "2"),
+            "web: ./serve\n",
+        );
         take_over_deploy(&second, &app).unwrap();
         assert_eq!(task_definitions(&second, &app, dokku::APP_JSON), None);
         let procfile = task_definitions(&second, &app, dokku::PROCFILE).unwrap();
@@ -417,7 +438,10 @@ mod tests {
         write(&procfile, PROCFILE_WITH_RELEASE);
         fs::set_permissions(&app_json, fs::Permissions::from_mode(0o640)).unwrap();
 
-        assert_eq!(take_over_app(&host, &app).unwrap(), ["app.json", "Procfile"]);
+        assert_eq!(
+            take_over_app(&host, &app).unwrap(),
+            ["app.json", "Procfile"]
+        );
         assert!(take_over_app(&host, &app).unwrap().is_empty());
         assert!(dokku_tasks(&host, &app).is_empty());
         assert_eq!(fs::metadata(&app_json).unwrap().mode() & 0o777, 0o640);
@@ -427,7 +451,10 @@ mod tests {
         assert!(hand_back(&host, &app).unwrap());
         assert_eq!(read(&app_json), APP_JSON_WITH_TASKS);
         assert_eq!(read(&procfile), PROCFILE_WITH_RELEASE);
-        assert_eq!(task_definitions(&host, &app, dokku::APP_JSON), Some(app_json));
+        assert_eq!(
+            task_definitions(&host, &app, dokku::APP_JSON),
+            Some(app_json)
+        );
         assert!(!hand_back(&host, &app).unwrap());
     }
 
@@ -451,7 +478,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let host = host_in(dir.path(), None);
         let (old, new) = (App::new("shop").unwrap(), App::new("shop-2").unwrap());
-        write(&dokku::PROCFILE.persisted(&host, &old), PROCFILE_WITH_RELEASE);
+        write(
+            &dokku::PROCFILE.persisted(&host, &old),
+            PROCFILE_WITH_RELEASE,
+        );
         take_over_app(&host, &old).unwrap();
         // Dokku's clone copies its own data directory.
         write(

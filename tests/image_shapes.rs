@@ -545,3 +545,30 @@ fn given_dokku_global_run_args_when_release_runs_then_they_are_applied_with_the_
         .stdout_has("       global-content\n");
     assert_no_task_container_left(&host);
 }
+
+#[test]
+fn given_dokkus_own_global_run_args_when_predeploy_runs_then_nothing_warns_and_the_labels_stay() {
+    let host = TestHost::new("shape-dokku-labels");
+    build(&host, &busybox_app(""), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "touch /app/built"}}}"#);
+
+    // What the `dokku` command itself exports to every trigger.
+    let dokku_run_args = "--label=org.label-schema.schema-version=1.0 \
+                          --label=org.label-schema.vendor=dokku --label=dokku";
+    let output = host
+        .trigger_command("pre-deploy", &[&host.app])
+        .env("DOKKU_GLOBAL_RUN_ARGS", dokku_run_args)
+        .output()
+        .expect("running the trigger");
+
+    let run = Run::from(output);
+    run.expect_code(0);
+    assert_eq!(run.stderr, "", "{run:#?}");
+    let labels = image_config(&host.image(), "Labels");
+    assert!(
+        labels.contains(r#""org.label-schema.vendor":"dokku""#),
+        "{labels}"
+    );
+    assert_eq!(host.run_in_image("ls /app/built"), "/app/built");
+    assert_no_task_container_left(&host);
+}
