@@ -73,16 +73,19 @@ pub fn parse(text: &str, origin: &str) -> Result<EnvFile, InputError> {
     let mut index_of_key: HashMap<String, usize> = HashMap::new();
 
     while reader.skip_to_statement() {
-        let statement_line = reader.line();
+        // Lines are counted only for a warning: counting for every statement would be quadratic.
+        let statement_start = reader.position;
         let name = reader.read_name()?;
         let value = reader.read_value(&read)?;
         read.insert(name.key.clone(), value.clone());
 
         if !name.has_separator {
+            let statement_line = reader.line_at(statement_start);
             env_file.warnings.push(format!(
                 "{origin} line {statement_line}: the line has no `=`, so it sets no variable; skipped"
             ));
         } else if !is_valid_name(&name.key) {
+            let statement_line = reader.line_at(statement_start);
             env_file.warnings.push(format!(
                 "{origin} line {statement_line}: `{}` is not a valid variable name; skipped",
                 name.key
