@@ -25,12 +25,13 @@ fn marker() -> String {
     )
 }
 
-/// Values that break naive quoting, each under its own key; one holds `marker`.
+/// Values that break naive quoting, each under its own key; one holds `marker`. None ends in `"`
+/// or `\`: Dokku's own reader (godotenv v1.5.1) gives those back altered, see `env_file::parse`.
 fn tricky_values(marker: &str) -> Vec<(&'static str, String)> {
     vec![
         (
             "SECRET_QUOTES",
-            r#"it's "double" and 'single' and '\'' and "\"""#.to_string(),
+            r#"it's "double" and 'single' and '\'' and "\"" end"#.to_string(),
         ),
         (
             "SECRET_SHELL",
@@ -38,7 +39,7 @@ fn tricky_values(marker: &str) -> Vec<(&'static str, String)> {
         ),
         (
             "SECRET_BACKSLASHES",
-            r#"C:\temp\new \\n \t \' \" ends with\"#.to_string(),
+            r#"C:\temp\new \\n \t \' \" \$HOME \! \ end"#.to_string(),
         ),
         (
             "SECRET_MULTILINE",
@@ -51,13 +52,6 @@ fn tricky_values(marker: &str) -> Vec<(&'static str, String)> {
             format!("-n {marker} it's \"{marker}\" $HOME \\ {marker}\nsecond line"),
         ),
     ]
-}
-
-/// An ENV file as `dokku config:set` writes it: `export KEY='value'`, a `'` as `'\''`.
-fn dokku_env(vars: &[(&str, String)]) -> String {
-    vars.iter()
-        .map(|(key, value)| format!("export {key}='{}'\n", value.replace('\'', r"'\''")))
-        .collect()
 }
 
 /// A shell command printing each variable between `<<` and `>>` on stdout.
@@ -149,7 +143,7 @@ fn command_lines() -> Vec<(String, Vec<u8>)> {
 
 /// Runs `trigger` for an app whose tasks print `vars` and checks every value arrived intact.
 fn assert_values_arrive(host: &TestHost, trigger: &str, args: &[&str], vars: &[(&str, String)]) {
-    host.app_env(&dokku_env(vars));
+    host.config_set(vars);
 
     let run = host.trigger(trigger, args);
 
@@ -207,7 +201,7 @@ fn given_a_secret_in_the_config_when_predeploy_commits_then_the_image_holds_no_t
     let host = TestHost::new("secret-image");
     let before = host.build_own("");
     let secret = marker();
-    host.app_env(&dokku_env(&[("SECRET", secret.clone())]));
+    host.config_set(&[("SECRET", secret.clone())]);
     host.host_app_json(&predeploy_json(
         r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; echo built > /app/built-by-predeploy"#,
     ));
@@ -252,7 +246,7 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
     let host = TestHost::new("secret-running");
     host.build_own("");
     let secret = marker();
-    host.app_env(&dokku_env(&[("SECRET", secret.clone())]));
+    host.config_set(&[("SECRET", secret.clone())]);
     let env_file = host.lib_root().join(format!("config/{}/ENV", host.app));
     host.host_app_json(&predeploy_json(
         r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; sleep 3"#,
@@ -420,11 +414,7 @@ fn given_the_config_in_the_legacy_location_then_the_task_receives_it() {
         ),
         ("LEGACY_PLAIN", "plain".to_string()),
     ];
-    std::fs::write(
-        host.dokku_root().join(&host.app).join("ENV"),
-        dokku_env(&vars),
-    )
-    .unwrap();
+    config_write(&host.dokku_root().join(&host.app).join("ENV"), &vars);
     host.host_app_json("{}");
     host.host_procfile(&format!("release: {}\n", print_each(&vars)));
 
@@ -470,7 +460,7 @@ fn given_a_config_line_with_an_invalid_key_then_it_is_a_warning_and_the_other_va
     let host = TestHost::new("secret-invalid-key");
     host.build_own("");
     host.app_env(
-        "export GOOD_ONE='one'\nexport 1BAD='skipped'\nexport BAD-NAME='also\nskipped'\nexport GOOD_TWO='two'\n",
+        "export GOOD_ONE='one'\nexport 1BAD='skipped'\nexport BAD.NAME='also\nskipped'\nexport GOOD_TWO='two'\n",
     );
     let env_file = host.lib_root().join(format!("config/{}/ENV", host.app));
     host.host_app_json("{}");
@@ -484,7 +474,7 @@ fn given_a_config_line_with_an_invalid_key_then_it_is_a_warning_and_the_other_va
             env_file.display()
         ))
         .stderr_has(&format!(
-            " !     {} line 3: `BAD-NAME` is not a valid variable name; skipped\n",
+            " !     {} line 3: `BAD.NAME` is not a valid variable name; skipped\n",
             env_file.display()
         ))
         .stdout_has("\n       <<one>>\n       <<two>>\n");

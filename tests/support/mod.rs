@@ -163,6 +163,15 @@ impl TestHost {
         self.write_lib(&format!("config/{}/ENV", self.app), content);
     }
 
+    /// Sets config variables for the app as `dokku config:set` stores them (Dokku 0.38's ENV
+    /// format, in `$DOKKU_LIB_ROOT/config/APP/ENV`).
+    pub fn config_set(&self, vars: &[(&str, String)]) {
+        config_write(
+            &self.lib_root().join(format!("config/{}/ENV", self.app)),
+            vars,
+        );
+    }
+
     /// Sets a plugin setting for the app, as `deploy-tasks:set` writes it.
     pub fn setting(&self, key: &str, value: &str) {
         self.write_lib(&format!("config/deploy-tasks/{}/{key}", self.app), value);
@@ -330,6 +339,23 @@ impl Run {
         assert!(!self.stderr.contains("panicked"), "{self:#?}");
         self
     }
+}
+
+/// Merges `vars` into the ENV file at `path` as Dokku 0.38 writes it, through the stand-in host's
+/// `tests/host/config-write`.
+pub fn config_write(path: &Path, vars: &[(&str, String)]) {
+    let output =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/config-write"))
+            .arg(path)
+            .args(vars.iter().map(|(key, value)| format!("{key}={value}")))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tests/host/config-write");
+    assert!(
+        output.status.success(),
+        "config-write failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The ID an image reference points at.
