@@ -65,6 +65,12 @@ fn install_sh(args: &[&str], available: &Path, enabled: &Path, lib_root: &Path) 
 /// The `install` trigger of a checkout, as Dokku runs it, building in the shared target
 /// directory; `path` replaces `PATH` when given.
 fn install_trigger(checkout: &Path, path: Option<&str>) -> Run {
+    let lib_root = checkout.parent().unwrap().join("lib");
+    install_trigger_on(checkout, path, &lib_root)
+}
+
+/// [`install_trigger`] on a host whose `DOKKU_LIB_ROOT` is `lib_root`.
+fn install_trigger_on(checkout: &Path, path: Option<&str>, lib_root: &Path) -> Run {
     plugin_path();
     let _turn = BUILDS
         .lock()
@@ -72,6 +78,10 @@ fn install_trigger(checkout: &Path, path: Option<&str>) -> Run {
     let mut command = Command::new(checkout.join("install"));
     command
         .env("CARGO_TARGET_DIR", target_dir())
+        .env("DOKKU_LIB_ROOT", lib_root)
+        .env_remove("PLUGIN_CORE_AVAILABLE_PATH")
+        .env_remove("PLUGIN_AVAILABLE_PATH")
+        .env_remove("DOKKU_DEPLOY_TASKS_TRIGGERS")
         .env_remove("DOKKU_TRACE")
         .stdin(Stdio::null());
     if let Some(path) = path {
@@ -554,4 +564,108 @@ fn given_a_plugin_path_under_a_lib_root_of_another_user_when_root_installs_then_
         (0, 0),
         "above the lib root is left alone"
     );
+}
+
+/// Every path under `dir` named `commands`, links followed, as `dokku help` finds them
+/// (`find -L $PLUGIN_PATH/enabled -name commands`).
+fn paths_named_commands(dir: &Path) -> Vec<PathBuf> {
+    let found = Command::new("find")
+        .args(["-L"])
+        .arg(dir)
+        .args(["-name", "commands"])
+        .output()
+        .expect("running find");
+    String::from_utf8_lossy(&found.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .collect()
+}
+
+#[test]
+fn given_a_dokku_0_38_host_with_a_deployed_app_when_plugin_install_runs_then_dokkus_triggers_and_only_its_entry_point_are_installed_and_the_app_is_taken_over(
+) {
+    let host_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-install-dokku");
+    let _ = std::fs::remove_dir_all(&host_dir);
+    let lib_root = host_dir.join("lib");
+    // What tells a Dokku of 0.34 or later: its app-json answers pre-release-builder.
+    let core_app_json = lib_root.join("core-plugins/available/app-json");
+    std::fs::create_dir_all(&core_app_json).unwrap();
+    std::fs::write(core_app_json.join("pre-release-builder"), "#!/bin/sh\n").unwrap();
+    // An app deployed before the install, whose files Dokku's app-json would run tasks from.
+    let app_json = lib_root.join("data/app-json/shop/app.json");
+    let with_tasks = r#"{"formation": {"web": {"quantity": 1}},
+        "scripts": {"dokku": {"predeploy": "make assets"}, "postdeploy": "make seed"}}"#;
+    std::fs::create_dir_all(app_json.parent().unwrap()).unwrap();
+    std::fs::write(&app_json, with_tasks).unwrap();
+    let procfile = lib_root.join("data/ps/shop/Procfile");
+    std::fs::create_dir_all(procfile.parent().unwrap()).unwrap();
+    std::fs::write(&procfile, "web: ./serve\nrelease: ./migrate\n").unwrap();
+    let checkout = host_dir.join("plugins/available/deploy-tasks");
+    clone_into(&checkout);
+    // An older install left the design's triggers at the root.
+    std::fs::write(checkout.join("pre-deploy"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        checkout.join("pre-deploy"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+
+    install_trigger_on(&checkout, None, &lib_root)
+        .expect_code(0)
+        .stdout_has("(dokku triggers)")
+        .stdout_has("deploy-tasks took over shop's tasks in app.json and Procfile");
+
+    for trigger in ["pre-release-builder", "post-release-builder", "post-deploy"] {
+        let mode = std::fs::metadata(checkout.join(trigger))
+            .unwrap_or_else(|_| panic!("no {trigger}"))
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{trigger} is not executable");
+    }
+    for trigger in ["pre-deploy", "post-release"] {
+        assert!(
+            !checkout.join(trigger).exists(),
+            "{trigger} would make Dokku's registry plugin warn and run the predeploy again"
+        );
+    }
+    assert_eq!(paths_named_commands(&checkout), [checkout.join("commands")]);
+    // The build's own output, which a real install keeps in the checkout (not the tests' hosts).
+    let tests_hosts = target_dir().join("tmp");
+    let in_build: Vec<PathBuf> = paths_named_commands(&target_dir())
+        .into_iter()
+        .filter(|path| !path.starts_with(&tests_hosts))
+        .collect();
+    assert_eq!(in_build, Vec::<PathBuf>::new());
+    let help = Command::new(checkout.join("commands"))
+        .arg("help")
+        .output()
+        .unwrap();
+    assert!(help.status.success(), "{help:?}");
+    assert!(String::from_utf8_lossy(&help.stdout).contains("deploy-tasks, "));
+
+    let stripped = std::fs::read_to_string(&app_json).unwrap();
+    assert!(!stripped.contains("make assets") && !stripped.contains("make seed"));
+    assert!(stripped.contains("quantity"), "{stripped}");
+    assert_eq!(
+        std::fs::read_to_string(&procfile).unwrap(),
+        "web: ./serve\n"
+    );
+    let kept = lib_root.join("data/deploy-tasks/shop/dokku-files");
+    assert_eq!(
+        std::fs::read_to_string(kept.join("app.json")).unwrap(),
+        with_tasks
+    );
+
+    // plugin:uninstall fires `uninstall deploy-tasks` for every plugin: the tasks go back.
+    let uninstall = Command::new(checkout.join("uninstall"))
+        .arg("deploy-tasks")
+        .env("DOKKU_LIB_ROOT", &lib_root)
+        .output()
+        .unwrap();
+    assert!(uninstall.status.success(), "{uninstall:?}");
+    assert_eq!(std::fs::read_to_string(&app_json).unwrap(), with_tasks);
+    assert_eq!(
+        std::fs::read_to_string(&procfile).unwrap(),
+        "web: ./serve\nrelease: ./migrate\n"
+    );
+    assert!(!kept.exists());
 }
