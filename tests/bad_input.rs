@@ -146,44 +146,47 @@ fn given_an_engine_that_does_not_answer_then_the_trigger_says_so() {
 fn given_an_app_json_syntax_error_then_the_message_has_its_line_and_column() {
     let app = App::new("bad-json-syntax");
     app.host.host_app_json(
-        "{\n  \"scripts\": {\n    \"dokku\": {\"predeploy\": \"echo task ran\"},\n  }\n}\n",
+        "{\n  \"scripts\": {\n    \"dokku\": {\"predeploy\": \"echo task ran\"}\n    \"postdeploy\": \"echo task ran\"\n  }\n}\n",
     );
 
     app.expect_refused(
         app.predeploy(),
         &[
-            &format!("{} line 4, column 3", app.app_json_path()),
+            &format!("{} line 4, column 5", app.app_json_path()),
             "not valid JSON",
         ],
     );
 }
 
 #[test]
-fn given_an_app_json_with_a_comment_then_the_message_says_comments_are_not_json() {
+fn given_an_app_json_with_an_unclosed_block_comment_then_the_message_names_its_line() {
     let app = App::new("bad-json-comment");
     app.host.host_app_json(
-        "{\n  // run the migrations\n  \"scripts\": {\"dokku\": {\"predeploy\": \"echo task ran\"}}\n}\n",
+        "{\n  /* run the migrations\n  \"scripts\": {\"dokku\": {\"predeploy\": \"echo task ran\"}}\n}\n",
     );
 
     app.expect_refused(
         app.predeploy(),
         &[
             &format!("{} line 2, column 3", app.app_json_path()),
-            "// comment",
+            "/* comment is never closed",
         ],
     );
 }
 
 #[test]
-fn given_an_app_json_with_a_comment_after_a_value_then_the_message_says_comments_are_not_json() {
-    let app = App::new("bad-json-trailing-comment");
+fn given_a_wrong_type_outside_the_scripts_then_the_message_names_the_key() {
+    let app = App::new("bad-json-formation");
     app.host.host_app_json(
-        "{\n  \"scripts\": {\"dokku\": {\"predeploy\": \"echo task ran\"}} // run the migrations\n}\n",
+        "{\n  // Dokku reads nothing from this file, so neither do we\n  \"formation\": {\"web\": {\"quantity\": \"2\"}},\n  \"scripts\": {\"dokku\": {\"predeploy\": \"echo task ran\"}}\n}\n",
     );
 
     app.expect_refused(
         app.predeploy(),
-        &[&format!("{} line 2", app.app_json_path()), "// comment"],
+        &[
+            &format!("{} line 3, column 37", app.app_json_path()),
+            "formation.web.quantity must be a whole number",
+        ],
     );
 }
 

@@ -1,14 +1,33 @@
 //! app.json: the `scripts.dokku.predeploy`, `scripts.dokku.postdeploy` and `scripts.postdeploy`
 //! commands.
 //!
-//! Dokku silently ignores an app.json it cannot read, so a typo quietly disables every task.
-//! This parser instead rejects a file Dokku would misread, with the line and column of the problem.
+//! The file is read as Dokku 0.38 reads it (`ReadAppJSON`, plugins/app-json/appjson.go): a file
+//! holding only whitespace is `{}`; otherwise JSON with `//` and `/* */` comments and trailing
+//! commas (tailscale/hujson, see [`jsonc`]), decoded into Dokku's `AppJSON` struct by Go's
+//! encoding/json rules (see [`shape`]): keys match case-insensitively, `null` changes nothing,
+//! and a value of the wrong type anywhere in the struct makes Dokku read nothing.
+//!
+//! Dokku logs such a failure and runs no task, so a typo quietly disables every task. This
+//! parser instead rejects a file Dokku would not read, with the line and column of the problem
+//! in the file as written.
+//!
+//! Line endings: Dokku copies app.json with `dos2unix -l` (`common.Copy`, `CopyFromImage`),
+//! which turns each CRLF into two LFs and leaves a lone CR alone. CR is JSON whitespace and no
+//! string may hold a raw line break, so that changes only line numbers; positions here count
+//! the original file's lines. `dos2unix` also drops a leading byte order mark (so does
+//! [`decode`]) and skips, as binary, a file holding a control character other than tab, LF,
+//! form feed or CR: Dokku then has no app.json, or fails the deploy, so such a file is
+//! rejected here.
 
-use serde_json::Value;
+mod jsonc;
+mod shape;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
 use crate::sources::{decode, line_and_column, Frequency, Source, Task};
+
+use jsonc::{Document, Value};
+use shape::{Reading, TypeError};
 
 /// The deployment commands an app.json defines. Each is `None` when the key is absent, `null`,
 /// or a string holding only whitespace.
@@ -60,378 +79,227 @@ impl AppJsonScripts {
 
 /// Parses the bytes of an app.json; `origin` names the file in errors.
 ///
-/// An empty or whitespace-only file defines no tasks. A leading UTF-8 byte order mark is skipped.
-/// Keys other than the three scripts are ignored. A command is kept as written, except that one
-/// trailing line break (`\n` or `\r\n`) is removed. When a key appears twice in an object, the
-/// last one counts, as in Dokku.
+/// An empty or whitespace-only file, or one holding `null`, defines no tasks. A leading UTF-8
+/// byte order mark is skipped. Keys other than the three scripts are checked for their type as
+/// Dokku's struct has them, and otherwise ignored. A command is kept as written, except that one
+/// trailing line break (`\n` or `\r\n`) is removed; a blank one counts as absent.
 ///
 /// # Errors
 ///
 /// An [`InputError`] with the line and column (1-based; columns count characters) when the file
-/// is over 1 MiB, is not UTF-8, is not JSON (a `//` or `/* */` comment is named as such), does
-/// not hold an object, or has `scripts`, `scripts.dokku` or one of the scripts of the wrong type.
+/// is over 1 MiB, is not UTF-8, holds a control character that makes Dokku skip it, is not JSON
+/// with comments, does not hold an object, or has a value Dokku's `AppJSON` cannot take (such as
+/// `scripts.dokku.predeploy` not a string, or `formation.web.quantity` not an integer).
 pub fn parse(bytes: &[u8], origin: &str) -> Result<AppJsonScripts, InputError> {
+    let Some(read) = read(bytes, origin)? else {
+        return Ok(AppJsonScripts::default());
+    };
+    let command = |script: Option<String>| {
+        let command = script.filter(|command| !command.trim().is_empty())?;
+        let trimmed = command
+            .strip_suffix("\r\n")
+            .or_else(|| command.strip_suffix('\n'))
+            .unwrap_or(&command);
+        Some(trimmed.to_string())
+    };
+    Ok(AppJsonScripts {
+        predeploy: command(read.reading.predeploy),
+        postdeploy: command(read.reading.postdeploy),
+        heroku_postdeploy: command(read.reading.heroku_postdeploy),
+    })
+}
+
+/// The app.json with every member that names `scripts.dokku.predeploy`,
+/// `scripts.dokku.postdeploy` or `scripts.postdeploy` cut out (in any case, in every occurrence of
+/// a duplicated `scripts` or `dokku`), so that Dokku finds none of these tasks and reads
+/// everything else exactly as before; `None` when no member names one of them.
+///
+/// The cut is textual: comments, formatting, key order and every other byte stay as they were.
+/// A member goes with the comma after it, or, when it is last with no comma after it, with the
+/// comma before it, so plain JSON stays plain JSON. A member alone on its lines takes those
+/// lines with it. `scripts` and `scripts.dokku` stay, empty if nothing else is in them.
+///
+/// # Errors
+///
+/// The [`InputError`] of [`parse`] when the file is not one Dokku reads.
+pub fn without_tasks(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, InputError> {
+    let Some(read) = read(bytes, origin)? else {
+        return Ok(None);
+    };
+    if read.reading.script_members.is_empty() {
+        return Ok(None);
+    }
+    let cuts = member_cuts(read.text, &read.document, &read.reading.script_members);
+    // The text starts after any byte order mark, which stays.
+    let prefix = bytes.len() - read.text.len();
+    let mut rewritten = bytes[..prefix].to_vec();
+    let mut kept_from = 0;
+    for (start, end) in cuts {
+        rewritten.extend_from_slice(&read.text.as_bytes()[kept_from..start]);
+        kept_from = end;
+    }
+    rewritten.extend_from_slice(&read.text.as_bytes()[kept_from..]);
+    Ok(Some(rewritten))
+}
+
+/// A file Dokku reads, parsed.
+struct Read<'a> {
+    text: &'a str,
+    document: Document,
+    reading: Reading,
+}
+
+/// Reads the file as Dokku does; `None` when it defines nothing (whitespace only, or `null`).
+fn read<'a>(bytes: &'a [u8], origin: &str) -> Result<Option<Read<'a>>, InputError> {
     let text = decode(
         bytes,
         origin,
         "app.json",
         "keep app.json small: move large data out of it",
     )?;
-    if text.trim().is_empty() {
-        return Ok(AppJsonScripts::default());
-    }
-
-    let root: Value =
-        serde_json::from_str(text).map_err(|error| syntax_error(text, origin, &error))?;
-    if !root.is_object() {
-        let (line, column) = value_position(text, &[]);
+    if let Some(offset) = text
+        .bytes()
+        .position(|byte| byte < b' ' && !matches!(byte, b'\t' | b'\n' | b'\x0c' | b'\r'))
+    {
+        let (line, column) = line_and_column(text.as_bytes(), offset);
         return Err(InputError::new(
             origin,
             format!(
-                "app.json must hold a JSON object, found {}",
-                type_name(&root)
+                "app.json holds the control character U+{:04X}, for which Dokku's dos2unix \
+                 takes it for a binary file and does not read it",
+                text.as_bytes()[offset]
             ),
-            "write app.json as an object: {\"scripts\": {\"dokku\": {\"predeploy\": \"...\"}}}",
+            "remove the character (inside a string, write it as a \\u escape)",
         )
         .at(line, column));
     }
-
-    let scripts = object_at(&root, text, origin, &["scripts"])?;
-    let dokku = match scripts {
-        Some(scripts) => object_at(scripts, text, origin, &["scripts", "dokku"])?,
-        None => None,
-    };
-    Ok(AppJsonScripts {
-        predeploy: script_at(dokku, text, origin, &["scripts", "dokku", "predeploy"])?,
-        postdeploy: script_at(dokku, text, origin, &["scripts", "dokku", "postdeploy"])?,
-        heroku_postdeploy: script_at(scripts, text, origin, &["scripts", "postdeploy"])?,
-    })
-}
-
-/// The object at the last key of `path` inside `parent`, `None` when absent or `null`.
-fn object_at<'a>(
-    parent: &'a Value,
-    text: &str,
-    origin: &str,
-    path: &[&str],
-) -> Result<Option<&'a Value>, InputError> {
-    let Some(value) = child(Some(parent), path) else {
+    // Go's strings.TrimSpace and str::trim agree on what whitespace is (Unicode White_Space).
+    if text.trim().is_empty() {
         return Ok(None);
-    };
-    if value.is_object() {
-        return Ok(Some(value));
     }
-    let (line, column) = value_position(text, path);
-    let dotted = path.join(".");
-    Err(InputError::new(
-        origin,
-        format!("{dotted} must be an object, found {}", type_name(value)),
-        format!("write {dotted} as an object of commands, like {{\"predeploy\": \"...\"}}"),
-    )
-    .at(line, column))
-}
-
-/// The command at the last key of `path` inside `parent`, `None` when absent, `null` or blank.
-fn script_at(
-    parent: Option<&Value>,
-    text: &str,
-    origin: &str,
-    path: &[&str],
-) -> Result<Option<String>, InputError> {
-    match child(parent, path) {
-        None => Ok(None),
-        Some(Value::String(command)) if command.trim().is_empty() => Ok(None),
-        Some(Value::String(command)) => {
-            let command = command
-                .strip_suffix("\r\n")
-                .or_else(|| command.strip_suffix('\n'))
-                .unwrap_or(command);
-            Ok(Some(command.to_string()))
-        }
-        Some(value) => {
-            let (line, column) = value_position(text, path);
-            let dotted = path.join(".");
-            Err(InputError::new(
+    let document = jsonc::parse(text).map_err(|error| {
+        let (line, column) = line_and_column(text.as_bytes(), error.offset);
+        InputError::new(
+            origin,
+            format!("app.json is not valid JSON: {}", error.problem),
+            error.fix,
+        )
+        .at(line, column)
+    })?;
+    let root = &document.nodes[document.root];
+    match &root.value {
+        Value::Object(_) => {}
+        // Go decodes `null` into a struct by leaving it as it is.
+        Value::Null => return Ok(None),
+        other => {
+            let (line, column) = line_and_column(text.as_bytes(), root.start);
+            return Err(InputError::new(
                 origin,
                 format!(
-                    "{dotted} must be a string (a shell command), found {}",
-                    type_name(value)
+                    "app.json must hold a JSON object, found {}",
+                    other.type_name()
                 ),
-                format!("write {dotted} as one string, like \"./manage.py migrate\""),
+                "write app.json as an object: {\"scripts\": {\"dokku\": {\"predeploy\": \"...\"}}}",
             )
-            .at(line, column))
+            .at(line, column));
         }
     }
+    let reading = shape::read(&document, text).map_err(|error| type_error(text, origin, error))?;
+    Ok(Some(Read {
+        text,
+        document,
+        reading,
+    }))
 }
 
-/// The value at the last key of `path` inside `parent`, treating `null` as absent.
-fn child<'a>(parent: Option<&'a Value>, path: &[&str]) -> Option<&'a Value> {
-    let value = parent?.get(path.last()?)?;
-    (!value.is_null()).then_some(value)
-}
-
-/// How the user would name the JSON type of `value` in a sentence.
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The error for text that is not JSON, naming a comment when there is one, since JSON-with-
-/// comments is the usual cause and Dokku would silently ignore the whole file.
-fn syntax_error(text: &str, origin: &str, error: &serde_json::Error) -> InputError {
-    // No line of valid JSON can start with `//` or `/*` (strings cannot hold raw line breaks), so
-    // such a line is always a comment, wherever serde_json stopped.
-    // A comment after a value (`"a": 1 // why`) is where serde_json stopped.
-    let comment_where_parsing_stopped =
-        text.lines()
-            .nth(error.line().saturating_sub(1))
-            .and_then(|line| {
-                let stop = error.column().saturating_sub(1).min(line.len());
-                let start = line.floor_char_boundary(stop.saturating_sub(1));
-                let at = line[start..]
-                    .find("//")
-                    .or_else(|| line[start..].find("/*"))?;
-                (at <= 2).then(|| (error.line() - 1, line, start + at))
-            });
-    let own_line_comments = text.lines().enumerate().filter_map(|(index, line)| {
-        let trimmed = line.trim_start();
-        (trimmed.starts_with("//") || trimmed.starts_with("/*"))
-            .then(|| (index, line, line.len() - trimmed.len()))
-    });
-    if let Some((index, line, byte)) = own_line_comments
-        .chain(comment_where_parsing_stopped)
-        .next()
-    {
-        let kind = if line[byte..].starts_with("//") {
-            "//"
-        } else {
-            "/* */"
-        };
-        let column = line[..byte].chars().count() + 1;
-        return InputError::new(
-            origin,
-            format!(
-                "app.json has a {kind} comment, which JSON does not allow \
-                 (Dokku silently ignores the whole file then)"
-            ),
-            "remove the comment",
-        )
-        .at(index + 1, column);
-    }
-
-    // serde_json's message ends with its own " at line L column C"; keep only the message, since
-    // InputError renders the position.
-    let message = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    let message = message.strip_suffix(&suffix).unwrap_or(&message);
-    let fix = if error.is_eof() {
-        "complete the JSON: a closing bracket, brace or quote is missing"
+/// The one-line error for a value Dokku's struct cannot take.
+fn type_error(text: &str, origin: &str, error: TypeError) -> InputError {
+    let (line, column) = line_and_column(text.as_bytes(), error.offset);
+    let TypeError {
+        path,
+        expected,
+        found,
+        scripts_object,
+        ..
+    } = error;
+    let fix = if scripts_object {
+        format!("write {path} as an object of commands, like {{\"predeploy\": \"...\"}}")
+    } else if expected.starts_with("a string (a shell command)") {
+        format!("write {path} as one string, like \"./manage.py migrate\"")
     } else {
-        "fix the JSON syntax"
+        format!("write {path} as {expected}: Dokku reads nothing from an app.json with a value of the wrong type")
     };
-    let column = character_column(text, error.line(), error.column());
     InputError::new(
         origin,
-        format!("app.json is not valid JSON: {message}"),
+        format!("{path} must be {expected}, found {found}"),
         fix,
     )
-    .at(error.line(), column)
+    .at(line, column)
 }
 
-/// Converts serde_json's column, which counts bytes, into one that counts characters, so that a
-/// line with non-ASCII text before the error points at the right character.
-fn character_column(text: &str, line: usize, byte_column: usize) -> usize {
-    let Some(line_text) = line
-        .checked_sub(1)
-        .and_then(|index| text.split('\n').nth(index))
-    else {
-        return byte_column;
-    };
-    let bytes = line_text.as_bytes();
-    let counted = bytes.get(..byte_column).unwrap_or(bytes);
-    counted
-        .iter()
-        .filter(|&&byte| byte & 0xC0 != 0x80)
-        .count()
-        .max(1)
-}
-
-/// The 1-based line and column where the value at `path` starts in `text`, which must be valid
-/// JSON. Follows the last occurrence of a duplicated key, as serde_json does; falls back to the
-/// start of the file if the path cannot be found.
-fn value_position(text: &str, path: &[&str]) -> (usize, usize) {
-    let mut locator = Locator {
-        bytes: text.as_bytes(),
-        position: 0,
-    };
-    locator.skip_whitespace();
-    let offset = locator.find(path).unwrap_or(0);
-    line_and_column(text.as_bytes(), offset)
-}
-
-/// A scanner over text already known to be valid JSON, used only to find where a value starts.
-/// It never panics: on anything unexpected it gives up with `None`.
-struct Locator<'a> {
-    bytes: &'a [u8],
-    position: usize,
-}
-
-impl Locator<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.position).copied()
-    }
-
-    fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.position += 1;
-        }
-    }
-
-    /// From the start of a value, the byte offset where the value at `path` starts.
-    fn find(&mut self, path: &[&str]) -> Option<usize> {
-        let Some((first, rest)) = path.split_first() else {
-            return Some(self.position);
+/// The byte ranges of `text` to cut to remove `members` (each an object's node and a member's
+/// index in it), sorted and not overlapping.
+fn member_cuts(
+    text: &str,
+    document: &Document,
+    members: &[(jsonc::NodeId, usize)],
+) -> Vec<(usize, usize)> {
+    let mut cuts = Vec::new();
+    for &(object, index) in members {
+        let Value::Object(siblings) = &document.nodes[object].value else {
+            continue;
         };
-        if self.peek()? != b'{' {
-            return None;
-        }
-        self.position += 1;
-        let mut last_match = None;
-        loop {
-            self.skip_whitespace();
-            match self.peek()? {
-                b'}' => break,
-                b',' => {
-                    self.position += 1;
-                    continue;
+        let member = &siblings[index];
+        let value_end = document.nodes[member.value].end;
+        let cut = match member.comma {
+            Some(comma) => (member.key_start, comma + 1),
+            None => {
+                // The last member: take the comma of the nearest member before it that stays,
+                // since those in between go with their own commas.
+                let kept_before = siblings[..index]
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .find(|(before, _)| !members.contains(&(object, *before)));
+                match kept_before.and_then(|(_, kept)| kept.comma) {
+                    Some(comma) => (comma, value_end),
+                    None => (member.key_start, value_end),
                 }
-                _ => {}
             }
-            let key_start = self.position;
-            self.skip_string()?;
-            let raw_key = std::str::from_utf8(self.bytes.get(key_start..self.position)?).ok()?;
-            let key: String = serde_json::from_str(raw_key).ok()?;
-            self.skip_whitespace();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.position += 1;
-            self.skip_whitespace();
-            if key == *first {
-                last_match = Some(self.position);
-            }
-            self.skip_value()?;
-        }
-        self.position = last_match?;
-        self.find(rest)
+        };
+        cuts.push(whole_lines(text, cut));
     }
-
-    /// Skips a string, from its opening quote to just after its closing quote.
-    fn skip_string(&mut self) -> Option<()> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        self.position += 1;
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    self.position += 1;
-                    return Some(());
-                }
-                b'\\' => self.position += 2,
-                _ => self.position += 1,
-            }
+    cuts.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(cuts.len());
+    for (start, end) in cuts {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
         }
     }
-
-    /// Skips any value, from its first byte to just after its last.
-    fn skip_value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string(),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth = depth.checked_sub(1)?;
-                            if depth == 0 {
-                                self.position += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.position += 1;
-                }
-            }
-            _ => {
-                while !matches!(
-                    self.peek(),
-                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                ) {
-                    self.position += 1;
-                }
-                Some(())
-            }
-        }
-    }
+    merged
 }
 
-/// The app.json without `scripts.dokku.predeploy`, `scripts.dokku.postdeploy` and
-/// `scripts.postdeploy` (keys matched as Go matches struct fields: in any case), everything else
-/// kept; `None` when it has none of them.
-pub fn without_tasks(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, InputError> {
-    parse(bytes, origin)?;
-    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return Ok(None);
-    };
-    let mut removed = false;
-    let mut strip = |object: &mut serde_json::Map<String, serde_json::Value>, names: &[&str]| {
-        let keys: Vec<String> = object
-            .keys()
-            .filter(|key| names.iter().any(|name| key.eq_ignore_ascii_case(name)))
-            .cloned()
-            .collect();
-        for key in keys {
-            object.remove(&key);
-            removed = true;
-        }
-    };
-    if let Some(root) = value.as_object_mut() {
-        for (key, scripts) in root.iter_mut() {
-            if !key.eq_ignore_ascii_case("scripts") {
-                continue;
-            }
-            let Some(scripts) = scripts.as_object_mut() else {
-                continue;
-            };
-            strip(scripts, &["postdeploy"]);
-            for (key, dokku) in scripts.iter_mut() {
-                if let (true, Some(dokku)) =
-                    (key.eq_ignore_ascii_case("dokku"), dokku.as_object_mut())
-                {
-                    strip(dokku, &["predeploy", "postdeploy"]);
-                }
-            }
-        }
+/// Widens a cut to the whole lines it is on when nothing but spaces and tabs shares those lines
+/// with it, so that no blank line is left behind. Only whitespace is added, so the cut stays
+/// safe: the line break taken ends no comment, since no comment shares the lines.
+fn whole_lines(text: &str, (start, end): (usize, usize)) -> (usize, usize) {
+    let line_start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
+    let before_is_blank = text[line_start..start]
+        .bytes()
+        .all(|byte| matches!(byte, b' ' | b'\t'));
+    let rest = &text[end..];
+    let line_end = rest
+        .find('\n')
+        .map_or(text.len(), |newline| end + newline + 1);
+    let after_is_blank = text[end..line_end]
+        .bytes()
+        .all(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n'));
+    if before_is_blank && after_is_blank {
+        (line_start, line_end)
+    } else {
+        (start, end)
     }
-    if !removed {
-        return Ok(None);
-    }
-    let mut text = serde_json::to_vec_pretty(&value).unwrap_or_default();
-    text.push(b'\n');
-    Ok(Some(text))
 }
 
 #[cfg(test)]
@@ -445,6 +313,17 @@ mod tests {
 
     fn parse_error(text: &str) -> InputError {
         parse(text.as_bytes(), "app.json").unwrap_err()
+    }
+
+    fn position(error: &InputError) -> (Option<usize>, Option<usize>) {
+        (error.line, error.column)
+    }
+
+    fn predeploy(command: &str) -> AppJsonScripts {
+        AppJsonScripts {
+            predeploy: Some(command.to_string()),
+            ..AppJsonScripts::default()
+        }
     }
 
     #[test]
@@ -512,20 +391,32 @@ mod tests {
             AppJsonScripts::default()
         );
         assert_eq!(
-            scripts(r#"{"scripts": {"dokku": {"predeploy": "a"}}}"#).predeploy,
-            Some("a".to_string())
+            scripts(r#"{"scripts": {"dokku": {"predeploy": "a"}}}"#),
+            predeploy("a")
         );
     }
 
     #[test]
     fn empty_and_whitespace_files_mean_no_tasks() {
-        assert_eq!(scripts(""), AppJsonScripts::default());
-        assert_eq!(scripts(" \n\t\r\n"), AppJsonScripts::default());
-        assert_eq!(scripts("\u{feff}"), AppJsonScripts::default());
+        for text in ["", " \n\t\r\n", "\u{feff}", "\u{c}\u{a0}\u{2003}\r\n"] {
+            assert_eq!(scripts(text), AppJsonScripts::default(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_of_comments_only_is_an_error_as_in_dokku() {
+        // Dokku's whitespace check comes before the comments are read.
+        let error = parse_error("// nothing yet\n");
+        assert!(
+            error.problem.contains("ends where a value should be"),
+            "{error}"
+        );
+        assert_eq!(position(&error), (Some(2), Some(1)));
     }
 
     #[test]
     fn null_counts_as_absent() {
+        assert_eq!(scripts("null"), AppJsonScripts::default());
         assert_eq!(scripts(r#"{"scripts": null}"#), AppJsonScripts::default());
         assert_eq!(
             scripts(r#"{"scripts": {"dokku": null, "postdeploy": null}}"#),
@@ -535,6 +426,12 @@ mod tests {
             scripts(r#"{"scripts": {"dokku": {"predeploy": null, "postdeploy": null}}}"#),
             AppJsonScripts::default()
         );
+    }
+
+    #[test]
+    fn a_later_null_leaves_an_earlier_command_as_go_does() {
+        let text = r#"{"scripts": {"dokku": {"predeploy": "a", "predeploy": null}}}"#;
+        assert_eq!(scripts(text), predeploy("a"));
     }
 
     #[test]
@@ -559,23 +456,112 @@ mod tests {
     #[test]
     fn tolerates_a_byte_order_mark() {
         let text = "\u{feff}{\"scripts\": {\"dokku\": {\"predeploy\": \"x\"}}}";
-        assert_eq!(scripts(text).predeploy, Some("x".to_string()));
+        assert_eq!(scripts(text), predeploy("x"));
     }
 
     #[test]
-    fn unknown_keys_are_ignored() {
-        let text = r#"{"env": {"A": {"value": 1}}, "formation": {"web": {"quantity": 2}},
+    fn unknown_keys_are_ignored_whatever_their_type() {
+        let text = r#"{"name": 5, "addons": "x", "env": {"A": {"value": "1"}}, "formation": {"web": {"quantity": 2}},
             "scripts": {"test": ["x"], "dokku": {"other": 5, "predeploy": "p"}}}"#;
-        assert_eq!(scripts(text).predeploy, Some("p".to_string()));
+        assert_eq!(scripts(text), predeploy("p"));
     }
 
     #[test]
-    fn last_duplicate_key_counts() {
-        let text = r#"{"scripts": {"dokku": {"predeploy": 1, "predeploy": "second"}}}"#;
-        assert_eq!(scripts(text).predeploy, Some("second".to_string()));
-        let text = "{\"scripts\": {\"dokku\": {\"predeploy\": \"first\", \"predeploy\": 2}}}";
+    fn reads_comments_and_trailing_commas() {
+        let text = "// Dokku reads JSONC\n{\n  /* the tasks */\n  \"scripts\": {\n    \"dokku\": {\n      \"predeploy\": \"migrate\", // runs first\n    },\n  },\n}\n";
+        assert_eq!(scripts(text), predeploy("migrate"));
+    }
+
+    #[test]
+    fn comments_inside_strings_are_not_comments() {
+        let text = r#"{"scripts": {"dokku": {"predeploy": "curl http://x // y /* z */"}}}"#;
+        assert_eq!(scripts(text), predeploy("curl http://x // y /* z */"));
+    }
+
+    #[test]
+    fn an_unterminated_block_comment_is_an_error_at_its_start() {
+        let error = parse_error("{\n  \"scripts\": {}\n  /* old\n}\n");
+        assert_eq!(position(&error), (Some(3), Some(3)));
+        assert_eq!(
+            error.to_string(),
+            "app.json line 3, column 3: app.json is not valid JSON: a /* comment is never closed; close the comment with */"
+        );
+    }
+
+    #[test]
+    fn positions_after_a_block_comment_spanning_lines_are_right() {
+        let text = "{\n  /* one\n     two\n  */ \"scripts\": {\"dokku\": {\"predeploy\": 1}}\n}";
         let error = parse_error(text);
-        assert_eq!((error.line, error.column), (Some(1), Some(59)));
+        assert_eq!(position(&error), (Some(4), Some(41)));
+        let text = "{ /* a\n b */ \"x\": 1 /* c\n */ \"y\" 2 }";
+        let error = parse_error(text);
+        assert_eq!(position(&error), (Some(3), Some(5)));
+        assert!(error.problem.contains("expecting ',' or '}'"), "{error}");
+    }
+
+    #[test]
+    fn keys_match_fields_case_insensitively() {
+        for text in [
+            r#"{"Scripts": {"Dokku": {"PreDeploy": "a"}}}"#,
+            r#"{"SCRIPTS": {"DOKKU": {"PREDEPLOY": "a"}}}"#,
+            r#"{"sCrIpTs": {"dokku": {"preDeploy": "a"}}}"#,
+            // Go's case folding also maps the Kelvin sign to k and the long s to s.
+            "{\"\u{17F}cripts\": {\"do\u{212A}ku\": {\"predeploy\": \"a\"}}}",
+        ] {
+            assert_eq!(scripts(text), predeploy("a"), "{text}");
+        }
+        // Other look-alikes are other keys.
+        assert_eq!(
+            scripts(r#"{"scripts": {"dokku": {"pre_deploy": "a", "predeploy ": "b"}}}"#),
+            AppJsonScripts::default()
+        );
+    }
+
+    #[test]
+    fn the_last_occurrence_of_a_key_wins_across_case_variants() {
+        let text = r#"{"Scripts": {"dokku": {"predeploy": "first"}}, "scripts": {"dokku": {"predeploy": "second"}}}"#;
+        assert_eq!(scripts(text), predeploy("second"));
+        let text = r#"{"scripts": {"dokku": {"predeploy": "first"}}, "Scripts": {"Dokku": {"PREDEPLOY": "second"}}}"#;
+        assert_eq!(scripts(text), predeploy("second"));
+        let text = r#"{"scripts": {"dokku": {"predeploy": 1, "predeploy": "second"}}}"#;
+        assert!(
+            parse(text.as_bytes(), "app.json").is_err(),
+            "Go checks every occurrence"
+        );
+    }
+
+    #[test]
+    fn duplicate_objects_merge_as_go_does() {
+        let text = r#"{"scripts": {"dokku": {"predeploy": "a"}, "postdeploy": "c"},
+                       "SCRIPTS": {"dokku": {"postdeploy": "b"}}}"#;
+        assert_eq!(
+            scripts(text),
+            AppJsonScripts {
+                predeploy: Some("a".to_string()),
+                postdeploy: Some("b".to_string()),
+                heroku_postdeploy: Some("c".to_string()),
+            }
+        );
+    }
+
+    #[test]
+    fn crlf_line_endings_read_as_lf_and_count_one_line() {
+        let text =
+            "{\r\n  // tasks\r\n  \"scripts\": {\"dokku\": {\"predeploy\": \"a\"}},\r\n}\r\n";
+        assert_eq!(scripts(text), predeploy("a"));
+        let error = parse_error("{\r\n\r\n  \"scripts\": 5\r\n}\r\n");
+        assert_eq!(position(&error), (Some(3), Some(14)));
+    }
+
+    #[test]
+    fn control_characters_that_make_dos2unix_skip_the_file_are_errors() {
+        let error = parse_error("{} // a bell \u{7}\n");
+        assert_eq!(position(&error), (Some(1), Some(14)));
+        assert!(error.problem.contains("U+0007"), "{error}");
+        assert!(parse_error("\u{b}").problem.contains("dos2unix"));
+        // A form feed does not: it is whitespace to Dokku's emptiness check, and may sit in a
+        // comment.
+        assert_eq!(scripts("{} // \u{c}\n"), AppJsonScripts::default());
     }
 
     #[test]
@@ -595,70 +581,29 @@ mod tests {
         let bytes = b"{\n  \"name\": \"caf\xc3\xa9 \xff\"\n}";
         let error = parse(bytes, "app.json from dokku/app:latest").unwrap_err();
         assert_eq!(error.origin, "app.json from dokku/app:latest");
-        assert_eq!((error.line, error.column), (Some(2), Some(17)));
+        assert_eq!(position(&error), (Some(2), Some(17)));
         assert!(error.problem.contains("UTF-8"), "{error}");
     }
 
     #[test]
-    fn reports_syntax_errors_with_serde_position_and_message() {
-        let error = parse_error("{\n  \"scripts\": {\n    \"dokku\": 1,\n  }\n}");
-        assert_eq!(error.line, Some(4));
-        assert_eq!(error.column, Some(3));
+    fn reports_syntax_errors_with_position_and_message() {
+        let error = parse_error(
+            "{\n  \"scripts\": {\n    \"dokku\": {}\n    \"postdeploy\": \"x\"\n  }\n}",
+        );
+        assert_eq!(position(&error), (Some(4), Some(5)));
         assert_eq!(
             error.to_string(),
-            "app.json line 4, column 3: app.json is not valid JSON: trailing comma; fix the JSON syntax"
+            "app.json line 4, column 5: app.json is not valid JSON: unexpected '\"' after an object member, expecting ',' or '}'; separate members with commas"
         );
         let error = parse_error("{\"scripts\": {");
         assert!(error.fix.contains("complete"), "{error}");
-        assert_eq!(error.line, Some(1));
+        assert_eq!(position(&error), (Some(1), Some(14)));
     }
 
     #[test]
     fn syntax_error_columns_count_characters() {
         let error = parse_error("{\"名前\": x}");
-        assert_eq!((error.line, error.column), (Some(1), Some(8)));
-    }
-
-    #[test]
-    fn names_a_line_comment() {
-        let error = parse_error("{\n  // tasks\n  \"scripts\": {}\n}");
-        assert_eq!((error.line, error.column), (Some(2), Some(3)));
-        assert_eq!(
-            error.problem,
-            "app.json has a // comment, which JSON does not allow (Dokku silently ignores the whole file then)"
-        );
-        assert_eq!(error.fix, "remove the comment");
-    }
-
-    #[test]
-    fn names_a_comment_after_a_value() {
-        let error = parse_error("{\n  \"name\": \"x\" // the name\n}");
-        assert_eq!(error.line, Some(2));
-        assert!(
-            error.problem.starts_with("app.json has a // comment"),
-            "{error}"
-        );
-        let error = parse_error("{\"name\": \"x\" /* the name */}");
-        assert!(
-            error.problem.starts_with("app.json has a /* */ comment"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn names_a_block_comment() {
-        let error = parse_error("{\n\"scripts\": {}\n/* old\n*/\n}");
-        assert_eq!((error.line, error.column), (Some(3), Some(1)));
-        assert!(error.problem.contains("/* */ comment"), "{error}");
-    }
-
-    #[test]
-    fn a_slash_inside_a_string_is_not_a_comment() {
-        let text = r#"{"scripts": {"dokku": {"predeploy": "curl http://x // y"}}}"#;
-        assert_eq!(
-            scripts(text).predeploy,
-            Some("curl http://x // y".to_string())
-        );
+        assert_eq!(position(&error), (Some(1), Some(8)));
     }
 
     #[test]
@@ -668,10 +613,10 @@ mod tests {
             error.problem,
             "app.json must hold a JSON object, found an array"
         );
-        assert_eq!((error.line, error.column), (Some(2), Some(3)));
+        assert_eq!(position(&error), (Some(2), Some(3)));
         assert!(parse_error("\"x\"").problem.ends_with("found a string"));
-        assert!(parse_error("null").problem.ends_with("found null"));
         assert!(parse_error("3").problem.ends_with("found a number"));
+        assert!(parse_error("true").problem.ends_with("found a boolean"));
     }
 
     #[test]
@@ -682,35 +627,88 @@ mod tests {
             error.problem,
             "scripts.dokku.predeploy must be a string (a shell command), found a number"
         );
-        assert_eq!((error.line, error.column), (Some(4), Some(20)));
+        assert_eq!(position(&error), (Some(4), Some(20)));
+        assert_eq!(
+            error.fix,
+            "write scripts.dokku.predeploy as one string, like \"./manage.py migrate\""
+        );
 
         let error = parse_error(r#"{"scripts": {"dokku": {"postdeploy": ["a", "b"]}}}"#);
         assert!(error
             .problem
             .starts_with("scripts.dokku.postdeploy must be a string"));
         assert!(error.problem.ends_with("found an array"));
-        assert_eq!((error.line, error.column), (Some(1), Some(38)));
+        assert_eq!(position(&error), (Some(1), Some(38)));
 
         let error = parse_error(r#"{"scripts": {"postdeploy": true}}"#);
         assert_eq!(
             error.problem,
             "scripts.postdeploy must be a string (a shell command), found a boolean"
         );
-        assert_eq!((error.line, error.column), (Some(1), Some(28)));
+        assert_eq!(position(&error), (Some(1), Some(28)));
     }
 
     #[test]
-    fn reports_wrong_object_types_with_path_and_position() {
-        let error = parse_error("{\"scripts\": \"npm run migrate\"}");
-        assert_eq!(error.problem, "scripts must be an object, found a string");
-        assert_eq!((error.line, error.column), (Some(1), Some(13)));
-
+    fn a_scripts_key_that_is_not_an_object_errors_like_go() {
+        let error = parse_error("{\n  // tasks\n  \"Scripts\": \"npm run migrate\"\n}\n");
+        assert_eq!(
+            error.to_string(),
+            "app.json line 3, column 14: scripts must be an object, found a string; write scripts as an object of commands, like {\"predeploy\": \"...\"}"
+        );
         let error = parse_error("{\"scripts\": {\n\"dokku\": [\"predeploy\"]}}");
         assert_eq!(
             error.problem,
             "scripts.dokku must be an object, found an array"
         );
-        assert_eq!((error.line, error.column), (Some(2), Some(10)));
+        assert_eq!(position(&error), (Some(2), Some(10)));
+    }
+
+    #[test]
+    fn wrong_types_elsewhere_in_dokku_s_struct_are_errors_too() {
+        let cases = [
+            (
+                r#"{"formation": {"web": {"quantity": "2"}}}"#,
+                "formation.web.quantity must be a whole number that fits in 64 bits, found a string",
+            ),
+            (
+                r#"{"formation": {"web": {"quantity": 1.5}}}"#,
+                "formation.web.quantity must be a whole number that fits in 64 bits, found the number 1.5",
+            ),
+            (
+                r#"{"healthchecks": {"web": [{"timeout": 3000000000}]}}"#,
+                "healthchecks.web[0].timeout must be a whole number that fits in 32 bits, found the number 3000000000",
+            ),
+            (
+                r#"{"cron": [{"command": "x", "schedule": "@daily"}, {"Maintenance": "yes"}]}"#,
+                "cron[1].maintenance must be true or false, found a string",
+            ),
+            (
+                r#"{"env": {"SECRET": 5}}"#,
+                "env.SECRET must be a string or an object, found a number",
+            ),
+            (
+                r#"{"env": {"SECRET": {"required": "no"}}}"#,
+                "env.SECRET.required must be true or false, found a string",
+            ),
+            (
+                r#"{"buildpacks": {"url": "x"}}"#,
+                "buildpacks must be an array, found an object",
+            ),
+            (
+                r#"{"formation": {"web": {"autoscaling": {"triggers": [{"metadata": {"a": 1}}]}}}}"#,
+                "formation.web.autoscaling.triggers[0].metadata.a must be a string, found a number",
+            ),
+        ];
+        for (text, problem) in cases {
+            let error = parse_error(text);
+            assert_eq!(error.problem, problem, "{text}");
+            assert!(error.fix.contains("Dokku reads nothing"), "{error}");
+        }
+        let fine = r#"{"env": {"A": "x", "B": {"value": "y", "required": false}, "C": null},
+            "formation": {"web": {"quantity": -0, "max_parallel": null, "service": {"exposed": true}}},
+            "healthchecks": {"web": [{"port": 5000, "command": ["true"], "onFailure": {"url": "u"}}]},
+            "buildpacks": [{"url": "https://x"}], "cron": []}"#;
+        assert_eq!(scripts(fine), AppJsonScripts::default());
     }
 
     #[test]
@@ -721,25 +719,247 @@ mod tests {
             error.problem,
             "scripts.dokku.predeploy must be a string (a shell command), found an object"
         );
-        assert_eq!((error.line, error.column), (Some(1), Some(53)));
+        assert_eq!(position(&error), (Some(1), Some(53)));
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        let inputs: [&[u8]; 10] = [
+        let inputs: [&[u8]; 14] = [
             b"\xff",
             b"\xef\xbb\xbf\xff",
             b"{",
             b"}",
             b"/",
             b"//",
+            b"/*",
             b"{\"scripts\": \"\\",
             b"[{\"scripts\": 1}]",
             b"{\"a\":\"\\\"\"}",
             b"\xc3",
+            b"{\"a\": \"\\u",
+            b"{\"a\": \"\\ud800\\u",
+            b"{\"a\": -",
         ];
         for input in inputs {
             let _ = parse(input, "app.json");
+            let _ = without_tasks(input, "app.json");
         }
+    }
+
+    // without_tasks
+
+    fn without(text: &str) -> Option<String> {
+        without_tasks(text.as_bytes(), "app.json")
+            .unwrap()
+            .map(|bytes| String::from_utf8(bytes).unwrap())
+    }
+
+    /// A generic view of a value: objects keep every member, in order, duplicates included.
+    #[derive(Debug, PartialEq)]
+    enum View {
+        Literal(String),
+        Text(String),
+        List(Vec<View>),
+        Map(Vec<(String, View)>),
+    }
+
+    fn view(text: &str) -> View {
+        fn of(text: &str, document: &Document, id: jsonc::NodeId) -> View {
+            let node = &document.nodes[id];
+            match &node.value {
+                Value::String(string) => View::Text(string.clone()),
+                Value::Array(items) => {
+                    View::List(items.iter().map(|item| of(text, document, *item)).collect())
+                }
+                Value::Object(members) => View::Map(
+                    members
+                        .iter()
+                        .map(|m| (m.key.clone(), of(text, document, m.value)))
+                        .collect(),
+                ),
+                _ => View::Literal(text[node.start..node.end].to_string()),
+            }
+        }
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let document = jsonc::parse(text).unwrap();
+        of(text, &document, document.root)
+    }
+
+    /// The test's own reading of which keys name a field: lowercase, with the long s as s.
+    fn folds_to(key: &str, name: &str) -> bool {
+        let folded: String = key
+            .chars()
+            .flat_map(char::to_lowercase)
+            .map(|c| if c == '\u{17F}' { 's' } else { c })
+            .collect();
+        folded == name
+    }
+
+    /// `view` with the three tasks' members removed, by the test's own reading.
+    fn without_task_members(view: View) -> View {
+        let View::Map(members) = view else {
+            return view;
+        };
+        let strip = |value: View, names: &[&str], inner: &dyn Fn(View) -> View| match value {
+            View::Map(members) => View::Map(
+                members
+                    .into_iter()
+                    .filter(|(key, _)| !names.iter().any(|name| folds_to(key, name)))
+                    .map(|(key, value)| (key, inner(value)))
+                    .collect(),
+            ),
+            other => other,
+        };
+        let dokku = |value: View| strip(value, &["predeploy", "postdeploy"], &|v| v);
+        let scripts = |value: View| match value {
+            View::Map(members) => View::Map(
+                members
+                    .into_iter()
+                    .filter(|(key, _)| !folds_to(key, "postdeploy"))
+                    .map(|(key, value)| {
+                        let value = if folds_to(&key, "dokku") {
+                            dokku(value)
+                        } else {
+                            value
+                        };
+                        (key, value)
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        View::Map(
+            members
+                .into_iter()
+                .map(|(key, value)| {
+                    let value = if folds_to(&key, "scripts") {
+                        scripts(value)
+                    } else {
+                        value
+                    };
+                    (key, value)
+                })
+                .collect(),
+        )
+    }
+
+    const FIXTURES: &[&str] = &[
+        r#"{"scripts": {"dokku": {"predeploy": "a", "postdeploy": "b"}, "postdeploy": "c"}}"#,
+        r#"{"name": "x", "scripts": {"dokku": {"predeploy": "a"}}, "env": {"A": "1"}}"#,
+        r#"{"scripts": {"postdeploy": "c", "test": "t"}, "formation": {"web": {"quantity": 2}}}"#,
+        r#"{"scripts": {"test": "t", "postdeploy": "c"}}"#,
+        r#"{"scripts": {"dokku": {"other": 1, "predeploy": "a", "x": [1, {"y": null}]}}}"#,
+        "{\n  \"name\": \"shop\",\n  \"scripts\": {\n    \"dokku\": {\n      \"predeploy\": \"migrate\",\n      \"postdeploy\": \"ping\"\n    },\n    \"postdeploy\": \"seed\"\n  },\n  \"healthchecks\": {\"web\": [{\"type\": \"startup\", \"path\": \"/\"}]}\n}\n",
+        "// app\n{\n  /* scripts */ \"scripts\": { // here\n    \"dokku\": {\n      \"predeploy\": \"a\", // first\n      /* between */\n      \"postdeploy\": \"b\", // trailing comma next\n    },\n    \"postdeploy\": \"c\" /* last, no comma */\n  },\n  \"cron\": [{\"command\": \"x\", \"schedule\": \"@daily\",},],\n}\n",
+        "{\r\n  \"scripts\": {\r\n    \"dokku\": {\"predeploy\": \"a\"},\r\n    \"postdeploy\": \"c\"\r\n  }\r\n}\r\n",
+        r#"{"Scripts": {"Dokku": {"PreDeploy": "a"}}, "SCRIPTS": {"POSTDEPLOY": "c", "dokku": {"postdeploy": "b", "predeploy": null}}, "scripts": {"dokku": {"PREDEPLOY": "z"}}}"#,
+        r#"{"scripts": {"dokku": {"predeploy": "a", "predeploy": "b", "Predeploy": "c"}}}"#,
+        "{\"\u{17F}cripts\": {\"do\u{212A}ku\": {\"predeploy\": \"a\"}}, \"名前\": \"é // not a comment\"}",
+        "\u{feff}{\"description\": \"caf\u{e9} \\u00e9 \\ud83d\\ude00\", \"scripts\": {\"dokku\": {\"postdeploy\": \"b\"}}}",
+        r#"{"scripts": {"dokku": {"predeploy": "a"}}, "scripts": null}"#,
+        "{\"scripts\":{\"dokku\":{\"predeploy\":\"a\",\"postdeploy\":\"b\"},\"postdeploy\":\"c\"},\"env\":{\"B\":{\"value\":\"2\"}}}",
+        "{\n  \"scripts\": {\"dokku\": {\"predeploy\": \"a\"}}, \"env\": {}\n}",
+        "{\"scripts\": {\"dokku\": {\n  \"predeploy\": \"a\" ,\n  \"postdeploy\": \"b\"\n  ,\n}}}",
+        r#"{"scripts": {"dokku": {"predeploy": "curl http://x/*y*/ // z"}}, "a": "/* kept */"}"#,
+    ];
+
+    /// Each fixture as written, with CRLF line endings, and wrapped in comments.
+    fn fixture_variants() -> Vec<String> {
+        FIXTURES
+            .iter()
+            .flat_map(|text| {
+                [
+                    text.to_string(),
+                    text.replace("\r\n", "\n").replace('\n', "\r\n"),
+                    format!("// lead\n/* block\n*/ {text} // tail\n"),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_tasks_leaves_no_task_and_everything_else_as_it_was() {
+        for text in &fixture_variants() {
+            // A byte order mark only counts at the very start.
+            let text = text.as_str();
+            if text.contains('\u{feff}') && !text.starts_with('\u{feff}') {
+                continue;
+            }
+            let before = scripts(text);
+            assert_ne!(
+                before,
+                AppJsonScripts::default(),
+                "fixture without tasks: {text}"
+            );
+            let after = without(text).unwrap_or_else(|| panic!("nothing removed from {text}"));
+            assert_eq!(
+                scripts(&after),
+                AppJsonScripts::default(),
+                "{text}\n=> {after}"
+            );
+            assert_eq!(
+                view(&after),
+                without_task_members(view(text)),
+                "{text}\n=> {after}"
+            );
+            assert_eq!(without(&after), None, "{after}");
+            // Plain JSON stays plain JSON.
+            let plain = text.strip_prefix('\u{feff}').unwrap_or(text);
+            if serde_json::from_str::<serde_json::Value>(plain).is_ok() {
+                let after_plain = after.strip_prefix('\u{feff}').unwrap_or(&after);
+                assert!(
+                    serde_json::from_str::<serde_json::Value>(after_plain).is_ok(),
+                    "{text}\n=> {after}"
+                );
+            }
+            assert_eq!(text.starts_with('\u{feff}'), after.starts_with('\u{feff}'));
+        }
+    }
+
+    #[test]
+    fn without_tasks_keeps_comments_and_formatting() {
+        let text = "{\n  // the app\n  \"name\": \"shop\",\n  \"scripts\": {\n    \"dokku\": {\n      \"predeploy\": \"migrate\", // first\n      \"postdeploy\": \"ping\"\n    },\n    \"test\": \"t\"\n  }\n}\n";
+        assert_eq!(
+            without(text).unwrap(),
+            "{\n  // the app\n  \"name\": \"shop\",\n  \"scripts\": {\n    \"dokku\": {\n       // first\n    },\n    \"test\": \"t\"\n  }\n}\n"
+        );
+        let text = "{\n  \"name\": \"shop\",\n  \"scripts\": {\n    \"dokku\": {\"predeploy\": \"a\"},\n    \"postdeploy\": \"seed\"\n  }\n}\n";
+        assert_eq!(
+            without(text).unwrap(),
+            "{\n  \"name\": \"shop\",\n  \"scripts\": {\n    \"dokku\": {}\n  }\n}\n"
+        );
+        let text =
+            "{\n  \"scripts\": {\n    \"postdeploy\": \"seed\",\n    \"dokku\": {}\n  }\n}\n";
+        assert_eq!(
+            without(text).unwrap(),
+            "{\n  \"scripts\": {\n    \"dokku\": {}\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn without_tasks_is_none_when_there_is_no_task_member() {
+        for text in [
+            "",
+            "  \n",
+            "null",
+            "{}",
+            r#"{"scripts": {"dokku": {}, "test": "x"}, "predeploy": "top-level keys are not tasks"}"#,
+            r#"{"env": {"scripts": {"postdeploy": "a map key, not the field"}}}"#,
+        ] {
+            assert_eq!(without(text), None, "{text}");
+        }
+        // A null task is still a member that names the task, so it goes too.
+        assert_eq!(
+            without(r#"{"scripts": {"postdeploy": null}}"#).as_deref(),
+            Some(r#"{"scripts": {}}"#)
+        );
+    }
+
+    #[test]
+    fn without_tasks_refuses_what_dokku_cannot_read() {
+        let error =
+            without_tasks(br#"{"scripts": {"dokku": {"predeploy": 1}}}"#, "app.json").unwrap_err();
+        assert!(error.problem.contains("must be a string"), "{error}");
+        assert!(without_tasks(b"{", "app.json").is_err());
     }
 }
