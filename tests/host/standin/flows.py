@@ -240,10 +240,10 @@ def scheduler_deploy(scheduler, app, image_tag, process_type):
     old_ids = [read_first_line(path) for kind, _, path in container_files(app)
                if not process_type or kind == process_type]
     old_ids = [cid for cid in old_ids if cid]
-    procfile_exists = host.trigger("procfile-exists", app, check=False) == 0
+    procfile_exists = host.trigger("procfile-exists", app, check=False, quiet=True) == 0
     scale = int(os.environ.get("WEB_SCALE", "1"))
     if not process_type or process_type == "web":
-        command = host.trigger("procfile-get-command", app, "web", "5000", capture=True, check=False).strip()
+        command = host.trigger("procfile-get-command", app, "web", "5000", capture=True, check=False, quiet=True).strip()
         if procfile_exists and not command:
             host.warn("Skipping web as it is missing from the current Procfile")
         else:
@@ -284,7 +284,7 @@ def deploy_container(app, image, image_tag, process_type, index):
     args += ["--env=PORT=5000", "--network=none"]
     start = host.property_get("ps", app, "start-cmd") or host.property_get("ps", app, "dockerfile-start-cmd")
     if not start:
-        start = host.trigger("procfile-get-command", app, process_type, "5000", capture=True, check=False).strip()
+        start = host.trigger("procfile-get-command", app, process_type, "5000", capture=True, check=False, quiet=True).strip()
     env = dict(os.environ)
     env.update(config.merged(app))
     created = host.docker("container", "create", *args, image, *shlex.split(start), env=env, check=False)

@@ -154,12 +154,13 @@ def trigger_exists(name):
     )
 
 
-def trigger(name, *args, capture=False, stdin=None, check=True):
+def trigger(name, *args, capture=False, stdin=None, check=True, quiet=False):
     """`plugn trigger NAME ARGS...`: each enabled plugin's executable NAME file in glob order.
 
     plugn runs under `set -eo pipefail`, so the first hook that fails stops the trigger with its
     status. A non-executable hook is skipped with plugn's message on stderr. With `capture`, the
-    hooks' stdout is returned (stderr still goes to ours), as `$(plugn trigger ...)` gives.
+    hooks' stdout is returned (stderr still goes to ours), as `$(plugn trigger ...)` gives;
+    `quiet` drops their stderr, as `2>/dev/null` does.
     """
     log_event(name, args)
     output = []
@@ -180,6 +181,7 @@ def trigger(name, *args, capture=False, stdin=None, check=True):
             input=(stdin if stdin is not None else None),
             stdin=(subprocess.DEVNULL if stdin is None and capture else None),
             stdout=(subprocess.PIPE if capture else None),
+            stderr=(subprocess.DEVNULL if quiet else None),
             text=True,
         )
         if capture:
