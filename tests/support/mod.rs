@@ -484,6 +484,8 @@ impl TestHost {
                 .arg(&self.app)
                 .arg(source)
                 .env("PLUGIN_ENABLED_PATH", plugin_path())
+                .env_remove("PLUGIN_PATH")
+                .env_remove("DOKKU_PID")
                 .env("DOKKU_ROOT", self.dokku_root())
                 .env("DOKKU_LIB_ROOT", self.lib_root())
                 .env("DOCKER_BIN", docker_bin())
@@ -507,5 +509,36 @@ impl TestHost {
             .lines()
             .map(|line| serde_json::from_str(line).expect("a history line is JSON"))
             .collect()
+    }
+}
+
+impl TestHost {
+    /// The stand-in `dokku` (`tests/host/dokku`) with this host's directories and the plugins
+    /// enabled in `enabled` (the models of Dokku's core plugins are linked in beside them).
+    pub fn dokku_command(&self, enabled: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new("python3");
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/dokku"))
+            .args(args)
+            .env_remove("DOKKU_TRACE")
+            .env_remove("DOKKU_QUIET_OUTPUT")
+            .env_remove("DOKKU_PID")
+            .env_remove("PLUGIN_PATH")
+            .env_remove("PLUGIN_AVAILABLE_PATH")
+            .env("PLUGIN_ENABLED_PATH", enabled)
+            .env("DOKKU_ROOT", self.dokku_root())
+            .env("DOKKU_LIB_ROOT", self.lib_root())
+            .env("DOCKER_BIN", docker_bin())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs the stand-in `dokku` with the plugin under test and the core-plugin models.
+    pub fn dokku(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.dokku_command(plugin_path(), args)
+                .output()
+                .expect("running tests/host/dokku"),
+        )
     }
 }

@@ -1,0 +1,1 @@
+"""The stand-in Dokku host's library: see tests/host/dokku."""
