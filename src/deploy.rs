@@ -38,6 +38,10 @@ pub struct PhaseRequest {
     /// Whether the `skip` setting and `DOKKU_DEPLOY_TASKS_SKIP` apply (a host's trigger: yes; an
     /// admin's explicit run: no).
     pub obey_skip: bool,
+    /// Whether Dokku's app-json, which runs just before in the same trigger, has already said
+    /// `Checking for PHASE task` (a Dokku that fires the builder triggers): then nothing more is
+    /// said when there is no task, and the heading names the plugin when there is one.
+    pub dokku_checked_first: bool,
 }
 
 /// Whether a phase run considers the tasks that run only on an app's first deploy.
@@ -72,7 +76,9 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let output = host.output;
     let reference = format!("{}:{}", app.image_repository(), tag.name());
 
-    output.heading(&format!("Checking for {phase} task"));
+    if !request.dokku_checked_first {
+        output.heading(&format!("Checking for {phase} task"));
+    }
     let settings = Settings::of(host, app);
     // A broken setting fails the trigger before anything is read from the image.
     settings.timeout(*phase, None)?;
@@ -90,8 +96,15 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     )?;
     let found = leave_to_dokku(host, found, defer, true);
     if found.is_empty() {
-        output.detail(&format!("No {phase} task found, skipping"));
+        if !request.dokku_checked_first {
+            output.detail(&format!("No {phase} task found, skipping"));
+        }
         return Ok(PhaseEnd::Done);
+    }
+    if request.dokku_checked_first {
+        output.heading(&format!(
+            "Running the {phase} task with deploy-tasks (Dokku's app-json left it to this plugin)"
+        ));
     }
 
     if request.obey_skip {
@@ -290,6 +303,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         first_deploy_tasks: FirstDeployTasks::Included,
         commit: false,
         obey_skip: true,
+        dokku_checked_first: false,
     };
     let reference = format!("{}:{}", app.image_repository(), tag.name());
     let mut lookup = ImageLookup::new(&host.docker, reference);

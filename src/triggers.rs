@@ -317,6 +317,7 @@ fn phases(
             first_deploy_tasks,
             obey_skip: true,
             commit: true,
+            dokku_checked_first: dokku::fires_release_builder(host),
         };
         let code = exit_code(host, run_phase(host, &request));
         if code != ExitCode::Success {

@@ -141,15 +141,22 @@ fn given_an_app_in_git_when_it_is_pushed_then_the_push_deploys_it_and_a_push_tha
     in_order(
         &push,
         &[
+            // Dokku's app-json finds none: the plugin took them over.
             "remote: -----> Checking for predeploy task",
+            "remote:        No predeploy task found, skipping",
+            "remote: -----> Running the predeploy task with deploy-tasks",
             "remote:        Executing predeploy task from app.json: echo \"built",
             "remote:        built version one",
             &format!("remote:        Committed the predeploy result into dokku/{app}:latest"),
             "remote: -----> Checking for release task",
+            "remote:        No release task found, skipping",
+            "remote: -----> Running the release task with deploy-tasks",
             "remote:        Executing release task from Procfile: echo \"releasing",
             "remote:        releasing version one",
-            "remote: =====> Application deployed",
+            "remote: -----> Deploying web",
             "remote: -----> Checking for postdeploy task",
+            "remote:        No postdeploy task found, skipping",
+            "remote: -----> Running the postdeploy task with deploy-tasks",
             "remote:        Executing postdeploy task from app.json: echo \"warming caches",
             &format!("remote:        warming caches for {app}"),
             "[new branch]      HEAD -> master",
@@ -194,7 +201,8 @@ fn given_an_app_in_git_when_it_is_pushed_then_the_push_deploys_it_and_a_push_tha
             "remote: -----> Checking for predeploy task",
             "remote:        checking version two",
             "remote:  !     predeploy task from app.json failed with exit code 1; the image was not changed",
-            "remote:  !     pre-deploy failed (exit 1)",
+            "remote:  !     deploy of",
+            "failed (exit 1): push rejected, master not moved",
             "[remote rejected] HEAD -> master (pre-receive hook declined)",
         ],
     );

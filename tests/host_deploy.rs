@@ -22,7 +22,7 @@ fn given_the_demo_app_when_the_host_deploys_it_then_every_phase_runs_in_order_an
         &format!("compiling assets for {}", host.app),
         "Executing release task from Procfile",
         "migrating database postgres://***@db/demo (DATABASE_URL is set)",
-        "=====> Application deployed",
+        "-----> Deploying web",
         "Executing postdeploy task from app.json",
         &format!("warming caches for {}", host.app),
     ];

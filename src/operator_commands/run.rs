@@ -64,6 +64,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
         phase,
         first_deploy_tasks: FirstDeployTasks::Excluded,
         obey_skip: false,
+        dokku_checked_first: false,
         commit: !no_commit,
     };
     triggers::exit_code(host, run_phase(host, &request))

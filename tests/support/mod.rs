@@ -81,6 +81,37 @@ pub fn plugin_path() -> &'static Path {
     })
 }
 
+/// The plugin installed once per test binary as on a Dokku 0.38 host (the stand-in's models of
+/// Dokku's core plugins tell `install.sh` so): Dokku's trigger set, for the stand-in's flows.
+pub fn dokku_plugin_path() -> &'static Path {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        plugin_path();
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dokku-plugins");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let status = Command::new("bash")
+            .arg(manifest.join("install.sh"))
+            .env("PLUGIN_AVAILABLE_PATH", root.join("available"))
+            .env("PLUGIN_ENABLED_PATH", root.join("enabled"))
+            .env(
+                "PLUGIN_CORE_AVAILABLE_PATH",
+                manifest.join("tests/host/core-plugins"),
+            )
+            .env_remove("DOKKU_DEPLOY_TASKS_TRIGGERS")
+            .env("DOKKU_LIB_ROOT", root.join("lib"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("running install.sh");
+        assert!(status.success(), "install.sh failed");
+        assert!(
+            root.join("available/deploy-tasks/pre-release-builder")
+                .exists(),
+            "install.sh did not see a Dokku 0.38 host in the stand-in"
+        );
+        root.join("enabled")
+    })
+}
+
 /// One test's host: its own Dokku directories and a unique app.
 pub struct TestHost {
     pub dir: tempfile::TempDir,
@@ -483,7 +514,7 @@ impl TestHost {
                 .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/deploy"))
                 .arg(&self.app)
                 .arg(source)
-                .env("PLUGIN_ENABLED_PATH", plugin_path())
+                .env("PLUGIN_ENABLED_PATH", dokku_plugin_path())
                 .env_remove("PLUGIN_PATH")
                 .env_remove("DOKKU_PID")
                 .env("DOKKU_ROOT", self.dokku_root())
@@ -536,7 +567,7 @@ impl TestHost {
     /// Runs the stand-in `dokku` with the plugin under test and the core-plugin models.
     pub fn dokku(&self, args: &[&str]) -> Run {
         Run::from(
-            self.dokku_command(plugin_path(), args)
+            self.dokku_command(dokku_plugin_path(), args)
                 .output()
                 .expect("running tests/host/dokku"),
         )

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 
 from . import host
 
@@ -123,15 +124,10 @@ def write(app, updates):
     """Writes the app's ENV file with `updates` merged in (config.SetMany, godotenv.Write)."""
     path = app_file(app)
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    # tests/host/config-write writes godotenv's format (sorted, escaped, integers bare).
     helper = os.path.join(host.HOST_DIR, "config-write")
-    if os.path.isfile(helper):
-        pairs = [f"{key}={value}" for key, value in updates.items()]
-        result = subprocess.run(["bash", helper, path, *pairs])
-        if result.returncode != 0:
-            raise host.Failure(f"tests/host/config-write {path} failed", result.returncode)
-    else:
-        values = read(path)
-        values.update(updates)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(envfile_string(values) + "\n")
+    pairs = [f"{key}={value}" for key, value in updates.items()]
+    result = subprocess.run([sys.executable, helper, path, *pairs])
+    if result.returncode != 0:
+        raise host.Failure(f"tests/host/config-write {path} failed", result.returncode)
     os.chmod(path, 0o600)

@@ -27,9 +27,13 @@ def current_app_json(app):
 
 
 def phase_command(app, phase):
-    """getPhaseScript, or getReleaseCommand (`procfile-get-command APP release 5000`)."""
+    """getPhaseScript, or getReleaseCommand (`procfile-get-command APP release 5000`), whose
+    stderr common.CallPlugnTrigger captures without showing it."""
     if phase == "release":
-        return host.trigger("procfile-get-command", app, "release", "5000", capture=True, check=False).strip(), "Procfile"
+        command = host.trigger(
+            "procfile-get-command", app, "release", "5000", capture=True, check=False, quiet=True
+        )
+        return command.strip(), "Procfile"
     try:
         return app_json.phase_script(current_app_json(app), phase), "app.json"
     except app_json.Invalid as error:
