@@ -81,6 +81,25 @@ fn printed_by_each(vars: &[(&str, String)]) -> String {
     shown
 }
 
+/// A shell command printing each variable between `<<` and `>>`, as [`print_each`] does, but
+/// without a `$`: Dokku expands a Procfile command's variables before the shell sees them, and
+/// these values would break its quoting. `printenv` ends each value with a newline.
+fn printenv_each(vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .map(|(key, _)| format!("printf '<<'; printenv {key}; printf '>>\\n'"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What the trigger's stdout shows for the output of [`printenv_each`].
+fn printed_by_printenv(vars: &[(&str, String)]) -> String {
+    let with_newlines: Vec<(&str, String)> = vars
+        .iter()
+        .map(|(key, value)| (*key, format!("{value}\n")))
+        .collect();
+    printed_by_each(&with_newlines)
+}
+
 fn predeploy_json(command: &str) -> String {
     serde_json::json!({"scripts": {"dokku": {"predeploy": command}}}).to_string()
 }
@@ -147,14 +166,19 @@ fn command_lines() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Runs `trigger` for an app whose tasks print `vars` and checks every value arrived intact.
-fn assert_values_arrive(host: &TestHost, trigger: &str, args: &[&str], vars: &[(&str, String)]) {
+/// Runs `trigger` for an app whose tasks print `vars` and checks that the output is `expected`.
+fn assert_values_arrive(
+    host: &TestHost,
+    trigger: &str,
+    args: &[&str],
+    vars: &[(&str, String)],
+    expected: &str,
+) {
     host.app_env(&dokku_env(vars));
 
     let run = host.trigger(trigger, args);
 
     run.expect_code(0);
-    let expected = printed_by_each(vars);
     assert!(
         run.stdout.contains(&format!("\n{expected}")),
         "the task did not print the values byte for byte;\nexpected:\n{expected}\n{run:#?}"
@@ -170,7 +194,13 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_predeploy_task_
     host.host_app_json(&predeploy_json(&print_each(&vars)));
     host.host_procfile("");
 
-    assert_values_arrive(&host, "pre-deploy", &[&host.app], &vars);
+    assert_values_arrive(
+        &host,
+        "pre-deploy",
+        &[&host.app],
+        &vars,
+        &printed_by_each(&vars),
+    );
 }
 
 #[test]
@@ -180,9 +210,15 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_release_task_re
     host.build_own("");
     let vars = tricky_values(&marker());
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", print_each(&vars)));
+    host.host_procfile(&format!("release: {}\n", printenv_each(&vars)));
 
-    assert_values_arrive(&host, "post-release", &[&host.app], &vars);
+    assert_values_arrive(
+        &host,
+        "post-release",
+        &[&host.app],
+        &vars,
+        &printed_by_printenv(&vars),
+    );
 }
 
 #[test]
@@ -199,6 +235,7 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_postdeploy_task
         "post-deploy",
         &[&host.app, "5000", "127.0.0.1"],
         &vars,
+        &printed_by_each(&vars),
     );
 }
 
@@ -426,12 +463,12 @@ fn given_the_config_in_the_legacy_location_then_the_task_receives_it() {
     )
     .unwrap();
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", print_each(&vars)));
+    host.host_procfile(&format!("release: {}\n", printenv_each(&vars)));
 
     let run = host.release();
 
     run.expect_code(0);
-    let expected = printed_by_each(&vars);
+    let expected = printed_by_printenv(&vars);
     assert!(
         run.stdout.contains(&format!("\n{expected}")),
         "expected:\n{expected}\n{run:#?}"
