@@ -143,10 +143,11 @@ fn given_a_tini_entrypoint_when_predeploy_runs_then_tini_runs_the_shell_form_of_
     assert_no_task_container_left(&host);
 }
 
-/// Prints `FROM_PROFILE`, `HOME` and the working directory. Written with backticks: Dokku expands
-/// a Procfile command's `$VAR`s from the app's config before the shell runs it, and these are not
+/// Prints `FROM_PROFILE` and `HOME`, then the working directory. awk reads them: Dokku expands a
+/// Procfile command's `$VAR`s from the app's config before the shell runs it, and these are not
 /// in the config.
-const PROFILE_PROBE: &str = "release: echo \"`printenv FROM_PROFILE` `printenv HOME` `pwd`\"\n";
+const PROFILE_PROBE: &str =
+    "release: awk 'BEGIN { print ENVIRON[\"FROM_PROFILE\"], ENVIRON[\"HOME\"] }'; pwd\n";
 
 #[test]
 fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_profile_sourced() {
@@ -162,7 +163,7 @@ fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_
 
     host.release()
         .expect_code(0)
-        .stdout_has("       yes /app /app\n");
+        .stdout_has("       yes /app\n       /app\n");
     assert_no_task_container_left(&host);
 }
 
@@ -182,13 +183,13 @@ fn given_an_image_whose_user_is_the_apps_dokku_app_user_when_release_runs_then_i
 
     host.release()
         .expect_code(0)
-        .stdout_has("       yes /app /app\n");
+        .stdout_has("       yes /app\n       /app\n");
 
     host.app_env("export DOKKU_APP_USER='someone-else'\n");
     let run = host.release();
     run.expect_code(0);
     assert!(
-        !run.stdout.contains("yes /app /app"),
+        !run.stdout.contains("yes /app"),
         "treated as herokuish although USER is not DOKKU_APP_USER; {run:#?}"
     );
     assert_no_task_container_left(&host);
@@ -214,7 +215,7 @@ fn given_a_cloud_native_buildpacks_image_when_release_runs_then_the_task_runs_th
             ("web", "#!/bin/sh\necho the-web-process-ran\n"),
         ],
     );
-    host.host_procfile("release: echo cnb=`printenv CNB_LAUNCHED`\n");
+    host.host_procfile("release: awk 'BEGIN { print \"cnb=\" ENVIRON[\"CNB_LAUNCHED\"] }'\n");
 
     let run = host.release();
 

@@ -311,10 +311,11 @@ fn given_a_release_task_under_podman_then_its_output_streams_live_and_it_sees_th
     // `$`: Dokku expands a Procfile command's variables from the config, and most of these are
     // not in it.
     app.host.host_procfile(
-        "release: echo first; echo \"url length `printenv DATABASE_URL | tr -d '\\n' | wc -c | tr -d ' '`, \
-         FROM_IMAGE=`printenv FROM_IMAGE`, TERM=`printenv TERM || echo unset`, \
-         container=`printenv container || echo unset`\"; echo to-stderr >&2; \
-         while [ ! -e /tmp/go-on ]; do sleep 0.1; done; echo second\n",
+        "release: echo first; awk 'BEGIN { print \"url length \" length(ENVIRON[\"DATABASE_URL\"]) \
+         \", FROM_IMAGE=\" ENVIRON[\"FROM_IMAGE\"] \
+         \", TERM=\" ((\"TERM\" in ENVIRON) ? ENVIRON[\"TERM\"] : \"unset\") \
+         \", container=\" ((\"container\" in ENVIRON) ? ENVIRON[\"container\"] : \"unset\") }'; \
+         echo to-stderr >&2; while [ ! -e /tmp/go-on ]; do sleep 0.1; done; echo second\n",
     );
     app.host.setting("release-timeout", "300");
 

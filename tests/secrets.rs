@@ -81,23 +81,14 @@ fn printed_by_each(vars: &[(&str, String)]) -> String {
     shown
 }
 
-/// A shell command printing each variable between `<<` and `>>`, as [`print_each`] does, but
-/// without a `$`: Dokku expands a Procfile command's variables before the shell sees them, and
-/// these values would break its quoting. `printenv` ends each value with a newline.
-fn printenv_each(vars: &[(&str, String)]) -> String {
+/// A shell command printing what [`print_each`] prints, but without a `$`: Dokku expands a
+/// Procfile command's variables before the shell sees them, and these values would break its
+/// quoting. awk reads them from the environment.
+fn print_each_without_expansion(vars: &[(&str, String)]) -> String {
     vars.iter()
-        .map(|(key, _)| format!("printf '<<'; printenv {key}; printf '>>\\n'"))
+        .map(|(key, _)| format!(r#"awk 'BEGIN {{ printf "<<%s>>\n", ENVIRON["{key}"] }}'"#))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// What the trigger's stdout shows for the output of [`printenv_each`].
-fn printed_by_printenv(vars: &[(&str, String)]) -> String {
-    let with_newlines: Vec<(&str, String)> = vars
-        .iter()
-        .map(|(key, value)| (*key, format!("{value}\n")))
-        .collect();
-    printed_by_each(&with_newlines)
 }
 
 fn predeploy_json(command: &str) -> String {
@@ -210,14 +201,17 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_release_task_re
     host.build_own("");
     let vars = tricky_values(&marker());
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", printenv_each(&vars)));
+    host.host_procfile(&format!(
+        "release: {}\n",
+        print_each_without_expansion(&vars)
+    ));
 
     assert_values_arrive(
         &host,
         "post-release",
         &[&host.app],
         &vars,
-        &printed_by_printenv(&vars),
+        &printed_by_each(&vars),
     );
 }
 
@@ -463,12 +457,15 @@ fn given_the_config_in_the_legacy_location_then_the_task_receives_it() {
     )
     .unwrap();
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", printenv_each(&vars)));
+    host.host_procfile(&format!(
+        "release: {}\n",
+        print_each_without_expansion(&vars)
+    ));
 
     let run = host.release();
 
     run.expect_code(0);
-    let expected = printed_by_printenv(&vars);
+    let expected = printed_by_each(&vars);
     assert!(
         run.stdout.contains(&format!("\n{expected}")),
         "expected:\n{expected}\n{run:#?}"
