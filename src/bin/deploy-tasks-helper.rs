@@ -2,7 +2,7 @@
 //!
 //! The trigger bind-mounts this static binary read-only under `/dev` (mount points there leave
 //! nothing in a committed layer) and starts the container with `docker run -i`. The helper:
-//! - reads the task's command and then the app's config from its stdin (see [Stdin] below), so
+//! - reads the task's command and then the app's config from its stdin (see "Stdin" below), so
 //!   that no secret, and no command a secret was expanded into, appears on a command line, in the
 //!   container's config or on disk;
 //! - gives the task `/dev/null` as stdin;
