@@ -8,7 +8,15 @@
 //!   `/app`, after sourcing `/app/.profile.d/*`;
 //! - images with a tini ENTRYPOINT: tini runs the shell form, so it still reaps and forwards;
 //! - images with another ENTRYPOINT: the command's words are the entrypoint's arguments;
-//! - other images: the command runs through the shell, with `set -e`.
+//! - other images: the command runs through the shell.
+//!
+//! The shell form runs with `set -e` and, where the shell has it, `set -o pipefail`, as Dokku's
+//! constructScript (plugins/app-json/functions.go) runs it; Dokku also skips that script for an
+//! image with a non-tini ENTRYPOINT, whose words get neither, here as there.
+//!
+//! The helper's arguments say only how to run; what to run (the command, which may hold the
+//! app's secrets once a Procfile command is expanded) travels on its stdin with the config, so
+//! that it is in neither the container's config nor a process's arguments.
 
 use std::path::Path;
 
@@ -17,7 +25,7 @@ use crate::app_config::AppConfig;
 use crate::docker::Image;
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Command, Task};
+use crate::sources::{procfile, Command, Task};
 
 /// Where the helper is mounted in every task container. Mount points under `/dev` (a tmpfs)
 /// leave nothing in a committed layer.
@@ -37,7 +45,8 @@ pub struct Plan {
     pub name: String,
     /// The arguments after `docker`.
     pub args: Vec<String>,
-    /// What the helper reads on stdin: `KEY=VALUE` entries, each ended by NUL.
+    /// What the helper reads on stdin: the number of the command's fields and the fields, then
+    /// the config as `KEY=VALUE` entries; each ended by NUL.
     pub stdin: Vec<u8>,
     /// True when Docker removes the container itself once it exits (`--rm`).
     pub removed_on_exit: bool,
@@ -81,7 +90,7 @@ enum Launch {
 }
 
 /// Plans the container for one task. Fails only when an ENTRYPOINT image's command cannot be
-/// split into words (unbalanced quotes).
+/// split into words (unbalanced quotes, maybe once its variables are expanded).
 pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
     let phase = input.task.phase;
     let name = format!("{}.{}.{}", input.app.name(), phase.name(), input.run_id);
@@ -114,7 +123,8 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
     ]);
     args.extend(input.docker_options.iter().cloned());
 
-    let helper_args = helper_arguments(input)?;
+    let variables = task_variables(input);
+    let (helper_args, fields) = helper_arguments(input, &variables)?;
     let (entrypoint, cmd) = if input.image.entrypoint.is_some() {
         (
             Some(vec![HELPER_IN_CONTAINER.to_string()]),
@@ -168,18 +178,50 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
     }
     args.extend(helper_args);
 
+    let mut stdin = Vec::new();
+    push_field(&mut stdin, &fields.len().to_string());
+    for field in &fields {
+        push_field(&mut stdin, field);
+    }
+    for (key, value) in &variables {
+        push_field(&mut stdin, &format!("{key}={value}"));
+    }
     Ok(Plan {
         name,
         args,
-        stdin: environment(input),
+        stdin,
         removed_on_exit,
         create,
     })
 }
 
-fn helper_arguments(input: &PlanInput) -> Result<Vec<String>, InputError> {
+/// Appends one NUL-ended field. A NUL cannot be in an argument or an environment variable, where
+/// the helper puts every field; dropping it keeps the framing intact.
+fn push_field(stdin: &mut Vec<u8>, field: &str) {
+    stdin.extend(field.bytes().filter(|byte| *byte != 0));
+    stdin.push(0);
+}
+
+/// The helper's arguments (how to run) and the command's fields for its stdin (what to run).
+fn helper_arguments(
+    input: &PlanInput,
+    variables: &[(String, String)],
+) -> Result<(Vec<String>, Vec<String>), InputError> {
     let task = input.task;
     let mut args = Vec::new();
+    let shell_command = match &task.run {
+        Command::Shell(command) => Some(command.clone()),
+        Command::Expanded {
+            command,
+            process_type,
+        } => Some(procfile::expand(command, process_type, |name| {
+            variables
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        })),
+        Command::Script { .. } => None,
+    };
     let mut launch = launch(input.image, input.config);
     if let (Command::Script { .. }, Launch::Entrypoint(_)) = (&task.run, &launch) {
         // A script is the shell's to run, whatever the image's ENTRYPOINT does with arguments.
@@ -202,28 +244,48 @@ fn helper_arguments(input: &PlanInput) -> Result<Vec<String>, InputError> {
             for word in wrap {
                 args.extend(["--wrap".into(), word]);
             }
-            match &task.run {
-                Command::Shell(command) => args.extend(["--run-shell".into(), command.clone()]),
-                Command::Script { path } => args.extend(["--run-script".into(), path.clone()]),
+            match (&task.run, shell_command) {
+                (Command::Script { path }, _) => {
+                    args.push("--run-script".into());
+                    Ok((args, vec![path.clone()]))
+                }
+                (_, command) => {
+                    args.push("--run-shell".into());
+                    Ok((args, command.into_iter().collect()))
+                }
             }
         }
         Launch::Entrypoint(entrypoint) => {
-            let words = shell_words::split(&task.command).map_err(|error| {
+            // Dokku splits the expanded command too (constructScript), so a value with spaces is
+            // several words. The error names the command as written: the expanded one may hold
+            // secrets.
+            let command = shell_command.unwrap_or_else(|| task.command.clone());
+            let expanded = matches!(task.run, Command::Expanded { .. });
+            let words = shell_words::split(&command).map_err(|error| {
                 InputError::new(
                     format!("{} in {}", task.key, task.source.name()),
                     format!(
-                        "cannot split `{}` into words for the image's ENTRYPOINT: {error}",
-                        task.command
+                        "cannot split `{}` into words for the image's ENTRYPOINT{}: {error}",
+                        task.command,
+                        if expanded {
+                            " once its config variables are expanded"
+                        } else {
+                            ""
+                        }
                     ),
-                    "balance the quotes in the command",
+                    if expanded {
+                        "balance the quotes in the command, or keep quotes out of the values it uses"
+                    } else {
+                        "balance the quotes in the command"
+                    },
                 )
             })?;
             args.push("--run-exec".into());
-            args.extend(entrypoint);
-            args.extend(words);
+            let mut fields = entrypoint;
+            fields.extend(words);
+            Ok((args, fields))
         }
     }
-    Ok(args)
 }
 
 fn launch(image: &Image, config: &AppConfig) -> Launch {
@@ -261,8 +323,10 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
     }
 }
 
-/// The app's config plus the variables every task sees; the plugin's own win.
-fn environment(input: &PlanInput) -> Vec<u8> {
+/// The app's config plus the variables every task sees; the plugin's own win. A Procfile
+/// command is expanded from these too: Dokku expands it from the config alone, in which the
+/// plugin's own variables are not, and a task should see one value of each.
+fn task_variables(input: &PlanInput) -> Vec<(String, String)> {
     let container = format!("{}-{}", input.task.phase.name(), input.ordinal);
     let own = [
         ("APP", input.app.name()),
@@ -270,21 +334,16 @@ fn environment(input: &PlanInput) -> Vec<u8> {
         ("CONTAINER_VERSION", input.tag.name()),
         ("DOKKU_DEPLOY_PHASE", input.task.phase.name()),
     ];
-    let mut stdin = Vec::new();
     let config = input
         .config
         .vars
         .iter()
         .filter(|(key, _)| !own.iter().any(|(name, _)| name == key))
         .map(|(key, value)| (key.as_str(), value.as_str()));
-    for (key, value) in config.chain(own) {
-        stdin.extend_from_slice(key.as_bytes());
-        stdin.push(b'=');
-        // A NUL cannot be in an environment variable; dropping it keeps the framing intact.
-        stdin.extend(value.bytes().filter(|byte| *byte != 0));
-        stdin.push(0);
-    }
-    stdin
+    config
+        .chain(own)
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -334,6 +393,112 @@ mod tests {
         plan.args[start..].to_vec()
     }
 
+    /// The command's fields and the config entries the helper reads on stdin.
+    fn stdin(plan: &Plan) -> (Vec<String>, Vec<String>) {
+        let text = String::from_utf8(plan.stdin.clone()).unwrap();
+        let mut entries: Vec<String> = text.split('\0').map(str::to_string).collect();
+        assert_eq!(
+            entries.pop().as_deref(),
+            Some(""),
+            "every field ends with NUL"
+        );
+        let count: usize = entries.remove(0).parse().unwrap();
+        let config = entries.split_off(count);
+        (entries, config)
+    }
+
+    fn release_from_procfile(command: &str) -> Task {
+        let mut task = Task::shell(Phase::Release, Source::Procfile, "release", command);
+        task.run = Command::Expanded {
+            command: command.into(),
+            process_type: "release".into(),
+        };
+        task
+    }
+
+    fn plan_task(task: &Task, image: &Image, config: &AppConfig) -> Result<Plan, InputError> {
+        let app = App::new("shop").unwrap();
+        let tag = ImageTag::new(Some("v2")).unwrap();
+        task_container(&PlanInput {
+            app: &app,
+            tag: &tag,
+            task,
+            image,
+            run_image: &image.id,
+            helper: Path::new("/helper"),
+            shell: None,
+            docker_options: &[],
+            config,
+            run_id: "7-1",
+            ordinal: 1,
+        })
+    }
+
+    fn config(vars: &[(&str, &str)]) -> AppConfig {
+        AppConfig {
+            vars: vars
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_procfile_command_is_expanded_and_goes_only_on_stdin() {
+        let task = release_from_procfile("echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP");
+        let config = config(&[("SECRET", "s3cr3t"), ("OTHER", "o"), ("APP", "spoofed")]);
+        let plan = plan_task(&task, &image(None), &config).unwrap();
+        let (fields, _) = stdin(&plan);
+        assert_eq!(fields, ["echo s3cr3t o '5000' [] shop"]);
+        assert!(
+            !plan.args.iter().any(|arg| arg.contains("s3cr3t")),
+            "{plan:?}"
+        );
+        assert!(!plan.create.unwrap().to_string().contains("s3cr3t"));
+        assert_eq!(
+            task.command,
+            "echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP"
+        );
+    }
+
+    #[test]
+    fn an_entrypoint_image_gets_the_words_of_the_expanded_command_on_stdin() {
+        let task = release_from_procfile("migrate $SECRET --port=$PORT");
+        let config = config(&[("SECRET", "two words")]);
+        let plan = plan_task(&task, &image(Some(&["/entry"])), &config).unwrap();
+        assert_eq!(tail(&plan, "--entrypoint").last().unwrap(), "--run-exec");
+        let (fields, _) = stdin(&plan);
+        assert_eq!(fields, ["/entry", "migrate", "two", "words", "--port=5000"]);
+        assert!(!plan.args.iter().any(|arg| arg.contains("words")));
+    }
+
+    #[test]
+    fn a_value_that_unbalances_the_quotes_fails_naming_the_command_as_written() {
+        let task = release_from_procfile("migrate $SECRET");
+        let config = config(&[("SECRET", "it's s3cr3t")]);
+        let error = plan_task(&task, &image(Some(&["/entry"])), &config).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("`migrate $SECRET`"), "{message}");
+        assert!(
+            message.contains("once its config variables are expanded"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cr3t"), "{message}");
+    }
+
+    #[test]
+    fn only_procfile_commands_are_expanded() {
+        let task = Task::shell(
+            Phase::Release,
+            Source::AppJson,
+            "scripts.dokku.postdeploy",
+            "echo $PORT",
+        );
+        let plan = plan_task(&task, &image(None), &AppConfig::default()).unwrap();
+        assert_eq!(stdin(&plan).0, ["echo $PORT"]);
+    }
+
     #[test]
     fn predeploy_without_entrypoint_runs_the_helper_as_cmd_with_only_the_app_label() {
         let plan = plan(
@@ -356,13 +521,9 @@ mod tests {
         assert_eq!(labels, ["com.dokku.app-name=shop"]);
         assert_eq!(
             tail(&plan, "sha256:1"),
-            [
-                "sha256:1",
-                HELPER_IN_CONTAINER,
-                "--run-shell",
-                "make assets"
-            ]
+            ["sha256:1", HELPER_IN_CONTAINER, "--run-shell"]
         );
+        assert_eq!(stdin(&plan).0, ["make assets"]);
         assert!(plan.args.windows(2).any(|w| w == ["--network", "db"]));
         assert!(plan.create.is_none(), "docker options need the CLI");
     }
@@ -387,16 +548,14 @@ mod tests {
             ordinal: 1,
         })
         .unwrap();
-        let create = plan.create.unwrap();
+        let create = plan.create.clone().unwrap();
         assert_eq!(create["Image"], "sha256:1");
         assert_eq!(
             create["Entrypoint"],
             serde_json::json!([HELPER_IN_CONTAINER])
         );
-        assert_eq!(
-            create["Cmd"],
-            serde_json::json!(["--run-exec", "/entry", "migrate", "now"])
-        );
+        assert_eq!(create["Cmd"], serde_json::json!(["--run-exec"]));
+        assert_eq!(stdin(&plan).0, ["/entry", "migrate", "now"]);
         assert_eq!(create["Labels"]["dokku_phase_script"], "release");
         assert_eq!(create["Labels"]["com.dokku.app-name"], "shop");
         assert_eq!(create["HostConfig"]["Mounts"][0]["Source"], "/helper");
@@ -435,11 +594,12 @@ mod tests {
                 "--entrypoint",
                 HELPER_IN_CONTAINER,
                 "sha256:1",
-                "--run-exec",
-                "/docker-entrypoint.sh",
-                "rake",
-                "db:migrate x"
+                "--run-exec"
             ]
+        );
+        assert_eq!(
+            stdin(&planned).0,
+            ["/docker-entrypoint.sh", "rake", "db:migrate x"]
         );
         assert!(plan(
             &image,
@@ -456,8 +616,9 @@ mod tests {
         let plan = plan(&image, Phase::Release, "echo hi", &AppConfig::default()).unwrap();
         assert_eq!(
             tail(&plan, "--wrap"),
-            ["--wrap", "/tini", "--wrap", "--", "--run-shell", "echo hi"]
+            ["--wrap", "/tini", "--wrap", "--", "--run-shell"]
         );
+        assert_eq!(stdin(&plan).0, ["echo hi"]);
     }
 
     #[test]
@@ -488,7 +649,7 @@ mod tests {
             .insert(CNB_LABEL.into(), "io.buildpacks.stacks.jammy".into());
         assert_eq!(
             tail(&plan_for(&cnb, &AppConfig::default()), "--wrap"),
-            ["--wrap", CNB_LAUNCHER, "--run-shell", "x"]
+            ["--wrap", CNB_LAUNCHER, "--run-shell"]
         );
     }
 
@@ -503,20 +664,18 @@ mod tests {
         };
         let plan = plan(&image(None), Phase::Predeploy, "true", &config).unwrap();
         assert!(!plan.args.iter().any(|arg| arg.contains("quoted")));
-        let entries: Vec<&[u8]> = plan
-            .stdin
-            .split(|byte| *byte == 0)
-            .filter(|e| !e.is_empty())
-            .collect();
         assert_eq!(
-            entries,
-            [
-                &b"SECRET=it's \"quoted\"\nand multi-line"[..],
-                b"APP=shop",
-                b"CONTAINER=predeploy-1",
-                b"CONTAINER_VERSION=v2",
-                b"DOKKU_DEPLOY_PHASE=predeploy"
-            ]
+            stdin(&plan),
+            (
+                vec!["true".to_string()],
+                vec![
+                    "SECRET=it's \"quoted\"\nand multi-line".to_string(),
+                    "APP=shop".into(),
+                    "CONTAINER=predeploy-1".into(),
+                    "CONTAINER_VERSION=v2".into(),
+                    "DOKKU_DEPLOY_PHASE=predeploy".into()
+                ]
+            )
         );
     }
 
@@ -548,12 +707,13 @@ mod tests {
             ordinal: 2,
         })
         .unwrap();
-        assert_eq!(
-            tail(&plan, "--run-script"),
-            ["--run-script", "/app/pre-deploy.sh"]
-        );
+        assert_eq!(tail(&plan, "--run-script"), ["--run-script"]);
+        assert_eq!(stdin(&plan).0, ["/app/pre-deploy.sh"]);
         assert!(!plan.args.iter().any(|arg| arg == "/usr/bin/server"));
-        let stdin = String::from_utf8(plan.stdin).unwrap();
-        assert!(stdin.contains("CONTAINER=predeploy-2\0"), "{stdin:?}");
+        let (_, config) = stdin(&plan);
+        assert!(
+            config.contains(&"CONTAINER=predeploy-2".to_string()),
+            "{config:?}"
+        );
     }
 }

@@ -143,6 +143,12 @@ fn given_a_tini_entrypoint_when_predeploy_runs_then_tini_runs_the_shell_form_of_
     assert_no_task_container_left(&host);
 }
 
+/// Prints `FROM_PROFILE` and `HOME`, then the working directory. awk reads them: Dokku expands a
+/// Procfile command's `$VAR`s from the app's config before the shell runs it, and these are not
+/// in the config.
+const PROFILE_PROBE: &str =
+    "release: awk 'BEGIN { print ENVIRON[\"FROM_PROFILE\"], ENVIRON[\"HOME\"] }'; pwd\n";
+
 #[test]
 fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_profile_sourced() {
     let host = TestHost::new("shape-herokuish");
@@ -153,11 +159,11 @@ fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_
         ),
         &[("00-test.sh", "export FROM_PROFILE=yes\n")],
     );
-    host.host_procfile("release: echo \"$FROM_PROFILE $HOME $(pwd)\"\n");
+    host.host_procfile(PROFILE_PROBE);
 
     host.release()
         .expect_code(0)
-        .stdout_has("       yes /app /app\n");
+        .stdout_has("       yes /app\n       /app\n");
     assert_no_task_container_left(&host);
 }
 
@@ -172,18 +178,18 @@ fn given_an_image_whose_user_is_the_apps_dokku_app_user_when_release_runs_then_i
         ),
         &[("00-test.sh", "export FROM_PROFILE=yes\n")],
     );
-    host.host_procfile("release: echo \"$FROM_PROFILE $HOME $(pwd)\"\n");
+    host.host_procfile(PROFILE_PROBE);
     host.app_env("export DOKKU_APP_USER='shopper'\n");
 
     host.release()
         .expect_code(0)
-        .stdout_has("       yes /app /app\n");
+        .stdout_has("       yes /app\n       /app\n");
 
     host.app_env("export DOKKU_APP_USER='someone-else'\n");
     let run = host.release();
     run.expect_code(0);
     assert!(
-        !run.stdout.contains("yes /app /app"),
+        !run.stdout.contains("yes /app"),
         "treated as herokuish although USER is not DOKKU_APP_USER; {run:#?}"
     );
     assert_no_task_container_left(&host);
@@ -209,7 +215,7 @@ fn given_a_cloud_native_buildpacks_image_when_release_runs_then_the_task_runs_th
             ("web", "#!/bin/sh\necho the-web-process-ran\n"),
         ],
     );
-    host.host_procfile("release: echo cnb=$CNB_LAUNCHED\n");
+    host.host_procfile("release: awk 'BEGIN { print \"cnb=\" ENVIRON[\"CNB_LAUNCHED\"] }'\n");
 
     let run = host.release();
 
@@ -218,7 +224,9 @@ fn given_a_cloud_native_buildpacks_image_when_release_runs_then_the_task_runs_th
     assert_no_task_container_left(&host);
 }
 
-const BASH_PROBE: &str = "release: echo \"bash=${BASH_VERSION:+yes}\"\n";
+/// `bash=yes` in bash, `bash=no` in another shell; without a `$`, which Dokku would expand.
+const BASH_PROBE: &str =
+    "release: if command -v shopt >/dev/null; then echo bash=yes; else echo bash=no; fi\n";
 
 #[test]
 fn given_an_image_with_bash_when_release_runs_then_the_task_runs_in_bash() {
@@ -238,7 +246,7 @@ fn given_a_busybox_image_when_release_runs_then_the_task_runs_in_sh() {
     build(&host, &busybox_app(""), &[]);
     host.host_procfile(BASH_PROBE);
 
-    host.release().expect_code(0).stdout_has("       bash=\n");
+    host.release().expect_code(0).stdout_has("       bash=no\n");
     assert_no_task_container_left(&host);
 }
 
@@ -249,7 +257,7 @@ fn given_the_shell_setting_when_the_image_has_bash_then_the_set_shell_is_used() 
     host.host_procfile(BASH_PROBE);
     host.setting("shell", "/bin/sh");
 
-    host.release().expect_code(0).stdout_has("       bash=\n");
+    host.release().expect_code(0).stdout_has("       bash=no\n");
     assert_no_task_container_left(&host);
 }
 
@@ -261,7 +269,7 @@ fn given_dokkus_scheduler_shell_property_when_the_plugin_setting_is_unset_then_i
     host.host_procfile(BASH_PROBE);
     host.write_lib(&format!("config/scheduler/{}/shell", host.app), "/bin/sh");
 
-    host.release().expect_code(0).stdout_has("       bash=\n");
+    host.release().expect_code(0).stdout_has("       bash=no\n");
 
     host.setting("shell", "/bin/bash");
     host.release()

@@ -307,11 +307,15 @@ fn given_a_release_task_under_podman_then_its_output_streams_live_and_it_sees_th
     let url = "postgres://u:s3cret@db/app";
     app.host.app_env(&format!("export DATABASE_URL='{url}'\n"));
     app.host.host_app_json("{}");
-    // The task goes on only once the test has seen its first line: proof that it came live.
+    // The task goes on only once the test has seen its first line: proof that it came live. No
+    // `$`: Dokku expands a Procfile command's variables from the config, and most of these are
+    // not in it.
     app.host.host_procfile(
-        "release: echo first; echo \"url length ${#DATABASE_URL}, FROM_IMAGE=$FROM_IMAGE, \
-         TERM=${TERM:-unset}, container=${container:-unset}\"; echo to-stderr >&2; \
-         while [ ! -e /tmp/go-on ]; do sleep 0.1; done; echo second\n",
+        "release: echo first; awk 'BEGIN { print \"url length \" length(ENVIRON[\"DATABASE_URL\"]) \
+         \", FROM_IMAGE=\" ENVIRON[\"FROM_IMAGE\"] \
+         \", TERM=\" ((\"TERM\" in ENVIRON) ? ENVIRON[\"TERM\"] : \"unset\") \
+         \", container=\" ((\"container\" in ENVIRON) ? ENVIRON[\"container\"] : \"unset\") }'; \
+         echo to-stderr >&2; while [ ! -e /tmp/go-on ]; do sleep 0.1; done; echo second\n",
     );
     app.host.setting("release-timeout", "300");
 

@@ -75,6 +75,16 @@ fn printed_by_each(vars: &[(&str, String)]) -> String {
     shown
 }
 
+/// A shell command printing what [`print_each`] prints, but without a `$`: Dokku expands a
+/// Procfile command's variables before the shell sees them, and these values would break its
+/// quoting. awk reads them from the environment.
+fn print_each_without_expansion(vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .map(|(key, _)| format!(r#"awk 'BEGIN {{ printf "<<%s>>\n", ENVIRON["{key}"] }}'"#))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn predeploy_json(command: &str) -> String {
     serde_json::json!({"scripts": {"dokku": {"predeploy": command}}}).to_string()
 }
@@ -141,14 +151,19 @@ fn command_lines() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Runs `trigger` for an app whose tasks print `vars` and checks every value arrived intact.
-fn assert_values_arrive(host: &TestHost, trigger: &str, args: &[&str], vars: &[(&str, String)]) {
+/// Runs `trigger` for an app whose tasks print `vars` and checks that the output is `expected`.
+fn assert_values_arrive(
+    host: &TestHost,
+    trigger: &str,
+    args: &[&str],
+    vars: &[(&str, String)],
+    expected: &str,
+) {
     host.config_set(vars);
 
     let run = host.trigger(trigger, args);
 
     run.expect_code(0);
-    let expected = printed_by_each(vars);
     assert!(
         run.stdout.contains(&format!("\n{expected}")),
         "the task did not print the values byte for byte;\nexpected:\n{expected}\n{run:#?}"
@@ -164,7 +179,13 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_predeploy_task_
     host.host_app_json(&predeploy_json(&print_each(&vars)));
     host.host_procfile("");
 
-    assert_values_arrive(&host, "pre-deploy", &[&host.app], &vars);
+    assert_values_arrive(
+        &host,
+        "pre-deploy",
+        &[&host.app],
+        &vars,
+        &printed_by_each(&vars),
+    );
 }
 
 #[test]
@@ -174,9 +195,18 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_release_task_re
     host.build_own("");
     let vars = tricky_values(&marker());
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", print_each(&vars)));
+    host.host_procfile(&format!(
+        "release: {}\n",
+        print_each_without_expansion(&vars)
+    ));
 
-    assert_values_arrive(&host, "post-release", &[&host.app], &vars);
+    assert_values_arrive(
+        &host,
+        "post-release",
+        &[&host.app],
+        &vars,
+        &printed_by_each(&vars),
+    );
 }
 
 #[test]
@@ -193,6 +223,7 @@ fn given_config_values_with_quotes_newlines_and_unicode_then_the_postdeploy_task
         "post-deploy",
         &[&host.app, "5000", "127.0.0.1"],
         &vars,
+        &printed_by_each(&vars),
     );
 }
 
@@ -416,7 +447,10 @@ fn given_the_config_in_the_legacy_location_then_the_task_receives_it() {
     ];
     config_write(&host.dokku_root().join(&host.app).join("ENV"), &vars);
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", print_each(&vars)));
+    host.host_procfile(&format!(
+        "release: {}\n",
+        print_each_without_expansion(&vars)
+    ));
 
     let run = host.release();
 

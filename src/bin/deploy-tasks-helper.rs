@@ -2,8 +2,9 @@
 //!
 //! The trigger bind-mounts this static binary read-only under `/dev` (mount points there leave
 //! nothing in a committed layer) and starts the container with `docker run -i`. The helper:
-//! - reads the app's config from its stdin, as `KEY=VALUE` entries each ended by a NUL byte, so
-//!   that no secret appears on a command line, in the container's config or on disk;
+//! - reads the task's command and then the app's config from its stdin (see "Stdin" below), so
+//!   that no secret, and no command a secret was expanded into, appears on a command line, in the
+//!   container's config or on disk;
 //! - gives the task `/dev/null` as stdin;
 //! - picks the shell (`/bin/bash` when the image has it, else `/bin/sh`) unless told one;
 //! - forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the task: as PID 1 it would otherwise
@@ -11,10 +12,18 @@
 //! - reaps orphans, and exits with the task's status (128+N when a signal ended it).
 //!
 //! Usage: `deploy-tasks-helper [--shell=auto|PATH] [--heroku-profile] [--wrap WORD]...
-//!         (--run-shell COMMAND | --run-script PATH | --run-exec WORD...)`
+//!         (--run-shell | --run-script | --run-exec)`
 //!
-//! `--run-script` runs a script file with the shell from the script's own directory; the file
-//! needs no execute bit.
+//! Stdin: the number of the command's fields and the fields (`N\0FIELD\0...`), then the app's
+//! config as `KEY=VALUE` entries, each ended by a NUL byte, to the end of input. The fields are
+//! the command line for `--run-shell`, the script's path for `--run-script` (run with the shell
+//! from the script's own directory; the file needs no execute bit), and the words to execute for
+//! `--run-exec`.
+//!
+//! `--run-shell` runs the command as Dokku's app-json plugin does (plugins/app-json/functions.go:
+//! constructScript): after `set -e` and, where the shell has it, `set -o pipefail`. The shell gets
+//! the command in its environment, never as an argument: arguments are readable by every user of
+//! the host (`ps`, `docker top`), the environment only by the task's own user, as its config is.
 //!
 //! It uses only std and libc, so that a `crt-static` build runs in any image, busybox included.
 
@@ -41,18 +50,43 @@ static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
 /// The signals passed on to the task.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
 
-/// What to run, as the trigger asked.
+/// The variable that carries a shell task's command to its shell (see the module's comment).
+const COMMAND_VARIABLE: &str = "DEPLOY_TASKS_COMMAND";
+
+/// How to run, as the trigger asked on the command line.
 struct Invocation {
     shell: Option<String>,
     heroku_profile: bool,
     wrap: Vec<String>,
-    run: Run,
+    mode: Mode,
 }
 
+/// The kind of command, from the arguments; its fields come on stdin.
+enum Mode {
+    Shell,
+    Script,
+    Exec,
+}
+
+/// What to run: the mode with its fields.
 enum Run {
     Shell(String),
     Script(String),
     Exec(Vec<String>),
+}
+
+impl Mode {
+    fn run(&self, mut fields: Vec<String>) -> Result<Run, String> {
+        match self {
+            Mode::Exec => Ok(Run::Exec(fields)),
+            Mode::Shell | Mode::Script if fields.len() != 1 => Err(format!(
+                "expected one command field on stdin, got {}",
+                fields.len()
+            )),
+            Mode::Shell => Ok(Run::Shell(fields.remove(0))),
+            Mode::Script => Ok(Run::Script(fields.remove(0))),
+        }
+    }
 }
 
 fn main() {
@@ -60,16 +94,26 @@ fn main() {
         Ok(invocation) => invocation,
         Err(message) => fail(EXIT_USAGE, &message),
     };
-    let config = match read_config_from_stdin() {
-        Ok(config) => config,
+    let Stdin { fields, config } = match read_stdin() {
+        Ok(input) => input,
         Err(message) => fail(EXIT_USAGE, &message),
     };
-    let argv = command_line(&invocation);
-    check_runnable(&argv[0]);
+    let run = match invocation.mode.run(fields) {
+        Ok(run) => run,
+        Err(message) => fail(EXIT_USAGE, &message),
+    };
+    let (argv, command_variable) = command_line(&invocation, &run);
+    let Some(program) = argv.first() else {
+        fail(EXIT_USAGE, "--run-exec needs a command");
+    };
+    check_runnable(program);
 
     install_signal_forwarding();
-    let mut command = Command::new(&argv[0]);
+    let mut command = Command::new(program);
     command.args(&argv[1..]).stdin(Stdio::null()).envs(config);
+    if let Some(value) = command_variable {
+        command.env(COMMAND_VARIABLE, value);
+    }
     if invocation.heroku_profile {
         command.env("HOME", "/app").current_dir("/app");
     }
@@ -96,60 +140,74 @@ fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
     let mut wrap = Vec::new();
     let mut rest = arguments.into_iter();
     while let Some(argument) = rest.next() {
-        match argument.as_str() {
-            "--heroku-profile" => heroku_profile = true,
-            "--wrap" => wrap.push(rest.next().ok_or("--wrap needs a word")?),
-            "--run-shell" => {
-                let command = rest.next().ok_or("--run-shell needs a command")?;
-                return Ok(Invocation {
-                    shell,
-                    heroku_profile,
-                    wrap,
-                    run: Run::Shell(command),
-                });
+        let mode = match argument.as_str() {
+            "--heroku-profile" => {
+                heroku_profile = true;
+                continue;
             }
-            "--run-script" => {
-                let path = rest.next().ok_or("--run-script needs a path")?;
-                return Ok(Invocation {
-                    shell,
-                    heroku_profile,
-                    wrap,
-                    run: Run::Script(path),
-                });
+            "--wrap" => {
+                wrap.push(rest.next().ok_or("--wrap needs a word")?);
+                continue;
             }
-            "--run-exec" => {
-                let words: Vec<String> = rest.collect();
-                if words.is_empty() && wrap.is_empty() {
-                    return Err("--run-exec needs a command".into());
+            "--run-shell" => Mode::Shell,
+            "--run-script" => Mode::Script,
+            "--run-exec" => Mode::Exec,
+            other => {
+                match other.strip_prefix("--shell=") {
+                    Some("auto") => shell = None,
+                    Some(path) => shell = Some(path.to_string()),
+                    None => return Err(format!("unknown argument `{other}`")),
                 }
-                return Ok(Invocation {
-                    shell,
-                    heroku_profile,
-                    wrap,
-                    run: Run::Exec(words),
-                });
+                continue;
             }
-            other => match other.strip_prefix("--shell=") {
-                Some("auto") => shell = None,
-                Some(path) => shell = Some(path.to_string()),
-                None => return Err(format!("unknown argument `{other}`")),
-            },
+        };
+        if let Some(extra) = rest.next() {
+            return Err(format!("unexpected argument `{extra}` after {argument}"));
         }
+        return Ok(Invocation {
+            shell,
+            heroku_profile,
+            wrap,
+            mode,
+        });
     }
     Err("no command given (--run-shell, --run-script or --run-exec)".into())
 }
 
-/// Reads `KEY=VALUE\0` entries until end of input.
-fn read_config_from_stdin() -> Result<Vec<(OsString, OsString)>, String> {
+/// What the trigger wrote on stdin.
+#[derive(Debug, PartialEq)]
+struct Stdin {
+    /// The command's fields.
+    fields: Vec<String>,
+    /// The app's config.
+    config: Vec<(OsString, OsString)>,
+}
+
+/// Reads the command's fields, then `KEY=VALUE\0` config entries until end of input.
+fn read_stdin() -> Result<Stdin, String> {
     let mut input = Vec::new();
     std::io::stdin()
         .read_to_end(&mut input)
-        .map_err(|error| format!("cannot read the app's config from stdin: {error}"))?;
+        .map_err(|error| format!("cannot read the task from stdin: {error}"))?;
+    parse_stdin(&input)
+}
+
+fn parse_stdin(input: &[u8]) -> Result<Stdin, String> {
+    let mut entries = input.split(|byte| *byte == 0);
+    let count: usize = entries
+        .next()
+        .and_then(|count| std::str::from_utf8(count).ok())
+        .and_then(|count| count.parse().ok())
+        .ok_or("no field count on stdin")?;
+    let mut fields = Vec::with_capacity(count);
+    for _ in 0..count {
+        let field = entries
+            .next()
+            .ok_or("fewer command fields on stdin than counted")?;
+        fields.push(String::from_utf8(field.to_vec()).map_err(|_| "a command field is not UTF-8")?);
+    }
     let mut config = Vec::new();
-    for entry in input
-        .split(|byte| *byte == 0)
-        .filter(|entry| !entry.is_empty())
-    {
+    for entry in entries.filter(|entry| !entry.is_empty()) {
         let equals = entry
             .iter()
             .position(|byte| *byte == b'=')
@@ -159,10 +217,11 @@ fn read_config_from_stdin() -> Result<Vec<(OsString, OsString)>, String> {
             OsString::from_vec(entry[equals + 1..].to_vec()),
         ));
     }
-    Ok(config)
+    Ok(Stdin { fields, config })
 }
 
-fn command_line(invocation: &Invocation) -> Vec<String> {
+/// The task's argv, and the value of [`COMMAND_VARIABLE`] for a shell task.
+fn command_line(invocation: &Invocation, run: &Run) -> (Vec<String>, Option<String>) {
     let mut argv = invocation.wrap.clone();
     let shell = || invocation.shell.clone().unwrap_or_else(default_shell);
     let mut script = String::new();
@@ -171,13 +230,16 @@ fn command_line(invocation: &Invocation) -> Vec<String> {
         script
             .push_str("for file in /app/.profile.d/*; do [ -f \"$file\" ] && . \"$file\"; done\n");
     }
-    match &invocation.run {
-        Run::Exec(words) => argv.extend(words.iter().cloned()),
+    match run {
+        Run::Exec(words) => {
+            argv.extend(words.iter().cloned());
+            (argv, None)
+        }
         Run::Shell(command) => {
             check_absolute_command(command);
-            script.push_str("set -e\n");
-            script.push_str(command);
+            script.push_str(&shell_script());
             argv.extend([shell(), "-c".to_string(), script]);
+            (argv, Some(command.clone()))
         }
         Run::Script(path) => {
             let (directory, name) = match path.rsplit_once('/') {
@@ -197,9 +259,21 @@ fn command_line(invocation: &Invocation) -> Vec<String> {
                 directory.to_string(),
                 name.to_string(),
             ]);
+            (argv, None)
         }
     }
-    argv
+}
+
+/// The script a shell task runs: Dokku's `set -e; set -o pipefail || true;`, then the command
+/// from [`COMMAND_VARIABLE`], which it unsets first so the task's own processes do not inherit it.
+///
+/// Dokku's `|| true` does not keep a shell without pipefail running: in dash, a failing `set` is
+/// a special builtin's error and ends the shell. A subshell tries the option first instead.
+fn shell_script() -> String {
+    format!(
+        "set -e\n(set -o pipefail) 2>/dev/null && set -o pipefail\n\
+         eval \"unset {COMMAND_VARIABLE}\n${COMMAND_VARIABLE}\"\n"
+    )
 }
 
 /// `/bin/bash` when the image has it (busybox and alpine images do not), else `/bin/sh`.
@@ -308,4 +382,120 @@ fn fail(code: i32, message: &str) -> ! {
     // A closed stderr must not turn a clear failure into a panic.
     let _ = writeln!(std::io::stderr(), "deploy-tasks: {message}");
     exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(mode: Mode) -> Invocation {
+        Invocation {
+            shell: Some("/bin/sh".into()),
+            heroku_profile: false,
+            wrap: Vec::new(),
+            mode,
+        }
+    }
+
+    /// Runs the shell form of `command` with the host's `shell`, as the helper would.
+    fn run_shell(shell: &str, command: &str) -> std::process::Output {
+        let mut invocation = invocation(Mode::Shell);
+        invocation.shell = Some(shell.into());
+        let (argv, variable) = command_line(&invocation, &Run::Shell(command.into()));
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .env(COMMAND_VARIABLE, variable.unwrap())
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn stdin_holds_the_counted_fields_then_the_config() {
+        let Stdin { fields, config } =
+            parse_stdin(b"2\0/entry\0migrate now\0A=1\0B=x=y\0").unwrap();
+        assert_eq!(fields, ["/entry", "migrate now"]);
+        assert_eq!(
+            config,
+            [
+                (OsString::from("A"), OsString::from("1")),
+                (OsString::from("B"), OsString::from("x=y"))
+            ]
+        );
+        assert_eq!(
+            parse_stdin(b"1\0\0"),
+            Ok(Stdin {
+                fields: vec![String::new()],
+                config: Vec::new()
+            })
+        );
+        assert!(parse_stdin(b"").is_err());
+        assert!(parse_stdin(b"3\0one\0").is_err());
+        assert!(parse_stdin(b"1\0cmd\0NOEQUALS\0").is_err());
+    }
+
+    #[test]
+    fn the_mode_takes_no_value_on_the_command_line() {
+        let parsed =
+            parse_arguments(vec!["--wrap".into(), "/tini".into(), "--run-shell".into()]).unwrap();
+        assert_eq!(parsed.wrap, ["/tini"]);
+        assert!(matches!(parsed.mode, Mode::Shell));
+        assert!(parse_arguments(vec!["--run-shell".into(), "echo secret".into()]).is_err());
+        assert!(parse_arguments(vec!["--heroku-profile".into()]).is_err());
+        assert!(Mode::Shell.run(vec![]).is_err());
+        assert!(Mode::Script.run(vec!["a".into(), "b".into()]).is_err());
+    }
+
+    #[test]
+    fn a_shell_task_gets_its_command_in_the_environment_not_in_its_arguments() {
+        let (argv, variable) =
+            command_line(&invocation(Mode::Shell), &Run::Shell("echo s3cr3t".into()));
+        assert_eq!(variable.as_deref(), Some("echo s3cr3t"));
+        assert!(!argv.iter().any(|arg| arg.contains("s3cr3t")), "{argv:?}");
+        let (argv, variable) = command_line(
+            &invocation(Mode::Exec),
+            &Run::Exec(vec!["/entry".into(), "migrate".into()]),
+        );
+        assert_eq!(
+            (argv, variable),
+            (vec!["/entry".into(), "migrate".into()], None)
+        );
+    }
+
+    #[test]
+    fn a_failing_pipeline_fails_the_task_in_a_shell_with_pipefail() {
+        let output = run_shell("/bin/bash", "false | cat; echo not reached");
+        assert_eq!(output.status.code(), Some(1));
+        assert!(output.stdout.is_empty(), "{output:?}");
+    }
+
+    #[test]
+    fn a_shell_without_pipefail_still_runs_the_task_with_set_e() {
+        // dash, Debian's /bin/sh, has no pipefail; Dokku's `set -o pipefail || true` ends it.
+        let dash = Path::new("/usr/bin/dash");
+        assert!(
+            dash.exists(),
+            "dash is essential in Debian; this test needs it"
+        );
+        let output = run_shell(
+            "/usr/bin/dash",
+            "false | true; echo ran; false; echo not reached",
+        );
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "ran\n");
+        assert!(output.stderr.is_empty(), "{output:?}");
+    }
+
+    #[test]
+    fn the_command_is_not_passed_on_to_the_task_and_runs_as_shell_code() {
+        let output = run_shell(
+            "/bin/bash",
+            "f() { echo \"in f: $1\"; }; f 'a b'; echo \"left: ${DEPLOY_TASKS_COMMAND-unset}\"; env | grep -c DEPLOY_TASKS || true",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "in f: a b\nleft: unset\n0\n",
+            "{output:?}"
+        );
+    }
 }

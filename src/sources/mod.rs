@@ -95,6 +95,14 @@ pub enum Frequency {
 pub enum Command {
     /// A shell command line (`./manage.py migrate`).
     Shell(String),
+    /// A Procfile command line, its variables expanded from the app's config before it runs, as
+    /// Dokku expands them (see [`procfile::expand`]); it then runs as [`Command::Shell`] would.
+    Expanded {
+        /// The command as written.
+        command: String,
+        /// The Procfile process type (`release`), for `$PS`.
+        process_type: String,
+    },
     /// A script file in the image, run with the shell from its own directory; it needs no
     /// execute bit.
     Script {

@@ -2,12 +2,15 @@
 //!
 //! Dokku's own Procfile reader skips lines it does not understand, so a typo silently drops a
 //! process. This parser instead rejects such a file with the line at fault.
+//!
+//! Dokku expands a Procfile command's variables before it runs it (see [`expand`]), so its
+//! tasks are [`Command::Expanded`].
 
 use std::collections::HashMap;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Source, Task, MAX_BYTES};
+use crate::sources::{Command, Source, Task, MAX_BYTES};
 
 /// The process types of a Procfile, in file order, each name appearing once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,9 +49,112 @@ impl Procfile {
             Phase::Postdeploy => "postdeploy",
         };
         self.command(process_type)
-            .map(|entry| Task::shell(phase, Source::Procfile, process_type, &entry.command))
+            .map(|entry| {
+                let mut task = Task::shell(phase, Source::Procfile, process_type, &entry.command);
+                task.run = Command::Expanded {
+                    command: entry.command.clone(),
+                    process_type: process_type.to_string(),
+                };
+                task
+            })
             .into_iter()
             .collect()
+    }
+}
+
+/// The port a Procfile's `$PORT` stands for when the config sets none: what Dokku's app-json
+/// plugin asks for (`procfile-get-command APP release 5000`).
+const DEFAULT_PORT: &str = "5000";
+
+/// Expands the variables of a Procfile `command` as Dokku does before it runs the command, so
+/// that the shell (or an ENTRYPOINT) sees their values, even inside single quotes.
+///
+/// Dokku's ps plugin answers `procfile-get-command` with `procfile-util show --env-file FILE
+/// --default-port 5000`, FILE being the app's config (plugins/ps/functions.go:
+/// getProcfileCommand); procfile-util expands with Go's `os.Expand` (commands/main.go:
+/// expandEnv). The rules, which hold for every image:
+/// - `$NAME` (letters, digits, `_`) and `${ANYTHING}` are replaced with `variable(NAME)`, else
+///   for `PORT` with 5000 and for `PS` with `process_type`, else with nothing. A variable that is
+///   set but empty stays empty: an empty `PORT` is not 5000;
+/// - so are `$` followed by one of `*#$@!?-` or a digit, and `${C}` for one such `C`: `$$`, `$1`,
+///   `$?` become nothing, as does `${VAR:-default}` (no variable has that name);
+/// - `${}` and an unclosed `${` are dropped;
+/// - a `$` followed by anything else (`$ `, `$/`, `$"`), or last, stays;
+/// - backslashes and quotes mean nothing here: `\$HOME` is `\` and the value.
+///
+/// Where this differs from Dokku 0.38 it is on purpose:
+/// - `$(` stays as written, so that command substitution still works. procfile-util swaps it
+///   for a placeholder variable that it only restores with `--allow-getenv`, which Dokku does not
+///   pass: on Dokku, `echo $(date)` runs as `echo date)`;
+/// - values are used as the config holds them. Dokku's round trip through a dotenv file turns
+///   integers into Go's form (`007` into `7`, `+5` into `5`) and mangles values that end in a
+///   quote or a backslash.
+pub fn expand<'a>(
+    command: &str,
+    process_type: &'a str,
+    variable: impl Fn(&str) -> Option<&'a str>,
+) -> String {
+    let value = |name: &str| match variable(name) {
+        Some(value) => value,
+        None if name == "PORT" => DEFAULT_PORT,
+        None if name == "PS" => process_type,
+        None => "",
+    };
+    let bytes = command.as_bytes();
+    let mut expanded = String::with_capacity(command.len());
+    // Every slice below starts and ends next to an ASCII byte, so on a character boundary.
+    let mut copied = 0;
+    let mut at = 0;
+    while at + 1 < bytes.len() {
+        if bytes[at] != b'$' || bytes[at + 1] == b'(' {
+            at += 1;
+            continue;
+        }
+        expanded.push_str(&command[copied..at]);
+        let rest = &command[at + 1..];
+        let (name, length) = variable_name(rest);
+        match name {
+            Some(name) => expanded.push_str(value(name)),
+            // Nothing that names a variable: the `$` stays.
+            None if length == 0 => expanded.push('$'),
+            // Bad syntax (`${}`, an unclosed `${`): dropped.
+            None => {}
+        }
+        at += 1 + length;
+        copied = at;
+    }
+    expanded.push_str(&command[copied..]);
+    expanded
+}
+
+/// The variable named at the start of `rest` (what follows a `$`) and how many bytes name it;
+/// `None` with a length for bad syntax, to drop, or with 0 when no name follows.
+fn variable_name(rest: &str) -> (Option<&str>, usize) {
+    let bytes = rest.as_bytes();
+    let special = |byte: u8| b"*#$@!?-0123456789".contains(&byte);
+    match bytes.first() {
+        Some(b'{') => {
+            if bytes.len() > 2 && special(bytes[1]) && bytes[2] == b'}' {
+                return (Some(&rest[1..2]), 3);
+            }
+            match rest.find('}') {
+                Some(1) => (None, 2),
+                Some(close) => (Some(&rest[1..close]), close + 1),
+                None => (None, 1),
+            }
+        }
+        Some(&byte) if special(byte) => (Some(&rest[..1]), 1),
+        _ => {
+            let length = bytes
+                .iter()
+                .take_while(|byte| byte.is_ascii_alphanumeric() || **byte == b'_')
+                .count();
+            if length == 0 {
+                (None, 0)
+            } else {
+                (Some(&rest[..length]), length)
+            }
+        }
     }
 }
 
@@ -193,6 +299,93 @@ mod tests {
         assert_eq!(postdeploy[0].command, "notify");
         assert_eq!(postdeploy[0].source, Source::Procfile);
         assert!(procfile("web: server\n").tasks(Phase::Release).is_empty());
+    }
+
+    fn expand_with(command: &str, config: &[(&str, &str)]) -> String {
+        expand(command, "release", |name| {
+            config
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
+        })
+    }
+
+    #[test]
+    fn procfile_tasks_are_expanded_with_their_process_type() {
+        let parsed = procfile("release: migrate $PORT\n");
+        let release = parsed.tasks(Phase::Release);
+        assert_eq!(release[0].command, "migrate $PORT");
+        assert_eq!(
+            release[0].run,
+            Command::Expanded {
+                command: "migrate $PORT".into(),
+                process_type: "release".into()
+            }
+        );
+    }
+
+    #[test]
+    fn expands_config_variables_the_port_and_the_process_type() {
+        let config = [("SECRET", "s3 cr3t"), ("OTHER", "o")];
+        assert_eq!(
+            expand_with("echo $SECRET ${OTHER} $PORT [$UNKNOWN] $PS", &config),
+            "echo s3 cr3t o 5000 [] release"
+        );
+        assert_eq!(
+            expand_with("echo $PORT $PS", &[("PORT", "8080"), ("PS", "web")]),
+            "echo 8080 web"
+        );
+        assert_eq!(expand_with("echo [$PORT]", &[("PORT", "")]), "echo []");
+        assert_eq!(
+            expand_with("$SECRET-x ${SECRET}x $SECRETx", &config),
+            "s3 cr3t-x s3 cr3tx "
+        );
+    }
+
+    #[test]
+    fn expands_inside_quotes_and_after_backslashes_as_dokku_does() {
+        let config = [("SECRET", "v")];
+        assert_eq!(
+            expand_with(r#"echo '$SECRET' "$SECRET" \$SECRET \\$SECRET"#, &config),
+            r#"echo 'v' "v" \v \\v"#
+        );
+    }
+
+    #[test]
+    fn special_parameters_and_operators_expand_to_nothing() {
+        let config = [("VAR", "v")];
+        assert_eq!(
+            expand_with("a$$b $1x $? $# $@ $* $! $- $0", &config),
+            "ab x       "
+        );
+        assert_eq!(
+            expand_with("${VAR:-default} ${VAR} ${#} ${1}", &config),
+            " v  "
+        );
+        assert_eq!(expand_with("x${}y ${unclosed", &config), "xy unclosed");
+    }
+
+    #[test]
+    fn a_dollar_that_names_nothing_stays() {
+        assert_eq!(
+            expand_with("cost $ 5 $/ $\" $' $é $", &[]),
+            "cost $ 5 $/ $\" $' $é $"
+        );
+        assert_eq!(
+            expand_with("echo $(date) $((1 + 2)) $(echo $VAR)", &[("VAR", "v")]),
+            "echo $(date) $((1 + 2)) $(echo v)"
+        );
+        assert_eq!(expand_with("", &[]), "");
+        assert_eq!(expand_with("no variables", &[]), "no variables");
+    }
+
+    #[test]
+    fn values_are_inserted_as_they_are_never_expanded_again() {
+        let config = [("A", "$B '\\$(x)"), ("B", "b"), ("N", "007")];
+        assert_eq!(
+            expand_with("$A|$N|${é}|日本$A", &config),
+            "$B '\\$(x)|007||日本$B '\\$(x)"
+        );
     }
 
     #[test]
