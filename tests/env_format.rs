@@ -5,15 +5,7 @@ mod support;
 
 use support::*;
 
-/// A shell command printing each variable between `<<` and `>>`, one `printf` per variable.
-fn print_each(vars: &[(&str, String)]) -> String {
-    vars.iter()
-        .map(|(key, _)| format!(r#"printf '<<%s>>\n' "${key}""#))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// What the trigger's stdout shows for [`print_each`]: every line of the output indented.
+/// What the trigger's stdout shows for [`print_each_without_expansion`]: every line of the output indented.
 fn printed_by_each(vars: &[(&str, String)]) -> String {
     vars.iter()
         .flat_map(|(_, value)| {
@@ -47,7 +39,10 @@ fn given_values_set_through_config_set_when_a_release_task_prints_them_then_it_p
     ];
     host.config_set(&vars);
     host.host_app_json("{}");
-    host.host_procfile(&format!("release: {}\n", print_each(&vars)));
+    host.host_procfile(&format!(
+        "release: {}\n",
+        print_each_without_expansion(&vars)
+    ));
 
     let run = host.release();
 

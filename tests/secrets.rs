@@ -75,16 +75,6 @@ fn printed_by_each(vars: &[(&str, String)]) -> String {
     shown
 }
 
-/// A shell command printing what [`print_each`] prints, but without a `$`: Dokku expands a
-/// Procfile command's variables before the shell sees them, and these values would break its
-/// quoting. awk reads them from the environment.
-fn print_each_without_expansion(vars: &[(&str, String)]) -> String {
-    vars.iter()
-        .map(|(key, _)| format!(r#"awk 'BEGIN {{ printf "<<%s>>\n", ENVIRON["{key}"] }}'"#))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 fn predeploy_json(command: &str) -> String {
     serde_json::json!({"scripts": {"dokku": {"predeploy": command}}}).to_string()
 }

@@ -573,3 +573,13 @@ impl TestHost {
         )
     }
 }
+
+/// A shell command printing each variable between `<<` and `>>`, read from the task's environment
+/// at run time (awk's `ENVIRON`), so that no `$VAR` is left for Dokku's expansion of Procfile
+/// commands to replace before the shell runs.
+pub fn print_each_without_expansion(vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .map(|(key, _)| format!(r#"awk 'BEGIN {{ printf "<<%s>>\n", ENVIRON["{key}"] }}'"#))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,231 @@
+//! Scenarios: the plugin installed on the stand-in Dokku 0.38 host (`tests/host/dokku`, beside its
+//! models of Dokku's core plugins, whose app-json really runs every task it finds). Each task
+//! prints `TASK <name>`; whoever runs it, a line appears, so a count of one proves it ran once.
+
+mod support;
+
+use support::*;
+
+const DOCKERFILE: &str = "FROM deploy-tasks-test/bash:latest\nWORKDIR /app\nCOPY . /app/\n";
+
+// JSONC as Dokku reads it: comments, a trailing comma, keys in another case, a repeated key.
+const APP_JSON: &str = r#"{
+  // tasks Dokku's app-json would run
+  "Scripts": {
+    "DOKKU": {"predeploy": "echo TASK stale", /* replaced below */ "POSTDEPLOY": "echo TASK postdeploy"},
+    "postdeploy": "echo TASK heroku-postdeploy",
+  },
+  "scripts": {"dokku": {"predeploy": "echo TASK predeploy && echo built > /app/built"}},
+  "formation": {"web": {"quantity": 1}},
+}"#;
+
+const PROCFILE: &str = "release: echo TASK release $GREETING on $PORT\nweb: sleep 600\n";
+
+fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    dir
+}
+
+/// The task lines of a run, in order (a task's output is shown behind seven spaces).
+fn tasks(run: &Run) -> Vec<&str> {
+    run.stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("       TASK "))
+        .collect()
+}
+
+/// The commands the plugin's history recorded, oldest first.
+fn history_commands(host: &TestHost) -> Vec<String> {
+    host.history()
+        .iter()
+        .map(|entry| format!("{} {}", entry["phase"], entry["outcome"]))
+        .collect()
+}
+
+#[test]
+fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_task_runs_once_by_the_plugin(
+) {
+    let host = TestHost::new("dokku-once");
+    let app = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ]);
+    host.dokku(&[
+        "config:set",
+        "--no-restart",
+        &host.app,
+        "GREETING=hi!",
+        "SECRET=s3cr3t$x",
+    ])
+    .expect_code(0);
+
+    let push = host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()]);
+
+    push.expect_code(0);
+    assert_eq!(
+        tasks(&push),
+        [
+            "predeploy",
+            "release hi! on 5000",
+            "heroku-postdeploy",
+            "postdeploy"
+        ],
+        "{push:#?}"
+    );
+    assert!(!push.stderr.contains("Deprecated"), "{push:#?}");
+    let web_started = push.stdout.find("-----> Deploying web").unwrap();
+    assert!(push.stdout.find("TASK release").unwrap() < web_started);
+    assert!(web_started < push.stdout.find("TASK postdeploy").unwrap());
+    // The plugin ran each one (its history), Dokku's app-json found none.
+    assert_eq!(host.history().len(), 4, "{:?}", history_commands(&host));
+    assert_eq!(push.stdout.matches("No predeploy task found").count(), 1);
+    let dokku_app_json = host
+        .lib_root()
+        .join("data/app-json")
+        .join(&host.app)
+        .join("app.json");
+    let dokku_sees = std::fs::read_to_string(&dokku_app_json).unwrap();
+    assert!(!dokku_sees.contains("TASK"), "{dokku_sees}");
+    assert!(dokku_sees.contains("\"quantity\": 1"), "{dokku_sees}");
+    let procfile = host
+        .lib_root()
+        .join("data/ps")
+        .join(&host.app)
+        .join("Procfile");
+    assert_eq!(
+        std::fs::read_to_string(procfile).unwrap(),
+        "web: sleep 600\n"
+    );
+    // The predeploy's result is deployed; the app's secret is not in the image.
+    let web = format!("{}.web.1", host.app);
+    assert_eq!(docker(&["exec", &web, "cat", "/app/built"]), "built");
+    assert!(!image_config(&host.image(), "Env").contains("s3cr3t"));
+
+    for how in [
+        vec!["ps:rebuild", host.app.as_str()],
+        vec!["config:set", host.app.as_str(), "GREETING=again"],
+    ] {
+        let run = host.dokku(&how);
+        run.expect_code(0);
+        let expected_release = if how[0] == "config:set" {
+            "release again on 5000"
+        } else {
+            "release hi! on 5000"
+        };
+        assert_eq!(
+            tasks(&run),
+            ["predeploy", expected_release, "postdeploy"],
+            "{how:?}: {run:#?}"
+        );
+    }
+    for how in [
+        vec!["ps:restart", host.app.as_str()],
+        vec!["deploy", host.app.as_str(), "latest"],
+    ] {
+        let run = host.dokku(&how);
+        run.expect_code(0);
+        assert_eq!(tasks(&run), ["postdeploy"], "{how:?}: {run:#?}");
+    }
+}
+
+#[test]
+fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_the_plugin_follows_and_the_old_container_serves(
+) {
+    let host = TestHost::new("dokku-change");
+    let first = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ]);
+    host.dokku(&["git-push", &host.app, first.path().to_str().unwrap()])
+        .expect_code(0);
+    let web = format!("{}.web.1", host.app);
+    let serving = docker(&["inspect", "--format", "{{.Id}}", &web]);
+
+    // The push removes app.json and breaks the release.
+    let second = source(&[
+        ("Dockerfile", DOCKERFILE),
+        (
+            "Procfile",
+            "release: echo TASK broken-release; exit 3\nweb: sleep 600\n",
+        ),
+    ]);
+    let broken = host.dokku(&["git-push", &host.app, second.path().to_str().unwrap()]);
+
+    assert_ne!(broken.code, Some(0), "{broken:#?}");
+    assert_eq!(tasks(&broken), ["broken-release"], "{broken:#?}");
+    assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &web]), serving);
+
+    // A push without app.json and a good release: no app.json task runs any more.
+    let third = source(&[("Dockerfile", DOCKERFILE), ("Procfile", PROCFILE)]);
+    let fixed = host.dokku(&["git-push", &host.app, third.path().to_str().unwrap()]);
+    fixed.expect_code(0);
+    assert_eq!(tasks(&fixed), ["release on 5000"], "{fixed:#?}");
+}
+
+#[test]
+fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_and_uninstalled_then_the_tasks_change_hands_each_time(
+) {
+    let host = TestHost::new("dokku-handover");
+    let app = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ]);
+    let deploy_tasks = dokku_plugin_path().join("deploy-tasks");
+
+    // The plugin's install trigger takes over every app Dokku has files for.
+    host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()])
+        .expect_code(0);
+    let dokku_app_json = host
+        .lib_root()
+        .join("data/app-json")
+        .join(&host.app)
+        .join("app.json");
+    assert!(!std::fs::read_to_string(&dokku_app_json)
+        .unwrap()
+        .contains("TASK"));
+
+    // defer: Dokku's app-json gets the tasks back at once and runs them; the plugin runs none.
+    let set = std::process::Command::new(deploy_tasks.join("subcommands/set"))
+        .args(["deploy-tasks:set", &host.app, "core-tasks", "defer"])
+        .env("DOKKU_LIB_ROOT", host.lib_root())
+        .env("DOKKU_ROOT", host.dokku_root())
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{set:?}");
+    assert!(std::fs::read_to_string(&dokku_app_json)
+        .unwrap()
+        .contains("TASK postdeploy"));
+    let before = host.history().len();
+    let rebuild = host.dokku(&["ps:rebuild", &host.app]);
+    rebuild.expect_code(0);
+    assert_eq!(
+        tasks(&rebuild),
+        ["predeploy", "release on 5000", "postdeploy"],
+        "{rebuild:#?}"
+    );
+    assert_eq!(host.history().len(), before);
+
+    // replace again, then plugin:uninstall hands them back.
+    let set = std::process::Command::new(deploy_tasks.join("subcommands/set"))
+        .args(["deploy-tasks:set", &host.app, "core-tasks"])
+        .env("DOKKU_LIB_ROOT", host.lib_root())
+        .env("DOKKU_ROOT", host.dokku_root())
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{set:?}");
+    let uninstall = std::process::Command::new(deploy_tasks.join("uninstall"))
+        .arg("deploy-tasks")
+        .env("DOKKU_LIB_ROOT", host.lib_root())
+        .output()
+        .unwrap();
+    assert!(uninstall.status.success(), "{uninstall:?}");
+    assert!(std::fs::read_to_string(&dokku_app_json)
+        .unwrap()
+        .contains("TASK postdeploy"));
+}
