@@ -111,13 +111,9 @@ pub fn post_deploy(args: &[String]) -> ExitCode {
 /// `pre-release-builder BUILDER APP IMAGE`: Dokku's predeploy point, after the build, before
 /// the release image is labelled.
 pub fn pre_release_builder(args: &[String]) -> ExitCode {
-    let usage = "pre-release-builder BUILDER APP IMAGE";
-    let Some((host, app)) = start(usage, args, 1) else {
+    let Some((host, app, tag)) = builder_start("pre-release-builder BUILDER APP IMAGE", args)
+    else {
         return ExitCode::Failure;
-    };
-    let tag = match image_tag(&app, args.get(2)) {
-        Ok(tag) => tag,
-        Err(error) => return fail(&host.output, &error.to_string()),
     };
     phases(
         &host,
@@ -131,13 +127,9 @@ pub fn pre_release_builder(args: &[String]) -> ExitCode {
 /// are scheduled (a failure keeps the old ones serving): the release tasks, then, on the app's
 /// first deploy, Heroku's `scripts.postdeploy`, where Dokku's app-json runs it.
 pub fn post_release_builder(args: &[String]) -> ExitCode {
-    let usage = "post-release-builder BUILDER APP IMAGE";
-    let Some((host, app)) = start(usage, args, 1) else {
+    let Some((host, app, tag)) = builder_start("post-release-builder BUILDER APP IMAGE", args)
+    else {
         return ExitCode::Failure;
-    };
-    let tag = match image_tag(&app, args.get(2)) {
-        Ok(tag) => tag,
-        Err(error) => return fail(&host.output, &error.to_string()),
     };
     phases(
         &host,
@@ -298,6 +290,18 @@ fn start(usage: &str, args: &[String], app_index: usize) -> Option<(Host, App)> 
     }
 }
 
+/// [`start`] for Dokku's builder triggers (`BUILDER APP IMAGE`), with the image's tag.
+fn builder_start(usage: &str, args: &[String]) -> Option<(Host, App, String)> {
+    let (host, app) = start(usage, args, 1)?;
+    match image_tag(&app, args.get(2)) {
+        Ok(tag) => Some((host, app, tag)),
+        Err(error) => {
+            host.output.error(&error.to_string());
+            None
+        }
+    }
+}
+
 /// Runs each phase in turn, stopping at the first that does not end well.
 fn phases(
     host: &Host,
@@ -443,5 +447,22 @@ fn plugin_root() -> PathBuf {
         exe_dir.parent().map(PathBuf::from).unwrap_or(exe_dir)
     } else {
         exe_dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_images_give_their_tag_and_other_repositories_are_refused() {
+        let app = App::new("shop").unwrap();
+        let tag = |image: &str| image_tag(&app, Some(&image.to_string()));
+        assert_eq!(tag("dokku/shop:latest").unwrap(), "latest");
+        assert_eq!(tag("dokku/shop:v12").unwrap(), "v12");
+        assert_eq!(tag("dokku/shop").unwrap(), "latest");
+        assert!(tag("dokku/other:latest").is_err());
+        assert!(tag("registry:5000/dokku/shop").is_err());
+        assert!(image_tag(&app, None).is_err());
     }
 }
