@@ -11,6 +11,7 @@ use crate::app_config::{self, AppConfig};
 use crate::commit;
 use crate::container::{self, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup, Search};
+use crate::docker::Image;
 use crate::docker_options;
 use crate::dokku;
 use crate::history::{self, HistoryEntry, Outcome};
@@ -21,6 +22,7 @@ use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
 use crate::plan::{self, PlanInput};
+use crate::plugn;
 use crate::settings::{FailurePolicy, Key, Settings};
 use crate::sources::{self, flux_orbit, Frequency, SourceOptions, Target, Task};
 
@@ -122,10 +124,6 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     for warning in &config.warnings {
         output.warn(warning);
     }
-    let options = docker_options_for(host, app, *phase)?;
-    for warning in &options.warnings {
-        output.warn(warning);
-    }
     let _lock = match lock::acquire(host, app, &output)? {
         Ok(lock) => lock,
         Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, *phase, signal, false)),
@@ -136,6 +134,10 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     // lost) or run the first-deploy-only task: look again.
     let mut lookup = ImageLookup::new(&host.docker, reference.clone());
     let image = lookup.get()?.clone();
+    let options = docker_options_for(host, request, &image)?;
+    for warning in &options.warnings {
+        output.warn(warning);
+    }
     let tasks = phase_tasks(host, request, &mut lookup, &search, &sources)?;
     let tasks = leave_to_dokku(host, tasks, defer, false);
     if tasks.is_empty() {
@@ -513,25 +515,37 @@ pub fn record_first_deploy_task(host: &Host, app: &App) -> Result<()> {
         .with_context(|| format!("recording {}", record.display()))
 }
 
-/// The app's docker options for a phase task: Dokku's deploy options (new location, else the
-/// pre-0.38 file), then `DOKKU_GLOBAL_RUN_ARGS`, filtered as Dokku filters them.
-fn docker_options_for(host: &Host, app: &App, phase: Phase) -> Result<docker_options::Filtered> {
-    let candidates = [
-        host.lib_root
-            .join("config")
-            .join("docker-options")
-            .join(app.name())
-            .join("_default_.deploy"),
-        host.dokku_root
-            .join(app.name())
-            .join("DOCKER_OPTIONS_DEPLOY"),
-    ];
+/// The app's docker options for a phase task, filtered as Dokku filters them: on a Dokku, what
+/// its plugins give a deploy's containers ([`dokku_plugins_options`]); elsewhere the app's
+/// docker-options file (new location, else the pre-0.38 one); then `DOKKU_GLOBAL_RUN_ARGS`.
+fn docker_options_for(
+    host: &Host,
+    request: &PhaseRequest,
+    image: &Image,
+) -> Result<docker_options::Filtered> {
+    let (app, phase) = (&request.app, request.phase);
     let mut filtered = docker_options::Filtered::default();
-    if let Some(path) = candidates.iter().find(|path| path.is_file()) {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let options = docker_options::parse_lines(&text, &path.display().to_string())?;
+    if dokku::fires_release_builder(host) && plugn::available() {
+        let (options, warnings) = dokku_plugins_options(app, &request.tag, image);
         filtered = docker_options::filter(&options, phase);
+        filtered.warnings.extend(warnings);
+    } else {
+        let candidates = [
+            host.lib_root
+                .join("config")
+                .join("docker-options")
+                .join(app.name())
+                .join("_default_.deploy"),
+            host.dokku_root
+                .join(app.name())
+                .join("DOCKER_OPTIONS_DEPLOY"),
+        ];
+        if let Some(path) = candidates.iter().find(|path| path.is_file()) {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let options = docker_options::parse_lines(&text, &path.display().to_string())?;
+            filtered = docker_options::filter(&options, phase);
+        }
     }
     if let Some(args) = &host.global_run_args {
         let options = docker_options::parse_args(args, "DOKKU_GLOBAL_RUN_ARGS")?;
@@ -540,6 +554,46 @@ fn docker_options_for(host: &Host, app: &App, phase: Phase) -> Result<docker_opt
         filtered.warnings.extend(dokku.warnings);
     }
     Ok(filtered)
+}
+
+/// What Dokku's plugins give a deploy's containers, asked as its app-json asks for a task
+/// container: `docker-args-deploy APP TAG`, then `docker-args-process-deploy APP SOURCE_TYPE
+/// TAG`. The config plugin's bare `--env=KEY` options are left out: the plugin gives the task
+/// the app's config itself, on the helper's stdin. A trigger that fails is left out with a
+/// warning (Dokku's app-json ignores it silently).
+fn dokku_plugins_options(
+    app: &App,
+    tag: &ImageTag,
+    image: &Image,
+) -> (Vec<docker_options::DockerOption>, Vec<String>) {
+    let source_type = image
+        .labels
+        .get("com.dokku.builder-type")
+        .map(String::as_str)
+        .filter(|kind| matches!(*kind, "herokuish" | "pack"))
+        .unwrap_or("dockerfile");
+    let asks: [(&str, Vec<&str>); 2] = [
+        ("docker-args-deploy", vec![app.name(), tag.name()]),
+        (
+            "docker-args-process-deploy",
+            vec![app.name(), source_type, tag.name()],
+        ),
+    ];
+    let mut options = Vec::new();
+    let mut warnings = Vec::new();
+    for (trigger, args) in asks {
+        let parsed = plugn::trigger_output(trigger, &args).and_then(|text| {
+            docker_options::parse_args(&text, &format!("the {trigger} trigger's output"))
+                .map_err(anyhow::Error::from)
+        });
+        match parsed {
+            Ok(parsed) => options.extend(docker_options::without_config_keys(parsed)),
+            Err(error) => warnings.push(format!(
+                "{error:#}; the task runs without the options of Dokku's {trigger} trigger"
+            )),
+        }
+    }
+    (options, warnings)
 }
 
 fn failed(host: &Host, task: &Task, policy: FailurePolicy, what: &str) -> PhaseEnd {

@@ -4,22 +4,20 @@
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::ErrorKind;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::thread;
+
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
+use crate::child;
 use crate::engine::Engine;
 use crate::interrupt;
 use crate::output::{write_line, Stream};
-
-/// How often a query looks for a stop signal while the CLI works.
-const QUERY_POLL: Duration = Duration::from_millis(5);
 
 /// The Docker CLI (or a compatible one, such as Podman's) the host names in `DOCKER_BIN`.
 #[derive(Debug, Clone)]
@@ -179,53 +177,23 @@ impl Docker {
     }
 
     fn interruptible_output(&self, command: &mut Command) -> Result<Output> {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| self.spawn_error(error))?;
-        let drain = |pipe: Option<Box<dyn Read + Send>>| {
-            thread::spawn(move || {
-                let mut bytes = Vec::new();
-                if let Some(mut pipe) = pipe {
-                    let _ = pipe.read_to_end(&mut bytes);
-                }
-                bytes
-            })
-        };
-        let stdout = drain(
-            child
-                .stdout
-                .take()
-                .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
-        );
-        let stderr = drain(
-            child
-                .stderr
-                .take()
-                .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
-        );
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
+        match child::output(command, None) {
+            Ok(output) => Ok(output),
+            Err(child::Failure::Spawn(error)) => Err(self.spawn_error(error)),
+            Err(child::Failure::Interrupted(signal)) => bail!(
+                "stopped by {} while waiting for `{}`",
+                interrupt::signal_name(signal),
+                describe(command)
+            ),
+            Err(child::Failure::Wait(error)) => {
+                Err(error).with_context(|| format!("waiting for `{}`", describe(command)))
             }
-            if let Some(signal) = interrupt::pending() {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!(
-                    "stopped by {} while waiting for `{}`",
-                    interrupt::signal_name(signal),
-                    describe(command)
-                );
-            }
-            thread::sleep(QUERY_POLL);
-        };
-        Ok(Output {
-            status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
-        })
+            Err(child::Failure::TimedOut(limit)) => bail!(
+                "`{}` did not answer within {}s",
+                describe(command),
+                limit.as_secs()
+            ),
+        }
     }
 
     /// Builds an image from a Dockerfile given on stdin, with no context, and returns its ID.

@@ -139,6 +139,30 @@ fn filter_with(options: &[DockerOption], phase: Phase, kept: fn(&str) -> bool) -
     filtered
 }
 
+/// `options` without the bare `-e KEY` / `--env=KEY` ones, which take their value from the
+/// caller's environment: Dokku's config plugin names every config key so (its
+/// `docker-args-deploy`), and the plugin gives the config to tasks itself.
+pub fn without_config_keys(options: Vec<DockerOption>) -> Vec<DockerOption> {
+    options
+        .into_iter()
+        .filter(|option| {
+            let Some(flag) = option.first() else {
+                return false;
+            };
+            if flag_name(flag) != "env" {
+                return true;
+            }
+            let value = match (flag.split_once('='), option.get(1), flag.starts_with("--")) {
+                (Some((_, value)), _, true) => value,
+                (_, Some(value), _) => value.as_str(),
+                (None, None, false) => flag.get(2..).unwrap_or_default(),
+                _ => "",
+            };
+            value.contains('=')
+        })
+        .collect()
+}
+
 /// What a task container does with an option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Use {
@@ -530,6 +554,18 @@ mod tests {
         let filtered = filter_dokku_run_args(&with_env, Phase::Predeploy);
         assert_eq!(filtered.args, ["--label=dokku"]);
         assert_eq!(filtered.warnings.len(), 1);
+    }
+
+    #[test]
+    fn the_config_plugins_bare_env_keys_are_left_out_and_assignments_kept() {
+        let options = parse_args(
+            "--env=SECRET --env SECRET2 -e SECRET3 -eSECRET4 -e A=1 --env=B=2 -v /x:/y",
+            "docker-args-deploy",
+        )
+        .unwrap();
+        let kept = without_config_keys(options);
+        let flat: Vec<String> = kept.into_iter().flatten().collect();
+        assert_eq!(flat, ["-e", "A=1", "--env=B=2", "-v", "/x:/y"]);
     }
 
     #[test]

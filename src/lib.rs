@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod app_config;
+pub mod child;
 pub mod commit;
 pub mod container;
 pub mod deploy;
@@ -29,6 +30,7 @@ pub mod output;
 pub mod ownership;
 pub mod phase;
 pub mod plan;
+pub mod plugn;
 pub mod settings;
 pub mod sources;
 pub mod takeover;

@@ -229,3 +229,66 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
         .unwrap()
         .contains("TASK postdeploy"));
 }
+
+/// A plugin of the tests' own beside the plugin under test, answering `docker-args-deploy` as
+/// Dokku's storage plugin does, with the options in `$DOKKU_LIB_ROOT/test-storage/APP` (each
+/// test host has its own lib root).
+fn storage_plugin() {
+    let available = dokku_plugin_path().parent().unwrap().join("available");
+    let plugin = available.join("test-storage");
+    if !plugin.exists() {
+        let staging = tempfile::tempdir_in(&available).unwrap();
+        let trigger = staging.path().join("docker-args-deploy");
+        std::fs::write(
+            &trigger,
+            // Dokku's plugins append to the options before them: a space first.
+            "#!/bin/sh\ncat\nf=\"$DOKKU_LIB_ROOT/test-storage/$1\"\n[ -f \"$f\" ] && printf ' %s' \"$(cat \"$f\")\"\nexit 0\n",
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args([
+                "755",
+                trigger.to_str().unwrap(),
+                staging.path().to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        // Another test binary may have made it meanwhile: either copy will do.
+        let _ = std::fs::rename(staging.keep(), &plugin);
+    }
+    let enabled = dokku_plugin_path().join("test-storage");
+    let _ = std::os::unix::fs::symlink(&plugin, enabled);
+}
+
+#[test]
+fn given_another_plugins_storage_mount_when_dokku_deploys_then_the_tasks_see_it_and_the_config_keys_warn_about_nothing(
+) {
+    let host = TestHost::new("dokku-storage");
+    storage_plugin();
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::write(shared.path().join("seed.txt"), "from the mount\n").unwrap();
+    host.write_lib(
+        &format!("test-storage/{}", host.app),
+        &format!("-v {}:/mnt/shared", shared.path().display()),
+    );
+    host.dokku(&["config:set", "--no-restart", &host.app, "SECRET=s3cr3t"])
+        .expect_code(0);
+    let app = source(&[
+        ("Dockerfile", DOCKERFILE),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"predeploy": "echo TASK predeploy $(cat /mnt/shared/seed.txt)"}}}"#,
+        ),
+        (
+            "Procfile",
+            "release: cat /mnt/shared/seed.txt\nweb: sleep 600\n",
+        ),
+    ]);
+
+    let push = host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()]);
+
+    push.expect_code(0);
+    assert_eq!(tasks(&push), ["predeploy from the mount"], "{push:#?}");
+    assert!(push.stdout.contains("       from the mount\n"), "{push:#?}");
+    assert!(!push.stderr.contains("docker option"), "{push:#?}");
+}

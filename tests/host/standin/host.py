@@ -50,6 +50,8 @@ def setup_environment():
     env["PLUGIN_CORE_PATH"] = env.get("PLUGIN_CORE_PATH") or CORE_PLUGINS
     env["PLUGIN_CORE_AVAILABLE_PATH"] = env.get("PLUGIN_CORE_AVAILABLE_PATH") or CORE_PLUGINS
     env["PLUGIN_CORE_ENABLED_PATH"] = env.get("PLUGIN_CORE_ENABLED_PATH") or CORE_PLUGINS
+    # Dokku's plugins call `plugn trigger`; the stand-in's plugn comes first on PATH.
+    env["PATH"] = os.path.join(HOST_DIR, "bin") + os.pathsep + env.get("PATH", "")
     env.setdefault("DOKKU_SYSTEM_GROUP", "dokku")
     env.setdefault("DOKKU_SYSTEM_USER", "dokku")
     env["DOKKU_API_VERSION"] = "1"
