@@ -314,6 +314,18 @@ fn phases(
         Err(error) => return fail(&host.output, &error.to_string()),
     };
     for &(phase, first_deploy_tasks) in phases {
+        let key = format!("{phase} {first_deploy_tasks:?}");
+        match ran_in_this_deploy(host, app, &key) {
+            Ok(true) => {
+                host.output.detail(&format!(
+                    "The {phase} tasks already ran in this deploy (DOKKU_PID {}): not again",
+                    host.dokku_pid.as_deref().unwrap_or_default()
+                ));
+                continue;
+            }
+            Ok(false) => {}
+            Err(error) => return fail(&host.output, &format!("{error:#}")),
+        }
         let request = PhaseRequest {
             app: app.clone(),
             tag: tag.clone(),
@@ -329,6 +341,33 @@ fn phases(
         }
     }
     ExitCode::Success
+}
+
+/// Whether the phase run `key` already ran in the running Dokku deploy (one `DOKKU_PID`),
+/// recording it when not: a host that fires two triggers for one phase (Dokku's registry plugin
+/// fires `pre-deploy` after `pre-release-builder` where both are installed) runs it once.
+/// Outside a Dokku deploy (no `DOKKU_PID`), every run counts.
+fn ran_in_this_deploy(host: &Host, app: &App, key: &str) -> Result<bool> {
+    let Some(pid) = &host.dokku_pid else {
+        return Ok(false);
+    };
+    let record = host.data_dir(app).join("this-deploy");
+    let text = match std::fs::symlink_metadata(&record) {
+        Ok(meta) if meta.is_file() => std::fs::read_to_string(&record).unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    if lines.first() != Some(&pid.as_str()) {
+        lines = vec![pid.as_str()];
+    }
+    if lines[1..].contains(&key) {
+        return Ok(true);
+    }
+    lines.push(key);
+    host.data_dir(app).create()?;
+    let _ = std::fs::remove_file(&record);
+    host.ownership().write(&record, lines.join("\n") + "\n")?;
+    Ok(false)
 }
 
 /// The tag of the image Dokku names (`dokku/APP:TAG`); another repository is refused, as the
@@ -453,6 +492,24 @@ fn plugin_root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phase_runs_once_per_dokku_deploy() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = |pid: Option<&str>| Host {
+            lib_root: dir.path().to_path_buf(),
+            dokku_pid: pid.map(str::to_string),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        let (first, second) = (host(Some("10")), host(Some("11")));
+        assert!(!ran_in_this_deploy(&first, &app, "predeploy Excluded").unwrap());
+        assert!(!ran_in_this_deploy(&first, &app, "release Excluded").unwrap());
+        assert!(ran_in_this_deploy(&first, &app, "predeploy Excluded").unwrap());
+        assert!(!ran_in_this_deploy(&second, &app, "predeploy Excluded").unwrap());
+        assert!(!ran_in_this_deploy(&host(None), &app, "predeploy Excluded").unwrap());
+        assert!(!ran_in_this_deploy(&host(None), &app, "predeploy Excluded").unwrap());
+    }
 
     #[test]
     fn builder_images_give_their_tag_and_other_repositories_are_refused() {

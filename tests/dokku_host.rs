@@ -292,3 +292,38 @@ fn given_another_plugins_storage_mount_when_dokku_deploys_then_the_tasks_see_it_
     assert!(push.stdout.contains("       from the mount\n"), "{push:#?}");
     assert!(!push.stderr.contains("docker option"), "{push:#?}");
 }
+
+#[test]
+fn given_every_trigger_installed_when_dokkus_registry_plugin_fires_pre_deploy_too_then_the_predeploy_still_runs_once(
+) {
+    let host = TestHost::new("dokku-all-triggers");
+    let app = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ]);
+
+    // plugin_path(): installed with DOKKU_DEPLOY_TASKS_TRIGGERS=all, `pre-deploy` included.
+    let push = Run::from(
+        host.dokku_command(
+            plugin_path(),
+            &["git-push", &host.app, app.path().to_str().unwrap()],
+        )
+        .output()
+        .expect("running tests/host/dokku"),
+    );
+
+    push.expect_code(0)
+        .stderr_has("Deprecated: please upgrade plugin to use 'pre-release-builder'")
+        .stdout_has("The predeploy tasks already ran in this deploy");
+    assert_eq!(
+        tasks(&push),
+        [
+            "predeploy",
+            "release on 5000",
+            "heroku-postdeploy",
+            "postdeploy"
+        ],
+        "{push:#?}"
+    );
+}
