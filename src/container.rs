@@ -94,16 +94,23 @@ pub enum Ending {
 /// output, until it exits, times out or a stop signal arrives. The caller's guard removes the
 /// container afterwards (disarmed here when `docker run --rm` already did). The Engine API is
 /// used when the plan allows it, else `docker run`.
+///
+/// `before_start`, when given, is called with the container's ID once it exists and before it
+/// starts (Dokku's `post-container-create`, which attaches networks); on the CLI path the
+/// container is then made by `docker create` and run by `docker start --attach --interactive`.
 pub fn run(
     docker: &Docker,
     plan: &Plan,
     guard: &mut ContainerGuard,
     timeout: Option<Duration>,
+    before_start: Option<&dyn Fn(&str) -> Result<()>>,
 ) -> Result<Ending> {
     match (docker.engine(), &plan.create) {
-        (Some(engine), Some(create)) => run_through_engine(docker, engine, plan, create, timeout),
+        (Some(engine), Some(create)) => {
+            run_through_engine(docker, engine, plan, create, timeout, before_start)
+        }
         _ => {
-            let ending = run_through_cli(docker, plan, timeout)?;
+            let ending = run_through_cli(docker, plan, timeout, before_start)?;
             if plan.removed_on_exit && ending == Ending::Exited(0) {
                 guard.disarm();
             }
@@ -112,10 +119,28 @@ pub fn run(
     }
 }
 
-fn run_through_cli(docker: &Docker, plan: &Plan, timeout: Option<Duration>) -> Result<Ending> {
+fn run_through_cli(
+    docker: &Docker,
+    plan: &Plan,
+    timeout: Option<Duration>,
+    before_start: Option<&dyn Fn(&str) -> Result<()>>,
+) -> Result<Ending> {
     let name = &plan.name;
+    let args = match before_start {
+        None => plan.args.clone(),
+        Some(before_start) => {
+            let mut create = plan.args.clone();
+            // `run` first, as the plan writes it: the same container, made without starting.
+            create[0] = "create".into();
+            let id = docker.query(&create)?;
+            before_start(id.trim())?;
+            ["start", "--attach", "--interactive", name.as_str()]
+                .map(String::from)
+                .to_vec()
+        }
+    };
     let mut child = docker
-        .command(&plan.args)
+        .command(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -156,6 +181,7 @@ fn run_through_engine(
     plan: &Plan,
     create: &serde_json::Value,
     timeout: Option<Duration>,
+    before_start: Option<&dyn Fn(&str) -> Result<()>>,
 ) -> Result<Ending> {
     let name = &plan.name;
     let created = engine.request(
@@ -165,6 +191,13 @@ fn run_through_engine(
     )?;
     if created.status != 201 {
         bail!("creating the task container {name}: {}", created.message());
+    }
+    if let Some(before_start) = before_start {
+        let id = serde_json::from_slice::<serde_json::Value>(&created.body)
+            .ok()
+            .and_then(|body| body["Id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| name.clone());
+        before_start(&id)?;
     }
     let (attached, mut input) = engine.upgrade(&format!(
         "/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1"

@@ -134,7 +134,9 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     // lost) or run the first-deploy-only task: look again.
     let mut lookup = ImageLookup::new(&host.docker, reference.clone());
     let image = lookup.get()?.clone();
-    let options = docker_options_for(host, request, &image)?;
+    // On a Dokku, its plugins shape the task container as they shape the deploy's.
+    let dokku_plugins = dokku::fires_release_builder(host) && plugn::available();
+    let options = docker_options_for(host, request, &image, dokku_plugins)?;
     for warning in &options.warnings {
         output.warn(warning);
     }
@@ -204,7 +206,16 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
                     HistoryEntry::start(*phase, task.source.name(), &task.command, &run_image);
                 let started = Instant::now();
                 let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
-                let ending = container::run(&host.docker, &plan, &mut guard, limits.timeout)?;
+                let post_container_create = |id: &str| post_container_create(id, app, *phase);
+                let before_start: Option<&dyn Fn(&str) -> Result<()>> =
+                    dokku_plugins.then_some(&post_container_create as &dyn Fn(&str) -> Result<()>);
+                let ending = container::run(
+                    &host.docker,
+                    &plan,
+                    &mut guard,
+                    limits.timeout,
+                    before_start,
+                )?;
                 let mut image_after = run_image.clone();
                 if ending == Ending::Exited(0) && *phase == Phase::Predeploy && request.commit {
                     image_after = match commit::commit(&host.docker, guard.name(), app, &image) {
@@ -522,10 +533,11 @@ fn docker_options_for(
     host: &Host,
     request: &PhaseRequest,
     image: &Image,
+    dokku_plugins: bool,
 ) -> Result<docker_options::Filtered> {
     let (app, phase) = (&request.app, request.phase);
     let mut filtered = docker_options::Filtered::default();
-    if dokku::fires_release_builder(host) && plugn::available() {
+    if dokku_plugins {
         let (options, warnings) = dokku_plugins_options(app, &request.tag, image);
         filtered = docker_options::filter(&options, phase);
         filtered.warnings.extend(warnings);
@@ -594,6 +606,20 @@ fn dokku_plugins_options(
         }
     }
     (options, warnings)
+}
+
+/// Dokku's `post-container-create app CONTAINER_ID APP PHASE`, which its app-json fires for a
+/// task container before starting it (the network plugin attaches networks then). What the
+/// plugins print is shown; a failure stops the task before it starts.
+fn post_container_create(id: &str, app: &App, phase: Phase) -> Result<()> {
+    let said = plugn::trigger_output(
+        "post-container-create",
+        &["app", id, app.name(), phase.name()],
+    )?;
+    if !said.is_empty() {
+        crate::output::write_bytes(crate::output::Stream::Stdout, said.as_bytes());
+    }
+    Ok(())
 }
 
 fn failed(host: &Host, task: &Task, policy: FailurePolicy, what: &str) -> PhaseEnd {

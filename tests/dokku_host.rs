@@ -230,34 +230,39 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
         .contains("TASK postdeploy"));
 }
 
-/// A plugin of the tests' own beside the plugin under test, answering `docker-args-deploy` as
-/// Dokku's storage plugin does, with the options in `$DOKKU_LIB_ROOT/test-storage/APP` (each
-/// test host has its own lib root).
-fn storage_plugin() {
+/// A plugin of the tests' own, `name`, enabled beside the plugin under test, whose `trigger` is
+/// the shell script `script` (made once per test binary; each test host has its own lib root,
+/// which the script reads its per-test data from).
+fn test_plugin(name: &str, trigger: &str, script: &str) {
     let available = dokku_plugin_path().parent().unwrap().join("available");
-    let plugin = available.join("test-storage");
+    let plugin = available.join(name);
     if !plugin.exists() {
         let staging = tempfile::tempdir_in(&available).unwrap();
-        let trigger = staging.path().join("docker-args-deploy");
-        std::fs::write(
-            &trigger,
-            // Dokku's plugins append to the options before them: a space first.
-            "#!/bin/sh\ncat\nf=\"$DOKKU_LIB_ROOT/test-storage/$1\"\n[ -f \"$f\" ] && printf ' %s' \"$(cat \"$f\")\"\nexit 0\n",
-        )
-        .unwrap();
+        let path = staging.path().join(trigger);
+        std::fs::write(&path, script).unwrap();
         std::process::Command::new("chmod")
             .args([
                 "755",
-                trigger.to_str().unwrap(),
+                path.to_str().unwrap(),
                 staging.path().to_str().unwrap(),
             ])
             .status()
             .unwrap();
-        // Another test binary may have made it meanwhile: either copy will do.
+        // Another test may have made it meanwhile: either copy will do.
         let _ = std::fs::rename(staging.keep(), &plugin);
     }
-    let enabled = dokku_plugin_path().join("test-storage");
-    let _ = std::os::unix::fs::symlink(&plugin, enabled);
+    let _ = std::os::unix::fs::symlink(&plugin, dokku_plugin_path().join(name));
+}
+
+/// A plugin answering `docker-args-deploy` as Dokku's storage plugin does, with the options in
+/// `$DOKKU_LIB_ROOT/test-storage/APP`.
+fn storage_plugin() {
+    // Dokku's plugins append to the options before them: a space first.
+    test_plugin(
+        "test-storage",
+        "docker-args-deploy",
+        "#!/bin/sh\ncat\nf=\"$DOKKU_LIB_ROOT/test-storage/$1\"\n[ -f \"$f\" ] && printf ' %s' \"$(cat \"$f\")\"\nexit 0\n",
+    );
 }
 
 #[test]
@@ -326,4 +331,56 @@ fn given_every_trigger_installed_when_dokkus_registry_plugin_fires_pre_deploy_to
         ],
         "{push:#?}"
     );
+}
+
+#[test]
+fn given_a_plugin_answering_post_container_create_when_dokku_deploys_then_it_sees_each_task_container_before_it_starts_on_either_path(
+) {
+    // Like Dokku's network plugin: it acts on the created container (here: records its state).
+    test_plugin(
+        "test-network",
+        "post-container-create",
+        "#!/bin/sh\n[ \"$1\" = app ] || exit 0\nstate=$(docker inspect --format '{{.State.Status}}' \"$2\")\n\
+         echo \"$1 $3 $4 $state\" >> \"$DOKKU_LIB_ROOT/post-container-create.log\"\necho attached $4\n",
+    );
+    for engine_api in ["1", "0"] {
+        let host = TestHost::new("dokku-post-create");
+        let app = source(&[
+            ("Dockerfile", DOCKERFILE),
+            ("app.json", APP_JSON),
+            ("Procfile", PROCFILE),
+        ]);
+
+        let push = Run::from(
+            host.dokku_command(
+                dokku_plugin_path(),
+                &["git-push", &host.app, app.path().to_str().unwrap()],
+            )
+            .env("DOKKU_DEPLOY_TASKS_ENGINE_API", engine_api)
+            .output()
+            .expect("running tests/host/dokku"),
+        );
+
+        push.expect_code(0).stdout_has("attached release");
+        assert_eq!(tasks(&push).len(), 4, "{push:#?}");
+        let log = std::fs::read_to_string(host.lib_root().join("post-container-create.log"))
+            .unwrap_or_default();
+        let app_name = &host.app;
+        let ours: Vec<&str> = log
+            .lines()
+            .filter(|line| line.starts_with(&format!("app {app_name} ")))
+            .collect();
+        assert_eq!(
+            ours,
+            [
+                format!("app {app_name} predeploy created"),
+                format!("app {app_name} release created"),
+                // Heroku's scripts.postdeploy, then the web container Dokku schedules.
+                format!("app {app_name} postdeploy created"),
+                format!("app {app_name} deploy created"),
+                format!("app {app_name} postdeploy created"),
+            ],
+            "engine API {engine_api}: {log}"
+        );
+    }
 }
