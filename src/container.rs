@@ -90,6 +90,9 @@ pub enum Ending {
     Interrupted(i32),
 }
 
+/// What runs on a created task container's ID before it starts.
+pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
+
 /// Runs the planned task container, writing its config to the helper's stdin and streaming its
 /// output, until it exits, times out or a stop signal arrives. The caller's guard removes the
 /// container afterwards (disarmed here when `docker run --rm` already did). The Engine API is
@@ -103,7 +106,7 @@ pub fn run(
     plan: &Plan,
     guard: &mut ContainerGuard,
     timeout: Option<Duration>,
-    before_start: Option<&dyn Fn(&str) -> Result<()>>,
+    before_start: Option<BeforeStart>,
 ) -> Result<Ending> {
     match (docker.engine(), &plan.create) {
         (Some(engine), Some(create)) => {
@@ -123,7 +126,7 @@ fn run_through_cli(
     docker: &Docker,
     plan: &Plan,
     timeout: Option<Duration>,
-    before_start: Option<&dyn Fn(&str) -> Result<()>>,
+    before_start: Option<BeforeStart>,
 ) -> Result<Ending> {
     let name = &plan.name;
     let args = match before_start {
@@ -181,7 +184,7 @@ fn run_through_engine(
     plan: &Plan,
     create: &serde_json::Value,
     timeout: Option<Duration>,
-    before_start: Option<&dyn Fn(&str) -> Result<()>>,
+    before_start: Option<BeforeStart>,
 ) -> Result<Ending> {
     let name = &plan.name;
     let created = engine.request(

@@ -207,8 +207,8 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
                 let started = Instant::now();
                 let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
                 let post_container_create = |id: &str| post_container_create(id, app, *phase);
-                let before_start: Option<&dyn Fn(&str) -> Result<()>> =
-                    dokku_plugins.then_some(&post_container_create as &dyn Fn(&str) -> Result<()>);
+                let before_start: Option<container::BeforeStart> =
+                    dokku_plugins.then_some(&post_container_create);
                 let ending = container::run(
                     &host.docker,
                     &plan,
