@@ -1,5 +1,6 @@
 //! Signals that ask a trigger to stop: SIGINT (an admin's Ctrl-C), SIGTERM (a service stop),
-//! SIGHUP (a terminal closing). The handler only records the signal; the run notices it, stops the
+//! SIGHUP (a terminal closing), SIGQUIT (Ctrl-\\, which would otherwise kill the trigger and leave
+//! the task container running). The handler only records the signal; the run notices it, stops the
 //! task container and exits 128+N. A commit in progress is never interrupted, because nothing
 //! looks at the record until it is done.
 
@@ -11,26 +12,36 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static CRITICAL: AtomicUsize = AtomicUsize::new(0);
 
 /// The signals a trigger stops on.
-pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub const STOP_SIGNALS: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 extern "C" fn record(signal: libc::c_int) {
     let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// Installs the handlers. A trigger started with SIGINT ignored (a background job of a script)
-/// handles it all the same: it must still clean up.
-pub fn install() {
+/// handles it all the same: it must still clean up. A handler the kernel refuses is an error:
+/// a trigger that could not be stopped cleanly must not start.
+pub fn install() -> anyhow::Result<()> {
     for signal in STOP_SIGNALS {
         // SAFETY: the handler only stores into an atomic, which is async-signal-safe; the
-        // struct is zeroed (a valid sigaction) before the fields that matter are set.
-        unsafe {
+        // struct is zeroed (a valid sigaction) before the fields that matter are set, and
+        // sigemptyset gets a pointer to that live struct's mask.
+        let installed = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = record as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            anyhow::bail!(
+                "cannot handle {}: {}; nothing was run",
+                signal_name(signal),
+                std::io::Error::last_os_error()
+            );
         }
     }
+    Ok(())
 }
 
 /// The stop signal received so far, if any.
@@ -74,6 +85,7 @@ pub fn signal_name(signal: i32) -> &'static str {
         libc::SIGINT => "SIGINT",
         libc::SIGTERM => "SIGTERM",
         libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
         _ => "a signal",
     }
 }

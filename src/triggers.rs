@@ -176,8 +176,10 @@ pub fn core_post_deploy(args: &[String]) -> ExitCode {
 /// `install` (after `dokku plugin:install` and `plugin:update`, and on every Dokku upgrade):
 /// every app Dokku keeps files for is taken over, or handed back, as its `core-tasks` says.
 pub fn install() -> ExitCode {
-    interrupt::install();
     let host = Host::from_env(&plugin_root());
+    if let Err(error) = interrupt::install() {
+        return fail(&host.output, &format!("{error:#}"));
+    }
     for app in dokku::apps_with_files(&host) {
         if let Err(error) = align(&host, &app) {
             return fail(&host.output, &format!("{}: {error:#}", app.name()));
@@ -189,8 +191,10 @@ pub fn install() -> ExitCode {
 /// `uninstall PLUGIN` (`dokku plugin:uninstall`, fired for every plugin): when this plugin goes,
 /// Dokku gets every app's tasks back.
 pub fn uninstall(args: &[String]) -> ExitCode {
-    interrupt::install();
     let host = Host::from_env(&plugin_root());
+    if let Err(error) = interrupt::install() {
+        return fail(&host.output, &format!("{error:#}"));
+    }
     if args.first().map(String::as_str) != Some(crate::operator_commands::PLUGIN) {
         return ExitCode::Success;
     }
@@ -271,8 +275,11 @@ fn announce(host: &Host, taken: &[&str]) {
 /// The trigger's start: signals handled, arguments checked, the app named by argument
 /// `app_index` valid. `None` when not, the usage or the error already reported.
 fn start(usage: &str, args: &[String], app_index: usize) -> Option<(Host, App)> {
-    interrupt::install();
     let host = Host::from_env(&plugin_root());
+    if let Err(error) = interrupt::install() {
+        host.output.error(&format!("{error:#}"));
+        return None;
+    }
     if args.len() <= app_index
         || args
             .first()

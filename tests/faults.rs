@@ -193,6 +193,12 @@ fn given_a_running_predeploy_when_the_terminal_closes_then_it_stops_cleanly_with
 }
 
 #[test]
+fn given_a_running_predeploy_when_the_admin_presses_ctrl_backslash_then_it_stops_cleanly_with_131()
+{
+    interrupt_scenario("sigquit", libc::SIGQUIT, 131, false);
+}
+
+#[test]
 fn given_a_trigger_started_with_sigint_ignored_when_sigint_arrives_then_it_still_stops_cleanly() {
     interrupt_scenario("sigint-ignored", libc::SIGINT, 130, true);
 }

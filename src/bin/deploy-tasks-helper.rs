@@ -42,10 +42,9 @@ const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status for a usage error: the trigger and the helper disagree, a bug.
 const EXIT_USAGE: i32 = 125;
 
-/// The task's process ID once started; 0 before.
+/// The task's process ID once started; 0 before. The forwarded signals stay blocked until it is
+/// set, so the handler never sees 0.
 static TASK_PID: AtomicI32 = AtomicI32::new(0);
-/// A signal that arrived before the task was started, to forward once it is.
-static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// The signals passed on to the task.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
@@ -90,6 +89,12 @@ impl Mode {
 }
 
 fn main() {
+    // Held back from the start (a `docker stop` may come at once): delivered, and so forwarded,
+    // only once the task exists. The task itself starts with no signal blocked (std resets the
+    // mask of the processes it spawns).
+    if let Err(message) = set_forwarded_blocked(true) {
+        fail(EXIT_USAGE, &message);
+    }
     let invocation = match parse_arguments(std::env::args().skip(1).collect()) {
         Ok(invocation) => invocation,
         Err(message) => fail(EXIT_USAGE, &message),
@@ -108,7 +113,9 @@ fn main() {
     };
     check_runnable(program);
 
-    install_signal_forwarding();
+    if let Err(message) = install_signal_forwarding() {
+        fail(EXIT_USAGE, &message);
+    }
     let mut command = Command::new(program);
     command.args(&argv[1..]).stdin(Stdio::null()).envs(config);
     if let Some(value) = command_variable {
@@ -126,10 +133,8 @@ fn main() {
     };
     let task_pid = task.id() as libc::pid_t;
     TASK_PID.store(task_pid, Ordering::SeqCst);
-    let pending = PENDING_SIGNAL.swap(0, Ordering::SeqCst);
-    if pending != 0 {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(task_pid, pending) };
+    if let Err(message) = set_forwarded_blocked(false) {
+        fail(EXIT_USAGE, &message);
     }
     exit(reap_until_exit(task_pid));
 }
@@ -334,22 +339,56 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     if pid > 0 {
         // SAFETY: kill is async-signal-safe and has no memory-safety preconditions.
         unsafe { libc::kill(pid, signal) };
-    } else {
-        PENDING_SIGNAL.store(signal, Ordering::SeqCst);
     }
 }
 
-fn install_signal_forwarding() {
+fn install_signal_forwarding() -> Result<(), String> {
     for signal in FORWARDED {
-        // SAFETY: the handler only touches atomics and calls kill, both async-signal-safe. The
-        // struct is zeroed (a valid sigaction) before the fields that matter are set.
-        unsafe {
+        // SAFETY: the handler only touches an atomic and calls kill, both async-signal-safe.
+        // The struct is zeroed (a valid sigaction) before the fields that matter are set, and
+        // sigemptyset gets a pointer to that live struct's mask.
+        let installed = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = forward_signal as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+            libc::sigaction(signal, &action, std::ptr::null_mut())
+        };
+        if installed != 0 {
+            return Err(format!(
+                "cannot forward signal {signal} to the task: {}",
+                std::io::Error::last_os_error()
+            ));
         }
+    }
+    Ok(())
+}
+
+/// Blocks (or unblocks) the forwarded signals for this process.
+fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
+    // SAFETY: the set is initialised by sigemptyset before use; every pointer is to a live
+    // local; pthread_sigmask has no other preconditions.
+    let changed = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED {
+            libc::sigaddset(&mut set, signal);
+        }
+        let how = if blocked {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut())
+    };
+    if changed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot {} the forwarded signals: {}",
+            if blocked { "hold back" } else { "release" },
+            std::io::Error::from_raw_os_error(changed)
+        ))
     }
 }
 
@@ -387,6 +426,36 @@ fn fail(code: i32, message: &str) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_task_starts_with_no_signal_blocked_while_the_helper_holds_them_back() {
+        set_forwarded_blocked(true).unwrap();
+        let mask_of = |pid: &str| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let line = status
+                .lines()
+                .find(|line| line.starts_with("SigBlk:"))
+                .unwrap();
+            u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).unwrap()
+        };
+        let ours = mask_of("thread-self");
+        let child = Command::new("sh")
+            .args(["-c", "grep SigBlk /proc/self/status"])
+            .output()
+            .unwrap();
+        set_forwarded_blocked(false).unwrap();
+        let sigterm_bit = 1u64 << (libc::SIGTERM - 1);
+        assert_ne!(ours & sigterm_bit, 0, "SIGTERM is not held back");
+        let line = String::from_utf8_lossy(&child.stdout);
+        let child_mask =
+            u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).unwrap();
+        assert_eq!(
+            child_mask & sigterm_bit,
+            0,
+            "the task inherited the blocked SIGTERM"
+        );
+        assert_eq!(mask_of("thread-self") & sigterm_bit, 0);
+    }
 
     fn invocation(mode: Mode) -> Invocation {
         Invocation {

@@ -18,7 +18,9 @@ const USAGE: &str = "deploy-tasks:run [--no-commit] <app> <phase> [<tag>]";
 /// `--no-commit` is given; first-deploy-only tasks (Heroku's `scripts.postdeploy`) never run
 /// here. Exits as the trigger of the phase would.
 pub fn run(host: &Host, args: &[String]) -> ExitCode {
-    interrupt::install();
+    if let Err(error) = interrupt::install() {
+        return fail(host, format!("{error:#}"));
+    }
     let mut no_commit = false;
     let mut positional = Vec::new();
     for arg in args {
