@@ -230,7 +230,9 @@ fn run_through_engine(
     let waiter = engine.clone();
     let wait_path = format!("/containers/{name}/wait?condition=not-running");
     thread::spawn(move || {
-        let _ = exited.send(status_code(waiter.request("POST", &wait_path, None)));
+        let _ = exited.send(status_code(
+            waiter.request_unbounded("POST", &wait_path, None),
+        ));
     });
     let ending = supervise(docker, name, exit, timeout);
     let _ = writer.join();

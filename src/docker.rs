@@ -26,6 +26,8 @@ pub struct Docker {
     trace: bool,
     engine: Option<Engine>,
     podman: bool,
+    /// How long one call to the engine, or one CLI query, may take.
+    limit: Duration,
 }
 
 /// What the plugin needs to know of an image, from `docker image inspect`.
@@ -76,14 +78,15 @@ struct InspectedConfig {
 
 impl Docker {
     /// The CLI at `bin`; with `trace`, every call is written to stderr first.
-    pub fn new(bin: PathBuf, trace: bool) -> Docker {
-        let engine = Engine::local(&bin, trace);
+    pub fn new(bin: PathBuf, trace: bool, limit: Duration) -> Docker {
+        let engine = Engine::local(&bin, trace, limit);
         let podman = bin.file_name().is_some_and(|name| name == "podman");
         Docker {
             bin,
             trace,
             engine,
             podman,
+            limit,
         }
     }
 
@@ -177,7 +180,7 @@ impl Docker {
     }
 
     fn interruptible_output(&self, command: &mut Command) -> Result<Output> {
-        match child::output(command, None) {
+        match child::output(command, Some(self.limit)) {
             Ok(output) => Ok(output),
             Err(child::Failure::Spawn(error)) => Err(self.spawn_error(error)),
             Err(child::Failure::Interrupted(signal)) => bail!(
@@ -189,7 +192,7 @@ impl Docker {
                 Err(error).with_context(|| format!("waiting for `{}`", describe(command)))
             }
             Err(child::Failure::TimedOut(limit)) => bail!(
-                "`{}` did not answer within {}s",
+                "`{}` did not answer within {}s: check that the Docker engine runs (docker info), or raise engine-timeout",
                 describe(command),
                 limit.as_secs()
             ),

@@ -10,10 +10,15 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::interrupt;
 use crate::output::{write_line, Stream};
+
+/// How often a read from the engine looks for a stop signal and at its time limit.
+const TICK: Duration = Duration::from_millis(100);
 
 /// The default socket of a local Docker engine.
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -23,6 +28,8 @@ const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 pub struct Engine {
     socket: PathBuf,
     trace: bool,
+    /// How long one call may take before the engine is deemed hung.
+    limit: Duration,
 }
 
 /// An HTTP response: status and body.
@@ -44,7 +51,7 @@ impl Response {
 
 impl Engine {
     /// The engine the CLI at `docker_bin` would talk to, when it is a local Docker engine.
-    pub fn local(docker_bin: &Path, trace: bool) -> Option<Engine> {
+    pub fn local(docker_bin: &Path, trace: bool, limit: Duration) -> Option<Engine> {
         let cli = docker_bin.file_name()?.to_str()?;
         if cli != "docker" || !cli_exists(docker_bin) {
             return None;
@@ -66,17 +73,43 @@ impl Engine {
         use std::os::unix::fs::FileTypeExt;
         let is_socket =
             std::fs::metadata(&socket).is_ok_and(|metadata| metadata.file_type().is_socket());
-        is_socket.then_some(Engine { socket, trace })
+        is_socket.then_some(Engine {
+            socket,
+            trace,
+            limit,
+        })
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request and reads the whole response, within the engine's time limit and
+    /// until a stop signal.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response> {
-        let mut reader = self.send(method, path, body, &[("Connection", "close")])?;
+        self.request_within(method, path, body, Patience::Limited(self.limit))
+    }
+
+    /// [`Engine::request`] for a call that lasts as long as a task does (`wait`): no time
+    /// limit, and no stop signal cuts it, since the caller stops the task and so ends it.
+    pub fn request_unbounded(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response> {
+        self.request_within(method, path, body, Patience::Unbounded)
+    }
+
+    fn request_within(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        patience: Patience,
+    ) -> Result<Response> {
+        let mut reader = self.send(method, path, body, &[("Connection", "close")], patience)?;
         let (status, headers) = read_head(&mut reader)?;
         let mut body = Vec::new();
         if headers
@@ -94,14 +127,17 @@ impl Engine {
 
     /// Sends a request that upgrades the connection to a raw stream (attach), returning the
     /// stream to read from and a handle to write to.
-    pub fn upgrade(&self, path: &str) -> Result<(BufReader<UnixStream>, UnixStream)> {
+    pub fn upgrade(&self, path: &str) -> Result<(BufReader<Patient>, UnixStream)> {
         let mut reader = self.send(
             "POST",
             path,
             None,
             &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
+            Patience::Limited(self.limit),
         )?;
         let (status, _) = read_head(&mut reader)?;
+        // The stream then carries the task's output for as long as it runs.
+        reader.get_mut().patience = Patience::Unbounded;
         if status != 101 && status != 200 {
             let mut body = Vec::new();
             let _ = reader.read_to_end(&mut body);
@@ -112,8 +148,12 @@ impl Engine {
         }
         let writer = reader
             .get_ref()
+            .stream
             .try_clone()
             .context("sharing the attach connection")?;
+        writer
+            .set_write_timeout(Some(self.limit))
+            .context("bounding writes to the engine")?;
         Ok((reader, writer))
     }
 
@@ -123,7 +163,8 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
-    ) -> Result<BufReader<UnixStream>> {
+        patience: Patience,
+    ) -> Result<BufReader<Patient>> {
         if self.trace {
             write_line(Stream::Stderr, &format!("+ engine {method} {path}\n"));
         }
@@ -149,10 +190,74 @@ impl Engine {
         }
         request.push_str("\r\n");
         stream
+            .set_read_timeout(Some(TICK))
+            .and_then(|()| stream.set_write_timeout(Some(self.limit)))
+            .context("bounding the engine's calls")?;
+        stream
             .write_all(request.as_bytes())
             .and_then(|()| stream.write_all(&body))
             .with_context(|| format!("sending `{method} {path}` to the engine"))?;
-        Ok(BufReader::new(stream))
+        Ok(BufReader::new(Patient {
+            stream,
+            patience,
+            started: Instant::now(),
+            call: format!("{method} {}", path.split('?').next().unwrap_or(path)),
+        }))
+    }
+}
+
+/// How long a read from the engine may wait.
+#[derive(Debug, Clone, Copy)]
+enum Patience {
+    /// Up to the limit from the call's start, and never past a stop signal.
+    Limited(Duration),
+    /// As long as it takes.
+    Unbounded,
+}
+
+/// The engine's side of a connection, whose reads wake every [`TICK`] to give up at a stop
+/// signal or at the call's time limit: an engine that accepts and never answers cannot hang a
+/// trigger.
+#[derive(Debug)]
+pub struct Patient {
+    stream: UnixStream,
+    patience: Patience,
+    started: Instant,
+    call: String,
+}
+
+impl Read for Patient {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.stream.read(buf) {
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    let Patience::Limited(limit) = self.patience else {
+                        continue;
+                    };
+                    // `Other`, not `Interrupted`: std's readers retry an interrupted read.
+                    if let Some(signal) = interrupt::pending() {
+                        return Err(std::io::Error::other(format!(
+                            "stopped by {} while the engine answered `{}`",
+                            interrupt::signal_name(signal),
+                            self.call
+                        )));
+                    }
+                    if self.started.elapsed() > limit {
+                        return Err(std::io::Error::other(format!(
+                            "the Docker engine did not answer `{}` within {}s: check that it runs (docker info), or raise engine-timeout",
+                            self.call,
+                            limit.as_secs()
+                        )));
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 }
 

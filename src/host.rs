@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::docker::Docker;
 use crate::output::Output;
 use crate::ownership::Ownership;
+use crate::settings::engine_timeout;
 
 /// The host context of one trigger run, read once from the environment.
 #[derive(Debug, Clone)]
@@ -33,6 +34,7 @@ impl Host {
     pub fn from_env(plugin_root: &Path) -> Host {
         let dokku_root = env_path("DOKKU_ROOT", "/home/dokku");
         let lib_root = env_path("DOKKU_LIB_ROOT", "/var/lib/dokku");
+        let limit = engine_timeout(&lib_root);
         let trace = is_set("DOKKU_TRACE");
         let docker_bin = std::env::var_os("DOCKER_BIN")
             .filter(|value| !value.is_empty())
@@ -44,9 +46,9 @@ impl Host {
             docker: if std::env::var("DOKKU_DEPLOY_TASKS_ENGINE_API")
                 .is_ok_and(|value| value == "0")
             {
-                Docker::new(docker_bin, trace).cli_only()
+                Docker::new(docker_bin, trace, limit).cli_only()
             } else {
-                Docker::new(docker_bin, trace)
+                Docker::new(docker_bin, trace, limit)
             },
             global_run_args: std::env::var("DOKKU_GLOBAL_RUN_ARGS")
                 .ok()

@@ -196,7 +196,7 @@ pub struct Key {
 }
 
 /// Every key `deploy-tasks:set` accepts.
-pub const KEYS: [Key; 13] = [
+pub const KEYS: [Key; 14] = [
     Key::new("timeout", ValueKind::Seconds),
     Key::new("predeploy-timeout", ValueKind::Seconds),
     Key::new("release-timeout", ValueKind::Seconds),
@@ -210,7 +210,27 @@ pub const KEYS: [Key; 13] = [
     Key::new("shell", ValueKind::AbsolutePath),
     Key::new("core-tasks", ValueKind::CoreTasks),
     Key::new("heroku-postdeploy", ValueKind::HerokuPostdeploy),
+    Key::new("engine-timeout", ValueKind::Seconds),
 ];
+
+/// `engine-timeout` when unset: how long one call to the Docker engine (or one CLI query, a
+/// `docker commit` of a large layer included) may take before the engine is deemed hung.
+pub const DEFAULT_ENGINE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// The host-wide `engine-timeout` (`deploy-tasks:set --global engine-timeout SECONDS`), read
+/// before any app is known; a value that is not a whole number of seconds counts as unset.
+pub fn engine_timeout(lib_root: &Path) -> Duration {
+    let path = lib_root
+        .join("config")
+        .join(crate::operator_commands::PLUGIN)
+        .join("--global")
+        .join("engine-timeout");
+    read_property(&path)
+        .and_then(|value| value.parse::<u64>().ok())
+        .filter(|seconds| *seconds > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_ENGINE_TIMEOUT)
+}
 
 impl Key {
     const fn new(name: &'static str, kind: ValueKind) -> Key {
@@ -351,6 +371,9 @@ impl Settings {
         }
         match key.kind {
             ValueKind::Seconds if key.name == "timeout" => DEFAULT_TIMEOUT.as_secs().to_string(),
+            ValueKind::Seconds if key.name == "engine-timeout" => {
+                DEFAULT_ENGINE_TIMEOUT.as_secs().to_string()
+            }
             ValueKind::Seconds => self.computed(Key::new("timeout", ValueKind::Seconds), host),
             ValueKind::FailurePolicy => "fail".to_string(),
             ValueKind::CoreTasks => default_core_tasks(host).to_string(),

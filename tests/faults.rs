@@ -20,12 +20,6 @@ fn hanging_predeploy(host: &TestHost) -> String {
     before
 }
 
-fn send(child: &std::process::Child, signal: i32) {
-    // SAFETY: kill has no memory-safety preconditions.
-    let sent = unsafe { libc::kill(child.id() as i32, signal) };
-    assert_eq!(sent, 0, "could not signal the trigger");
-}
-
 fn assert_clean(host: &TestHost, image_before: &str) {
     assert_eq!(image_id(&host.image()), image_before, "the image changed");
     assert!(

@@ -51,6 +51,22 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
         Ok(key) => key,
         Err(error) => return fail(host, error),
     };
+    if key.name() == "engine-timeout" {
+        if let Scope::App(_) = scope {
+            return usage_error(
+                host,
+                "engine-timeout is the host's, not an app's (it bounds every call to the engine)",
+                "deploy-tasks:set --global engine-timeout <seconds>",
+            );
+        }
+        if value.trim() == "0" {
+            return usage_error(
+                host,
+                "engine-timeout cannot be 0: every call to the engine has a limit",
+                "deploy-tasks:set --global engine-timeout <seconds>",
+            );
+        }
+    }
     let dir = scope.dir(host);
     let result = if value.is_empty() {
         info2(&format!("Unsetting {}", key.name()));

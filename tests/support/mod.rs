@@ -583,3 +583,45 @@ pub fn print_each_without_expansion(vars: &[(&str, String)]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// Sends `signal` to a running trigger.
+pub fn send(child: &Child, signal: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(sent, 0, "could not signal the trigger");
+}
+
+/// Waits for a child's end, at most `limit`: a trigger that hangs fails the test (it is killed)
+/// instead of hanging the suite.
+pub fn finish_within(mut child: Child, limit: Duration) -> Run {
+    let (done, ended) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let read = |pipe: Option<&mut dyn Read>| {
+            let mut text = String::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        };
+        let (mut stdout, mut stderr) = (stdout, stderr);
+        let out = read(stdout.as_mut().map(|pipe| pipe as &mut dyn Read));
+        let err = read(stderr.as_mut().map(|pipe| pipe as &mut dyn Read));
+        let status = child.wait().expect("waiting for the trigger");
+        let _ = done.send(Run {
+            code: status.code(),
+            stdout: out,
+            stderr: err,
+        });
+    });
+    match ended.recv_timeout(limit) {
+        Ok(run) => run,
+        Err(_) => {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("the trigger did not end within {limit:?}");
+        }
+    }
+}
