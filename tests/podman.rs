@@ -50,6 +50,15 @@ fn podman(args: &[&str]) -> String {
         .to_string()
 }
 
+/// Held while a test builds or removes images in Podman's store: Podman's vfs store can give an
+/// image being committed a layer that a concurrent `podman rmi` of another test is deleting
+/// ("layer not known"), a race of the tests' own housekeeping, not of the plugin.
+static STORE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn store_turn() -> std::sync::MutexGuard<'static, ()> {
+    STORE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// An app on a host whose `DOCKER_BIN` is Podman. Dropping it removes the app's containers and
 /// images from Podman's store (the host's directories go with the inner [`TestHost`]).
 struct PodmanApp {
@@ -109,6 +118,7 @@ impl PodmanApp {
             std::fs::write(&path, content).unwrap();
         }
         let image = self.image();
+        let _turn = store_turn();
         podman(&[
             "build",
             "--quiet",
@@ -178,6 +188,7 @@ impl Drop for PodmanApp {
         for name in self.containers() {
             let _ = podman_output(&["rm", "--force", "--volumes", &name]);
         }
+        let _turn = store_turn();
         let _ = podman_output(&["rmi", &self.image()]);
         for id in self.built.iter().rev() {
             let _ = podman_output(&["rmi", id]);
