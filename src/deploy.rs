@@ -17,13 +17,12 @@ use crate::dokku;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
-use crate::input_error::InputError;
 use crate::interrupt;
 use crate::lock::{self, LockWait};
 use crate::phase::Phase;
 use crate::plan::{self, PlanInput};
 use crate::plugn;
-use crate::settings::{FailurePolicy, Key, Settings};
+use crate::settings::{CoreTasks, FailurePolicy, Settings};
 use crate::sources::{self, flux_orbit, Frequency, SourceOptions, Target, Task};
 
 /// What the host, or an admin, asked to run.
@@ -88,7 +87,7 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let config = app_config::load(host, app)?;
     let sources = source_options(&settings, &config)?;
     let search = Search::new(&settings, &sources.flux_orbit);
-    let defer = settings.computed(Key::find("core-tasks")?, host) == "defer";
+    let defer = settings.core_tasks(host)? == CoreTasks::Defer;
     let found = phase_tasks(
         host,
         request,
@@ -308,7 +307,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
     let config = app_config::load(host, app)?;
     let sources = source_options(&settings, &config)?;
     let search = Search::new(&settings, &sources.flux_orbit);
-    let defer = settings.computed(Key::find("core-tasks")?, host) == "defer";
+    let defer = settings.core_tasks(host)? == CoreTasks::Defer;
     let request = PhaseRequest {
         app: app.clone(),
         tag: tag.clone(),
@@ -433,41 +432,11 @@ fn source_options(settings: &Settings, config: &AppConfig) -> Result<SourceOptio
     })
 }
 
-/// Why the phase is skipped, if it is: `DOKKU_DEPLOY_TASKS_SKIP` in the trigger's environment
-/// (an emergency redeploy) wins over the `skip` setting. Each is `all` or a comma list of phases.
+/// Why the phase is skipped, if it is ([`Settings::skipped`]).
 fn skipped_by(settings: &Settings, phase: Phase) -> Result<Option<String>> {
-    let from_env = std::env::var("DOKKU_DEPLOY_TASKS_SKIP")
-        .ok()
-        .filter(|value| !value.trim().is_empty())
-        .map(|value| (value, "DOKKU_DEPLOY_TASKS_SKIP".to_string()));
-    let from_setting = || {
-        settings
-            .get_with_origin("skip")
-            .map(|(value, path)| (value, format!("the skip setting in {}", path.display())))
-    };
-    let Some((value, origin)) = from_env.or_else(from_setting) else {
-        return Ok(None);
-    };
-    let mut skips = false;
-    for name in value
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-    {
-        match (name, Phase::from_name(name)) {
-            ("all", _) => skips = true,
-            (_, Some(listed)) => skips |= listed == phase,
-            (_, None) => {
-                return Err(InputError::new(
-                    origin,
-                    format!("`{name}` is not a phase"),
-                    "list phases from predeploy, release, postdeploy, or write all",
-                )
-                .into())
-            }
-        }
-    }
-    Ok(skips.then(|| format!("{origin} is `{value}`")))
+    Ok(settings
+        .skipped()?
+        .and_then(|(phases, why)| phases.contains(&phase).then_some(why)))
 }
 
 /// Appends a task run to the app's history. The history serves the operator; a failure to write

@@ -63,33 +63,24 @@ impl Settings {
         phase: Phase,
         source_default: Option<Duration>,
     ) -> Result<Option<Duration>, InputError> {
-        if let Some((value, path)) = self.get_with_origin(&format!("{}-timeout", phase.name())) {
-            return parse_seconds(&value, &path);
+        if let Some(Value::Seconds(limit)) = self.read(&format!("{}-timeout", phase.name()))? {
+            return Ok(limit);
         }
         if let Some(limit) = source_default {
             return Ok(Some(limit));
         }
-        match self.get_with_origin("timeout") {
-            Some((value, path)) => parse_seconds(&value, &path),
-            None => Ok(Some(DEFAULT_TIMEOUT)),
+        match self.read("timeout")? {
+            Some(Value::Seconds(limit)) => Ok(limit),
+            _ => Ok(Some(DEFAULT_TIMEOUT)),
         }
     }
 
     /// The admin's `<phase>-on-failure` setting, if any: it overrides every source's own policy
     /// in that phase. `None` leaves it to the source (which fails by default).
     pub fn on_failure(&self, phase: Phase) -> Result<Option<FailurePolicy>, InputError> {
-        let Some((value, path)) = self.get_with_origin(&format!("{}-on-failure", phase.name()))
-        else {
-            return Ok(None);
-        };
-        match value.trim() {
-            "fail" => Ok(Some(FailurePolicy::Fail)),
-            "warn" => Ok(Some(FailurePolicy::Warn)),
-            _ => Err(InputError::new(
-                path.display().to_string(),
-                format!("`{value}` is not a failure policy"),
-                "set `fail` or `warn`",
-            )),
+        match self.read(&format!("{}-on-failure", phase.name()))? {
+            Some(Value::FailurePolicy(policy)) => Ok(Some(policy)),
+            _ => Ok(None),
         }
     }
 
@@ -97,18 +88,59 @@ impl Settings {
     /// `every`, as on Scalingo) rather than on the first only (`once`, the default, as on Heroku
     /// and Dokku).
     pub fn heroku_postdeploy_every_deploy(&self) -> Result<bool, InputError> {
-        match self.get_with_origin("heroku-postdeploy") {
-            None => Ok(false),
-            Some((value, path)) => match value.trim() {
-                "once" => Ok(false),
-                "every" => Ok(true),
-                _ => Err(InputError::new(
-                    path.display().to_string(),
-                    format!("`{value}` is not `once` or `every`"),
-                    "set `once` (first deploy only) or `every` (every deploy)",
-                )),
-            },
+        Ok(matches!(
+            self.read("heroku-postdeploy")?,
+            Some(Value::HerokuPostdeploy { every: true })
+        ))
+    }
+
+    /// Who runs the tasks Dokku's own app-json knows (`core-tasks`): the setting, else
+    /// [`default_core_tasks`].
+    pub fn core_tasks(&self, host: &Host) -> Result<CoreTasks, InputError> {
+        match self.read("core-tasks")? {
+            Some(Value::CoreTasks(mode)) => Ok(mode),
+            _ => Ok(default_core_tasks(host)),
         }
+    }
+
+    /// The phases the triggers skip, and why, as `DOKKU_DEPLOY_TASKS_SKIP` (one emergency
+    /// redeploy, from the trigger's environment) or else the `skip` setting says: `all` or a
+    /// comma list of phases.
+    pub fn skipped(&self) -> Result<Option<(Vec<Phase>, String)>, InputError> {
+        let key = Key::find("skip")?;
+        if let Ok(text) = std::env::var("DOKKU_DEPLOY_TASKS_SKIP") {
+            if !text.trim().is_empty() {
+                let origin = "DOKKU_DEPLOY_TASKS_SKIP".to_string();
+                let Value::Phases(phases) = key.parse_from(text.trim(), &origin)? else {
+                    return Ok(None);
+                };
+                return Ok(Some((phases, format!("{origin} is `{}`", text.trim()))));
+            }
+        }
+        Ok(match self.read_with_origin("skip")? {
+            Some((Value::Phases(phases), text, path)) => Some((
+                phases,
+                format!("the skip setting in {} is `{text}`", path.display()),
+            )),
+            _ => None,
+        })
+    }
+
+    /// The value in force for the key `name`, parsed by its kind.
+    fn read(&self, name: &str) -> Result<Option<Value>, InputError> {
+        Ok(self.read_with_origin(name)?.map(|(value, _, _)| value))
+    }
+
+    /// The value in force for the key `name`, parsed by its kind (the parser `deploy-tasks:set`
+    /// checks values with, so a value is accepted by both or by neither), with its text and
+    /// file. A stored value the parser refuses is a one-line error naming the file.
+    fn read_with_origin(&self, name: &str) -> Result<Option<(Value, String, PathBuf)>, InputError> {
+        let key = Key::find(name)?;
+        let Some((text, path)) = self.get_with_origin(name) else {
+            return Ok(None);
+        };
+        let value = key.parse_from(&text, &path.display().to_string())?;
+        Ok(Some((value, text, path)))
     }
 
     /// The shell tasks run with: this plugin's `shell` setting, else Dokku's scheduler `shell`
@@ -117,18 +149,6 @@ impl Settings {
         self.get("shell")
             .or_else(|| read_property(&self.scheduler_app_dir.join("shell")))
             .or_else(|| read_property(&self.scheduler_global_dir.join("shell")))
-    }
-}
-
-fn parse_seconds(value: &str, path: &Path) -> Result<Option<Duration>, InputError> {
-    match value.trim().parse::<u64>() {
-        Ok(0) => Ok(None),
-        Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
-        Err(_) => Err(InputError::new(
-            path.display().to_string(),
-            format!("`{value}` is not a whole number of seconds"),
-            "set a number of seconds, or 0 for no limit",
-        )),
     }
 }
 
@@ -186,6 +206,109 @@ enum ValueKind {
     /// `defer` or `replace`.
     CoreTasks,
     HerokuPostdeploy,
+}
+
+/// Who runs the tasks Dokku's own app-json plugin knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreTasks {
+    /// Dokku's app-json runs them.
+    Defer,
+    /// This plugin takes them over.
+    Replace,
+}
+
+impl CoreTasks {
+    /// The mode as it is written (`defer`, `replace`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CoreTasks::Defer => "defer",
+            CoreTasks::Replace => "replace",
+        }
+    }
+}
+
+/// A setting's value once parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// Seconds; `None` for `0`, no limit.
+    Seconds(Option<Duration>),
+    FailurePolicy(FailurePolicy),
+    /// Every phase for `all`.
+    Phases(Vec<Phase>),
+    Path(String),
+    CoreTasks(CoreTasks),
+    HerokuPostdeploy {
+        every: bool,
+    },
+}
+
+impl ValueKind {
+    /// Parses a value of this kind, or says what is wrong with it (to follow the value in a
+    /// message). The only parser of settings: `deploy-tasks:set` and every reader use it.
+    fn parse(self, text: &str) -> Result<Value, &'static str> {
+        if text.chars().any(char::is_control) {
+            return Err("holds a control character");
+        }
+        match self {
+            ValueKind::Seconds => {
+                if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+                    return Err("is not a whole number of seconds");
+                }
+                match text.parse::<u64>() {
+                    Ok(0) => Ok(Value::Seconds(None)),
+                    Ok(seconds) => Ok(Value::Seconds(Some(Duration::from_secs(seconds)))),
+                    Err(_) => Err("is not a whole number of seconds"),
+                }
+            }
+            ValueKind::FailurePolicy => match text {
+                "fail" => Ok(Value::FailurePolicy(FailurePolicy::Fail)),
+                "warn" => Ok(Value::FailurePolicy(FailurePolicy::Warn)),
+                _ => Err("is not a failure policy"),
+            },
+            ValueKind::CoreTasks => match text {
+                "defer" => Ok(Value::CoreTasks(CoreTasks::Defer)),
+                "replace" => Ok(Value::CoreTasks(CoreTasks::Replace)),
+                _ => Err("is not a core-tasks mode"),
+            },
+            ValueKind::HerokuPostdeploy => match text {
+                "once" => Ok(Value::HerokuPostdeploy { every: false }),
+                "every" => Ok(Value::HerokuPostdeploy { every: true }),
+                _ => Err("is not `once` or `every`"),
+            },
+            ValueKind::Phases => {
+                let names: Vec<&str> = text.split(',').map(str::trim).collect();
+                if names == ["all"] {
+                    return Ok(Value::Phases(Phase::ALL.to_vec()));
+                }
+                names
+                    .iter()
+                    .map(|name| Phase::from_name(name).ok_or("is not a list of phases"))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Value::Phases)
+            }
+            ValueKind::RelativePath => {
+                if text.starts_with('/') {
+                    return Err("is an absolute path");
+                }
+                if text.split('/').any(|component| component == "..") {
+                    return Err("leaves the app's source with `..`");
+                }
+                if text
+                    .split('/')
+                    .all(|component| matches!(component, "" | "."))
+                {
+                    return Err("names no file");
+                }
+                Ok(Value::Path(text.to_string()))
+            }
+            ValueKind::AbsolutePath => {
+                if !text.starts_with('/') || text.chars().any(char::is_whitespace) {
+                    return Err("is not an absolute path");
+                }
+                Ok(Value::Path(text.to_string()))
+            }
+        }
+    }
 }
 
 /// A key `deploy-tasks:set` accepts, with what its value may be.
@@ -260,70 +383,34 @@ impl Key {
     /// allows. A phase list is stored trimmed (`predeploy, release` as `predeploy,release`);
     /// other values as given.
     pub fn check(self, value: &str) -> Result<String, InputError> {
-        let refuse = |problem: &str| {
+        let parsed = self.kind.parse(value).map_err(|problem| {
             InputError::new(
                 format!("deploy-tasks setting `{}`", self.name),
                 format!("`{value}` {problem}"),
                 format!("set {}", self.allowed()),
             )
-        };
-        if value.chars().any(char::is_control) {
-            return Err(refuse("holds a control character"));
-        }
-        match self.kind {
-            ValueKind::Seconds => {
-                if value.is_empty()
-                    || !value.bytes().all(|byte| byte.is_ascii_digit())
-                    || value.parse::<u64>().is_err()
-                {
-                    return Err(refuse("is not a whole number of seconds"));
-                }
-                Ok(value.to_string())
-            }
-            ValueKind::FailurePolicy => match value {
-                "fail" | "warn" => Ok(value.to_string()),
-                _ => Err(refuse("is not a failure policy")),
-            },
-            ValueKind::CoreTasks => match value {
-                "defer" | "replace" => Ok(value.to_string()),
-                _ => Err(refuse("is not a core-tasks mode")),
-            },
-            ValueKind::HerokuPostdeploy => match value {
-                "once" | "every" => Ok(value.to_string()),
-                _ => Err(refuse("is not `once` or `every`")),
-            },
-            ValueKind::Phases => {
-                let names: Vec<&str> = value.split(',').map(str::trim).collect();
-                if names == ["all"] {
-                    return Ok("all".to_string());
-                }
-                if names.iter().any(|name| Phase::from_name(name).is_none()) {
-                    return Err(refuse("is not a list of phases"));
-                }
-                Ok(names.join(","))
-            }
-            ValueKind::RelativePath => {
-                if value.starts_with('/') {
-                    return Err(refuse("is an absolute path"));
-                }
-                if value.split('/').any(|component| component == "..") {
-                    return Err(refuse("leaves the app's source with `..`"));
-                }
-                if value
-                    .split('/')
-                    .all(|component| matches!(component, "" | "."))
-                {
-                    return Err(refuse("names no file"));
-                }
-                Ok(value.to_string())
-            }
-            ValueKind::AbsolutePath => {
-                if !value.starts_with('/') || value.chars().any(char::is_whitespace) {
-                    return Err(refuse("is not an absolute path"));
-                }
-                Ok(value.to_string())
-            }
-        }
+        })?;
+        Ok(match parsed {
+            // A list is stored trimmed, as a reader of the file would write it.
+            Value::Phases(_) if value.trim() == "all" => "all".to_string(),
+            Value::Phases(phases) => phases
+                .iter()
+                .map(|phase| phase.name())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => value.to_string(),
+        })
+    }
+
+    /// Parses `text` read from `origin` (a file, a variable), or a one-line error naming it.
+    fn parse_from(self, text: &str, origin: &str) -> Result<Value, InputError> {
+        self.kind.parse(text).map_err(|problem| {
+            InputError::new(
+                origin,
+                format!("`{text}` {problem}"),
+                format!("set {}", self.allowed()),
+            )
+        })
     }
 
     /// The values the key allows, in words, as error messages and the help show them.
@@ -376,7 +463,7 @@ impl Settings {
             }
             ValueKind::Seconds => self.computed(Key::new("timeout", ValueKind::Seconds), host),
             ValueKind::FailurePolicy => "fail".to_string(),
-            ValueKind::CoreTasks => default_core_tasks(host).to_string(),
+            ValueKind::CoreTasks => default_core_tasks(host).name().to_string(),
             ValueKind::HerokuPostdeploy => "once".to_string(),
             ValueKind::RelativePath if key.name == "procfile-path" => "Procfile".to_string(),
             ValueKind::RelativePath => "app.json".to_string(),
@@ -388,11 +475,11 @@ impl Settings {
 /// `core-tasks` when unset: `replace` where the plugin can take the tasks over from Dokku's own
 /// app-json plugin (a Dokku that fires `pre-release-builder`, 0.34 and later) or where there is
 /// no app-json plugin; `defer` on an older Dokku, whose app-json then runs the tasks it knows.
-pub fn default_core_tasks(host: &Host) -> &'static str {
+pub fn default_core_tasks(host: &Host) -> CoreTasks {
     if dokku::fires_release_builder(host) || !dokku::has_app_json_plugin(host) {
-        "replace"
+        CoreTasks::Replace
     } else {
-        "defer"
+        CoreTasks::Defer
     }
 }
 
@@ -412,6 +499,39 @@ mod tests {
     fn set(dir: &Path, scope: &str, key: &str, value: &str) {
         std::fs::create_dir_all(dir.join(scope)).unwrap();
         std::fs::write(dir.join(scope).join(key), value).unwrap();
+    }
+
+    #[test]
+    fn set_and_the_readers_accept_and_refuse_the_same_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_in(dir.path());
+        let timeout = Key::find("timeout").unwrap();
+        for (text, accepted) in [
+            ("5", true),
+            ("0", true),
+            ("+5", false),
+            (" 5", false),
+            ("5s", false),
+        ] {
+            set(dir.path(), "app", "timeout", text);
+            let read = settings.timeout(Phase::Release, None);
+            assert_eq!(timeout.check(text).is_ok(), accepted, "{text:?} by set");
+            assert_eq!(read.is_ok(), accepted, "{text:?} by the reader: {read:?}");
+        }
+        let skip = Key::find("skip").unwrap();
+        for (text, accepted) in [
+            ("release", true),
+            ("all", true),
+            ("release,,predeploy", false),
+        ] {
+            set(dir.path(), "app", "skip", text);
+            assert_eq!(skip.check(text).is_ok(), accepted, "{text:?} by set");
+            assert_eq!(
+                settings.skipped().is_ok(),
+                accepted,
+                "{text:?} by the reader"
+            );
+        }
     }
 
     #[test]

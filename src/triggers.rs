@@ -23,7 +23,7 @@ use crate::input_error::InputError;
 use crate::interrupt;
 use crate::output::Output;
 use crate::phase::Phase;
-use crate::settings::{Key, Settings};
+use crate::settings::{CoreTasks, Settings};
 use crate::takeover;
 
 /// The triggers [`run`] answers, by the name the host calls them.
@@ -259,7 +259,7 @@ pub fn align(host: &Host, app: &App) -> Result<()> {
 /// Whether the plugin takes `app`'s tasks over from Dokku's app-json (`core-tasks replace`).
 fn replaces(host: &Host, app: &App) -> Result<bool> {
     let settings = Settings::of(host, app);
-    Ok(settings.computed(Key::find("core-tasks")?, host) == "replace")
+    Ok(settings.core_tasks(host)? == CoreTasks::Replace)
 }
 
 /// Says who runs the tasks, where Dokku's app-json is about to say it found none.

@@ -207,8 +207,8 @@ fn given_app_and_global_settings_when_reported_then_rows_are_dokkus_with_values_
     let rows = report_rows(&run.stdout);
     assert_eq!(
         rows.len(),
-        42,
-        "three rows for each of 13 keys, one per phase for its tasks: {rows:?}"
+        45,
+        "three rows for each of 14 keys, one per phase for its tasks: {rows:?}"
     );
     let mut labels: Vec<&str> = rows.iter().map(|(label, _, _)| label.as_str()).collect();
     let in_order = labels.clone();
@@ -329,7 +329,7 @@ fn given_format_json_when_reported_then_one_object_keyed_by_flag_names_without_t
     assert_eq!(run.stdout.lines().count(), 1, "{run:#?}");
     let report: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&run.stdout).expect("the report is a JSON object");
-    assert_eq!(report.len(), 42);
+    assert_eq!(report.len(), 45);
     for (key, value) in [
         ("timeout", "30"),
         ("global-timeout", "60"),

@@ -56,7 +56,9 @@ fn podman(args: &[&str]) -> String {
 static STORE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn store_turn() -> std::sync::MutexGuard<'static, ()> {
-    STORE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    STORE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An app on a host whose `DOCKER_BIN` is Podman. Dropping it removes the app's containers and

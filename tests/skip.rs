@@ -66,5 +66,5 @@ fn given_a_skip_value_that_names_no_phase_then_the_trigger_fails_with_one_line()
 
     run.expect_code(1)
         .one_line_error()
-        .stderr_has("DOKKU_DEPLOY_TASKS_SKIP: `migrations` is not a phase");
+        .stderr_has("DOKKU_DEPLOY_TASKS_SKIP: `migrations` is not a list of phases");
 }
