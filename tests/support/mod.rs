@@ -112,10 +112,46 @@ pub fn dokku_plugin_path() -> &'static Path {
     })
 }
 
+/// How the plugin reaches the engine: the Engine API over the local socket (its default), or the
+/// CLI for every call (`DOKKU_DEPLOY_TASKS_ENGINE_API=0`, as for Podman, remote hosts, contexts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    EngineApi,
+    Cli,
+}
+
+/// Runs each scenario once per [`Backend`], as ripgrep runs each test once per backend: `fn
+/// NAME(backend) { ... }` becomes a module `NAME` with the tests `engine_api` and `cli`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($(#[$meta:meta])* fn $name:ident($backend:ident) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                use super::*;
+
+                fn scenario($backend: Backend) $body
+
+                #[test]
+                fn engine_api() {
+                    scenario(Backend::EngineApi)
+                }
+
+                #[test]
+                fn cli() {
+                    scenario(Backend::Cli)
+                }
+            }
+        )*
+    };
+}
+
 /// One test's host: its own Dokku directories and a unique app.
 pub struct TestHost {
     pub dir: tempfile::TempDir,
     pub app: String,
+    /// How its triggers reach the engine.
+    pub backend: Backend,
 }
 
 impl TestHost {
@@ -132,6 +168,7 @@ impl TestHost {
         let host = TestHost {
             dir: tempfile::tempdir().expect("temporary directory"),
             app,
+            backend: Backend::EngineApi,
         };
         std::fs::create_dir_all(host.dokku_root().join(&host.app)).unwrap();
         host
@@ -215,6 +252,17 @@ impl TestHost {
         std::fs::write(path, content).unwrap();
     }
 
+    /// A fresh host whose triggers reach the engine through `backend`.
+    pub fn on(name: &str, backend: Backend) -> TestHost {
+        let suffix = match backend {
+            Backend::EngineApi => "api",
+            Backend::Cli => "cli",
+        };
+        let mut host = TestHost::new(&format!("{name}-{suffix}"));
+        host.backend = backend;
+        host
+    }
+
     /// The command that runs a trigger as the host would (`plugn trigger` runs
     /// `$PLUGIN_ENABLED_PATH/*/TRIGGER`).
     pub fn trigger_command(&self, trigger: &str, args: &[&str]) -> Command {
@@ -228,6 +276,9 @@ impl TestHost {
             .env("DOKKU_LIB_ROOT", self.lib_root())
             .env("DOCKER_BIN", docker_bin())
             .stdin(Stdio::null());
+        if self.backend == Backend::Cli {
+            command.env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0");
+        }
         command
     }
 
@@ -405,22 +456,57 @@ pub fn image_config(reference: &str, field: &str) -> String {
     ])
 }
 
-/// Reads lines from a child's stdout until one contains `text`; returns when it was seen.
-pub fn wait_for_line(reader: &mut impl BufRead, text: &str, limit: Duration) -> Vec<String> {
-    let started = Instant::now();
+/// Reads lines from a child's stdout until one contains `text`; returns the lines seen. Panics
+/// when `limit` passes first, even if the child prints nothing at all (the pipe is polled, never
+/// read blindly), or when the output ends.
+pub fn wait_for_line<R: Read + std::os::fd::AsRawFd>(
+    reader: &mut BufReader<R>,
+    text: &str,
+    limit: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + limit;
     let mut seen = Vec::new();
-    let mut line = String::new();
-    while started.elapsed() < limit {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
+    let mut line = Vec::new();
+    loop {
+        if reader.buffer().is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let mut pollfd = libc::pollfd {
+                fd: reader.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, for the duration of the call.
+            let ready = unsafe {
+                libc::poll(
+                    &mut pollfd,
+                    1,
+                    left.as_millis().min(i32::MAX as u128) as i32,
+                )
+            };
+            if ready == 0 {
+                panic!("never saw {text:?} within {limit:?}; saw {seen:?}");
+            }
         }
-        seen.push(line.clone());
-        if line.contains(text) {
-            return seen;
+        let available = reader.fill_buf().expect("reading the child's output");
+        if available.is_empty() {
+            panic!("the output ended without {text:?}; saw {seen:?}");
+        }
+        let (taken, complete) = match available.iter().position(|byte| *byte == b'\n') {
+            Some(end) => (end + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if complete {
+            let text_line = String::from_utf8_lossy(&line).into_owned();
+            line.clear();
+            let found = text_line.contains(text);
+            seen.push(text_line);
+            if found {
+                return seen;
+            }
         }
     }
-    panic!("never saw {text:?} in {seen:?}");
 }
 
 /// Waits for a child and collects the rest of its output.
