@@ -1,21 +1,64 @@
 //! Committing a predeploy container into the app's image.
 //!
-//! The commit is untagged; the tag moves only after the last task succeeded, and only if it still
-//! points at the image the tasks started from. Docker has no compare-and-swap on tags: between
-//! the check and `docker tag` (milliseconds) a concurrent build could still move it. Runs of this
-//! plugin for one app are serialised by the app lock, so only a build outside the plugin can hit
-//! that window.
+//! Each commit creates an image under a name of the run's own (`dokku/APP:deploy-tasks-RUNID-N`,
+//! [`intermediate_name`]), never untagged: the name is chosen, and recorded by the caller, before
+//! the call that creates the image starts, so an image whose commit outlived a killed trigger (the
+//! CLI runs in a process group of its own, and the engine finishes a commit whose client is gone)
+//! is still found by the next run. Docker creates the image and gives it the name in one request
+//! (`daemon/commit.go`, `CreateImageFromContainer`). Dokku's app-json commits straight into the
+//! app's tag (`plugins/app-json/functions.go`, `executeScript`); here the tag moves only after the
+//! last task succeeded, and only if it still points at the image the tasks started from. Docker
+//! has no compare-and-swap on tags: between the check and `docker tag` (milliseconds) a concurrent
+//! build could still move it. Runs of this plugin for one app are serialised by the app lock, so
+//! only a build outside the plugin can hit that window.
 
 use anyhow::{bail, Context, Result};
 
 use crate::app::App;
 use crate::docker::{Docker, Image};
 
-/// Commits the stopped container as a new untagged image and returns its ID. ENTRYPOINT and CMD
-/// come back exactly as the image had them (the helper replaced them for the run); WORKDIR, USER,
-/// ENV and EXPOSE were never changed. Dokku's labels mark the image as predeploy-committed.
-pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Result<String> {
-    let args = commit_args(docker.is_podman(), container, app, before);
+/// The tag prefix of the names a run gives the images it commits.
+const INTERMEDIATE_PREFIX: &str = "deploy-tasks-";
+
+/// The name of the `ordinal`-th image a run creates: `dokku/APP:deploy-tasks-RUNID-N`. In the
+/// app's own repository, so that whatever lists or removes the app's images sees it.
+pub fn intermediate_name(app: &App, run_id: &str, ordinal: usize) -> String {
+    format!(
+        "{}:{INTERMEDIATE_PREFIX}{run_id}-{ordinal}",
+        app.image_repository()
+    )
+}
+
+/// Whether `reference` is a name [`intermediate_name`] gives for `app`: the only image names a
+/// record of a killed run makes the next run remove, whatever else the record holds.
+pub fn is_intermediate_name_of(app: &App, reference: &str) -> bool {
+    reference
+        .strip_prefix(&app.image_repository())
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|tag| tag.strip_prefix(INTERMEDIATE_PREFIX))
+        .is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|byte| byte.is_ascii_digit() || byte == b'-')
+        })
+}
+
+/// Commits the stopped container as a new image and returns its ID. ENTRYPOINT and CMD come back
+/// exactly as the image had them (the helper replaced them for the run); WORKDIR, USER, ENV and
+/// EXPOSE were never changed. Dokku's labels mark the image as predeploy-committed.
+///
+/// Every image the commit creates is named by `name_next`, asked before the call that creates
+/// it starts; the last one named is the result.
+pub fn commit(
+    docker: &Docker,
+    container: &str,
+    app: &App,
+    before: &Image,
+    name_next: &mut dyn FnMut() -> Result<String>,
+) -> Result<String> {
+    let into = name_next()?;
+    let args = commit_args(docker.is_podman(), container, app, before, &into);
     let id = docker
         .run(&args)
         .with_context(|| format!("committing the predeploy container {container}"))?;
@@ -29,15 +72,22 @@ pub fn commit(docker: &Docker, container: &str, app: &App, before: &Image) -> Re
         // With neither ENTRYPOINT nor CMD to write, `docker commit` takes an empty CMD for "no
         // change" and keeps the container's: the helper. Only a build step can write it empty.
         // `podman commit` clears it as asked.
+        let into = name_next()?;
         return docker
-            .build_from_stdin(&format!("FROM {id}\nCMD []\n"))
+            .build_from_stdin(&format!("FROM {id}\nCMD []\n"), &into)
             .with_context(|| format!("clearing the CMD of the image committed from {container}"));
     }
     Ok(id)
 }
 
 /// The `commit` call's arguments, in Docker's dialect or Podman's.
-fn commit_args(podman: bool, container: &str, app: &App, before: &Image) -> Vec<String> {
+fn commit_args(
+    podman: bool,
+    container: &str,
+    app: &App,
+    before: &Image,
+    into: &str,
+) -> Vec<String> {
     let mut args: Vec<String> = vec!["commit".into()];
     if let Some(entrypoint) = &before.entrypoint {
         args.extend([
@@ -66,16 +116,15 @@ fn commit_args(podman: bool, container: &str, app: &App, before: &Image) -> Vec<
     } else {
         args.extend(["--change".into(), format!("LABEL {}", labels.join(" "))]);
     }
-    args.push(container.to_string());
+    args.extend([container.to_string(), into.to_string()]);
     args
 }
 
 /// Points `reference` at `new_id`, unless it no longer points at `expected_id` (another deploy
-/// moved it while the task ran): then the new image is removed and the run fails.
+/// moved it while the task ran): then the run fails, and `new_id` is left to its owner to remove.
 pub fn move_tag(docker: &Docker, reference: &str, expected_id: &str, new_id: &str) -> Result<()> {
     let current = docker.image(reference)?.map(|image| image.id);
     if current.as_deref() != Some(expected_id) {
-        let _ = docker.run(["rmi", new_id]);
         bail!(
             "{reference} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again"
         );
@@ -124,7 +173,7 @@ mod tests {
         let app = App::new("shop").unwrap();
         let before = image(Some(&["/bin/sh", "-c"]), Some(&["serve"]));
         assert_eq!(
-            commit_args(false, "shop.predeploy.1", &app, &before),
+            commit_args(false, "shop.predeploy.1", &app, &before, "dokku/shop:t"),
             [
                 "commit",
                 "--change",
@@ -133,7 +182,8 @@ mod tests {
                 r#"CMD ["serve"]"#,
                 "--change",
                 "LABEL org.label-schema.schema-version=1.0 org.label-schema.vendor=dokku com.dokku.app-name=shop com.dokku.predeploy-phase=true",
-                "shop.predeploy.1"
+                "shop.predeploy.1",
+                "dokku/shop:t"
             ]
         );
     }
@@ -142,7 +192,13 @@ mod tests {
     fn podman_gets_docker_format_and_one_label_per_instruction() {
         let app = App::new("shop").unwrap();
         assert_eq!(
-            commit_args(true, "shop.predeploy.1", &app, &image(None, None)),
+            commit_args(
+                true,
+                "shop.predeploy.1",
+                &app,
+                &image(None, None),
+                "dokku/shop:t"
+            ),
             [
                 "commit",
                 "--change",
@@ -157,8 +213,28 @@ mod tests {
                 "LABEL com.dokku.app-name=shop",
                 "--change",
                 "LABEL com.dokku.predeploy-phase=true",
-                "shop.predeploy.1"
+                "shop.predeploy.1",
+                "dokku/shop:t"
             ]
         );
+    }
+
+    #[test]
+    fn a_runs_image_names_are_told_from_any_other_name() {
+        let app = App::new("shop").unwrap();
+        let name = intermediate_name(&app, "1700000000000-42", 2);
+        assert_eq!(name, "dokku/shop:deploy-tasks-1700000000000-42-2");
+        assert!(is_intermediate_name_of(&app, &name));
+        for other in [
+            "dokku/shop:latest",
+            "dokku/shop:deploy-tasks-",
+            "dokku/shopping:deploy-tasks-1-1",
+            "dokku/other:deploy-tasks-1-1",
+            "dokku/shop:deploy-tasks-1-1 dokku/shop:latest",
+            "sha256:0123",
+            "shop.predeploy.1-2",
+        ] {
+            assert!(!is_intermediate_name_of(&app, other), "{other}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! One phase of a deploy, top to bottom: host context, discover tasks, plan each container, run
-//! it, commit (predeploy), and report how it ended.
+//! it, commit (predeploy), record and report how it ended. The lock, the in-flight record and
+//! the committed images belong to the phase's [`PhaseRun`].
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -8,7 +9,6 @@ use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
 use crate::app_config::{self, AppConfig};
-use crate::commit;
 use crate::container::{self, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup, Search};
 use crate::docker::Image;
@@ -16,10 +16,10 @@ use crate::docker_options;
 use crate::dokku;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
-use crate::in_flight::{self, InFlight};
 use crate::interrupt;
-use crate::lock::{self, LockWait};
+use crate::lock::LockWait;
 use crate::phase::Phase;
+use crate::phase_run::PhaseRun;
 use crate::plan::{self, PlanInput};
 use crate::plugn;
 use crate::settings::{CoreTasks, FailurePolicy, Settings};
@@ -69,245 +69,50 @@ pub enum PhaseEnd {
     Interrupted(i32),
 }
 
-/// Runs one phase for one app.
+/// Runs one phase for one app: host context, discover tasks, take the app (lock, leftovers),
+/// plan, run each task (commit, record, report), move the tag. Whatever way it leaves before the
+/// tag move, the [`PhaseRun`] removes what it committed.
 pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
-    let PhaseRequest {
-        app, tag, phase, ..
-    } = request;
-    let output = host.output;
-    let reference = format!("{}:{}", app.image_repository(), tag.name());
-
+    let phase = request.phase;
     if !request.dokku_checked_first {
-        output.heading(&format!("Checking for {phase} task"));
+        host.output.heading(&format!("Checking for {phase} task"));
     }
-    let settings = Settings::of(host, app);
-    // A broken setting fails the trigger before anything is read from the image.
-    settings.timeout(*phase, None)?;
-    let policy_setting = settings.on_failure(*phase)?;
-    let config = app_config::load(host, app)?;
-    let sources = source_options(&settings, &config)?;
-    let search = Search::new(&settings, &sources.flux_orbit);
-    let defer = settings.core_tasks(host)? == CoreTasks::Defer;
-    let found = phase_tasks(
-        host,
-        request,
-        &mut ImageLookup::new(&host.docker, reference.clone()),
-        &search,
-        &sources,
-    )?;
-    let found = leave_to_dokku(host, found, defer, true);
+    let context = PhaseContext::read(host, request)?;
+    let found = context.due_tasks(&mut context.lookup(), Announce::Yes)?;
     if found.is_empty() {
-        if !request.dokku_checked_first {
-            output.detail(&format!("No {phase} task found, skipping"));
-        }
-        return Ok(PhaseEnd::Done);
+        return Ok(nothing_to_run(&context, !request.dokku_checked_first));
     }
-    if request.dokku_checked_first {
-        output.heading(&format!(
-            "Running the {phase} task with deploy-tasks (Dokku's app-json left it to this plugin)"
-        ));
+    if let Some(end) = context.skip_or_announce(&found)? {
+        return Ok(end);
     }
-
-    if request.obey_skip {
-        if let Some(why) = skipped_by(&settings, *phase)? {
-            output.detail(&format!("Skipping {phase} tasks ({why})"));
-            for task in &found {
-                let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, "");
-                entry.finish(Outcome::Skipped, None, "", Duration::ZERO);
-                record(host, app, &entry);
-            }
-            return Ok(PhaseEnd::Done);
-        }
-    }
-    let shell = settings.shell();
-    for warning in &config.warnings {
-        output.warn(warning);
-    }
-    let _lock = match lock::acquire(host, app, &output)? {
-        Ok(lock) => lock,
-        Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, *phase, signal, false)),
+    let mut run = match PhaseRun::begin(host, &request.app)? {
+        Ok(run) => run,
+        Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, phase, signal, false)),
     };
-    in_flight::remove_leftovers(host, app, &output)?;
-    // What was found before the lock only decided whether to take it. A deploy that held the
-    // lock may have moved the tag (run on what it names now, so its commit is built upon, never
-    // lost) or run the first-deploy-only task: look again.
-    let mut lookup = ImageLookup::new(&host.docker, reference.clone());
-    let image = lookup.get()?.clone();
-    // On a Dokku, its plugins shape the task container as they shape the deploy's.
-    let dokku_plugins = dokku::fires_release_builder(host) && plugn::available();
-    let options = docker_options_for(host, request, &image, dokku_plugins)?;
-    for warning in &options.warnings {
-        output.warn(warning);
-    }
-    let tasks = phase_tasks(host, request, &mut lookup, &search, &sources)?;
-    let tasks = leave_to_dokku(host, tasks, defer, false);
-    if tasks.is_empty() {
-        output.detail(&format!("No {phase} task found, skipping"));
-        return Ok(PhaseEnd::Done);
-    }
-    if *phase == Phase::Predeploy && request.commit && !image.volumes.is_empty() {
-        output.warn(&format!(
-            "{reference} declares VOLUME {}: what the predeploy task writes there is not committed",
-            image.volumes.join(", ")
-        ));
-    }
-
-    let run_id = container::run_id();
-    let mut in_flight = InFlight::open(host, app, &run_id)?;
-    // Each predeploy task runs on the previous one's result, committed untagged; the tag moves
-    // once, after the last.
-    let mut committed: Vec<String> = Vec::new();
-    for (index, task) in tasks.iter().enumerate() {
-        if let Some(why) = &task.skip {
-            output.detail(&format!(
-                "Skipping {phase} task from {} ({why})",
-                task.source.name()
-            ));
-            let mut entry = HistoryEntry::start(*phase, task.source.name(), &task.command, "");
-            entry.finish(Outcome::Skipped, None, "", Duration::ZERO);
-            record(host, app, &entry);
-            continue;
-        }
-        if task.frequency == Frequency::FirstDeployOnly {
-            // Recorded before it runs, so it never runs twice, even if it fails.
-            record_first_deploy_task(host, app)?;
-        }
-        let limits = Limits {
-            timeout: settings.timeout(*phase, task.defaults.timeout)?,
-            policy: policy_setting
-                .or(task.defaults.on_failure)
-                .unwrap_or(FailurePolicy::Fail),
-            ignore_timeout: policy_setting.is_none() && task.defaults.ignore_timeout,
-        };
-        let run_image = committed.last().unwrap_or(&image.id).clone();
-        let step = match &task.target {
-            Target::NewContainer => {
-                let plan = plan::task_container(&PlanInput {
-                    app,
-                    tag,
-                    task,
-                    image: &image,
-                    run_image: &run_image,
-                    helper: &host.helper,
-                    shell: shell.as_deref(),
-                    docker_options: &options.args,
-                    config: &config,
-                    run_id: &run_id,
-                    ordinal: index + 1,
-                })?;
-                output.detail(&format!(
-                    "Executing {phase} task from {}: {}",
-                    task.source.name(),
-                    task.command
-                ));
-                in_flight.note(&plan.name)?;
-                let mut entry =
-                    HistoryEntry::start(*phase, task.source.name(), &task.command, &run_image);
-                let started = Instant::now();
-                let mut guard = ContainerGuard::new(host.docker.clone(), plan.name.clone());
-                let post_container_create = |id: &str| post_container_create(id, app, *phase);
-                let before_start: Option<container::BeforeStart> =
-                    dokku_plugins.then_some(&post_container_create);
-                let ending = container::run(
-                    &host.docker,
-                    &plan,
-                    &mut guard,
-                    limits.timeout,
-                    before_start,
-                )?;
-                let mut image_after = run_image.clone();
-                if ending == Ending::Exited(0) && *phase == Phase::Predeploy && request.commit {
-                    image_after = match commit::commit(&host.docker, guard.name(), app, &image) {
-                        Ok(id) => id,
-                        Err(error) => {
-                            discard(host, &committed);
-                            return Err(error);
-                        }
-                    };
-                    committed.push(image_after.clone());
-                }
-                drop(guard);
-                conclude(
-                    host,
-                    app,
-                    task,
-                    &limits,
-                    ending,
-                    &mut entry,
-                    &image_after,
-                    started,
-                )
-            }
-            Target::RunningContainers { process_type } => {
-                let containers = container::running_containers(
-                    &host.docker,
-                    app.name(),
-                    process_type,
-                    &image.id,
-                )?;
-                if containers.is_empty() {
-                    output.detail(&format!(
-                        "No running {process_type} container of {reference}: skipping {} from {}",
-                        task.key,
-                        task.source.name()
-                    ));
-                    let mut entry =
-                        HistoryEntry::start(*phase, task.source.name(), &task.command, &image.id);
-                    entry.finish(Outcome::Skipped, None, &image.id, Duration::ZERO);
-                    record(host, app, &entry);
-                }
-                let mut step = Step::Next;
-                for name in &containers {
-                    output.detail(&format!(
-                        "Executing {phase} task from {} in {name}: {}",
-                        task.source.name(),
-                        task.command
-                    ));
-                    let mut entry =
-                        HistoryEntry::start(*phase, task.source.name(), &task.command, &image.id);
-                    let started = Instant::now();
-                    let ending =
-                        container::exec(&host.docker, name, &task.command, limits.timeout)?;
-                    step = conclude(
-                        host, app, task, &limits, ending, &mut entry, &image.id, started,
-                    );
-                    if let Step::Stop(_) = step {
-                        break;
-                    }
-                }
-                step
-            }
-        };
-        if let Step::Stop(end) = step {
-            discard(host, &committed);
+    let Some(plan) = PhasePlan::under_lock(&context)? else {
+        return Ok(nothing_to_run(&context, true));
+    };
+    for (index, task) in plan.tasks.iter().enumerate() {
+        if let Step::Stop(end) = run_task(&context, &plan, &mut run, index, task)? {
             return Ok(end);
         }
     }
-
-    if let Some(result) = committed.last() {
-        // A Ctrl-C now lets the tag move, then stops the trigger.
-        let _critical = interrupt::Critical::begin();
-        if let Err(error) = commit::move_tag(&host.docker, &reference, &image.id, result) {
-            discard(host, &committed);
-            return Err(error);
-        }
-        output.detail(&format!("Committed the {phase} result into {reference}"));
+    let committed = run.move_tag(&context.reference, &plan.image.id)?;
+    if committed {
+        let reference = &context.reference;
+        host.output
+            .detail(&format!("Committed the {phase} result into {reference}"));
     }
-    if let Some(signal) = interrupt::received() {
-        return Ok(interrupted(host, *phase, signal, !committed.is_empty()));
-    }
-    Ok(PhaseEnd::Done)
+    Ok(match interrupt::received() {
+        Some(signal) => interrupted(host, phase, signal, committed),
+        None => PhaseEnd::Done,
+    })
 }
 
 /// The tasks a trigger of `phase` would run now for `dokku/APP:TAG`, each as `SOURCE KEY` (the
 /// key left out where it is the source's name), with why it would not run where that is so: for
 /// `deploy-tasks:report`.
 pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> Result<Vec<String>> {
-    let settings = Settings::of(host, app);
-    let config = app_config::load(host, app)?;
-    let sources = source_options(&settings, &config)?;
-    let search = Search::new(&settings, &sources.flux_orbit);
-    let defer = settings.core_tasks(host)? == CoreTasks::Defer;
     let request = PhaseRequest {
         app: app.clone(),
         tag: tag.clone(),
@@ -317,9 +122,12 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         obey_skip: true,
         dokku_checked_first: false,
     };
-    let reference = format!("{}:{}", app.image_repository(), tag.name());
-    let mut lookup = ImageLookup::new(&host.docker, reference);
-    let tasks = phase_tasks(host, &request, &mut lookup, &search, &sources)?;
+    let search = TaskSearch::read(host, app)?;
+    let tasks = search.due(
+        host,
+        &request,
+        &mut ImageLookup::new(&host.docker, reference_of(&request)),
+    )?;
     Ok(tasks
         .iter()
         .map(|task| {
@@ -327,7 +135,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
             if task.key != task.source.name() {
                 text = format!("{text} {}", task.key);
             }
-            if defer && task.run_by_stock_dokku() {
+            if search.defer && task.run_by_stock_dokku() {
                 text.push_str(" (left to Dokku)");
             } else if let Some(why) = &task.skip {
                 text.push_str(&format!(" (skipped: {why})"));
@@ -335,6 +143,375 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
             text
         })
         .collect())
+}
+
+/// `dokku/APP:TAG`.
+fn reference_of(request: &PhaseRequest) -> String {
+    format!("{}:{}", request.app.image_repository(), request.tag.name())
+}
+
+/// What the search for a phase's tasks reads first: the plugin's settings, the app's config, and
+/// how the sources read with them.
+struct TaskSearch {
+    settings: Settings,
+    config: AppConfig,
+    sources: SourceOptions,
+    search: Search,
+    /// `core-tasks` is `defer`: the tasks a stock Dokku runs are left to it.
+    defer: bool,
+}
+
+impl TaskSearch {
+    fn read(host: &Host, app: &App) -> Result<TaskSearch> {
+        let settings = Settings::of(host, app);
+        let config = app_config::load(host, app)?;
+        let sources = source_options(&settings, &config)?;
+        let search = Search::new(&settings, &sources.flux_orbit);
+        let defer = settings.core_tasks(host)? == CoreTasks::Defer;
+        Ok(TaskSearch {
+            settings,
+            config,
+            sources,
+            search,
+            defer,
+        })
+    }
+
+    /// The tasks of the requested phase that are due: first-deploy-only ones only when asked
+    /// for and not yet run.
+    fn due(
+        &self,
+        host: &Host,
+        request: &PhaseRequest,
+        lookup: &mut ImageLookup,
+    ) -> Result<Vec<Task>> {
+        let app = &request.app;
+        let copies = discover::host_copies(host, app, &self.search)?;
+        // A broken file the host extracted fails the trigger before the image is even read.
+        sources::tasks(&copies, request.phase, &self.sources)?;
+        let definitions = discover::definitions(host, app, lookup, &self.search, copies)?;
+        let mut tasks = sources::tasks(&definitions, request.phase, &self.sources)?;
+        let first_deploy_due = request.first_deploy_tasks != FirstDeployTasks::Excluded
+            && !first_deploy_task_ran(host, app);
+        let every_deploy = request.first_deploy_tasks != FirstDeployTasks::Only;
+        tasks.retain(|task| match task.frequency {
+            Frequency::EveryDeploy => every_deploy,
+            Frequency::FirstDeployOnly => first_deploy_due,
+        });
+        Ok(tasks)
+    }
+}
+
+/// One phase run's context: the host, the request, and what was read for it before any task.
+struct PhaseContext<'a> {
+    host: &'a Host,
+    request: &'a PhaseRequest,
+    /// `dokku/APP:TAG`.
+    reference: String,
+    tasks: TaskSearch,
+    /// The `PHASE-on-failure` setting, which wins over a source's default.
+    on_failure: Option<FailurePolicy>,
+}
+
+/// Whether a search for tasks says which it leaves to Dokku (once per phase).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    Yes,
+    No,
+}
+
+impl<'a> PhaseContext<'a> {
+    fn read(host: &'a Host, request: &'a PhaseRequest) -> Result<PhaseContext<'a>> {
+        let tasks = TaskSearch::read(host, &request.app)?;
+        // A broken setting fails the trigger before anything is read from the image.
+        tasks.settings.timeout(request.phase, None)?;
+        let on_failure = tasks.settings.on_failure(request.phase)?;
+        Ok(PhaseContext {
+            host,
+            request,
+            reference: reference_of(request),
+            tasks,
+            on_failure,
+        })
+    }
+
+    fn lookup(&self) -> ImageLookup<'a> {
+        ImageLookup::new(&self.host.docker, self.reference.clone())
+    }
+
+    /// The due tasks this plugin runs (with `core-tasks` at `defer`, not those a stock Dokku's
+    /// own app-json runs).
+    fn due_tasks(&self, lookup: &mut ImageLookup, announce: Announce) -> Result<Vec<Task>> {
+        let tasks = self.tasks.due(self.host, self.request, lookup)?;
+        if !self.tasks.defer {
+            return Ok(tasks);
+        }
+        let (dokku, ours): (Vec<Task>, Vec<Task>) =
+            tasks.into_iter().partition(Task::run_by_stock_dokku);
+        if announce == Announce::Yes && !dokku.is_empty() {
+            let keys: Vec<String> = dokku
+                .iter()
+                .map(|task| format!("{} {}", task.source.name(), task.key))
+                .collect();
+            self.host.output.detail(&format!(
+                "Leaving {} to Dokku's app-json plugin (core-tasks is defer)",
+                keys.join(", ")
+            ));
+        }
+        Ok(ours)
+    }
+
+    /// Says that the phase runs, or, when it is skipped, records its tasks as skipped and says
+    /// how the phase ended.
+    fn skip_or_announce(&self, found: &[Task]) -> Result<Option<PhaseEnd>> {
+        let (output, phase) = (self.host.output, self.request.phase);
+        if self.request.dokku_checked_first {
+            output.heading(&format!(
+                "Running the {phase} task with deploy-tasks (Dokku's app-json left it to this plugin)"
+            ));
+        }
+        if self.request.obey_skip {
+            if let Some(why) = skipped_by(&self.tasks.settings, phase)? {
+                output.detail(&format!("Skipping {phase} tasks ({why})"));
+                for task in found {
+                    self.record_skipped(task, "");
+                }
+                return Ok(Some(PhaseEnd::Done));
+            }
+        }
+        for warning in &self.tasks.config.warnings {
+            output.warn(warning);
+        }
+        Ok(None)
+    }
+
+    /// A task's limits once the admin's settings are laid over its source's defaults.
+    fn limits(&self, task: &Task) -> Result<Limits> {
+        Ok(Limits {
+            timeout: self
+                .tasks
+                .settings
+                .timeout(task.phase, task.defaults.timeout)?,
+            policy: self
+                .on_failure
+                .or(task.defaults.on_failure)
+                .unwrap_or(FailurePolicy::Fail),
+            ignore_timeout: self.on_failure.is_none() && task.defaults.ignore_timeout,
+        })
+    }
+
+    /// Appends a task run to the app's history. The history serves the operator; a failure to
+    /// write it never fails a deploy.
+    fn record(&self, entry: &HistoryEntry) {
+        if let Err(error) = history::append(&self.host.data_dir(&self.request.app), entry) {
+            self.host.output.warn(&format!(
+                "could not record the run in the history: {error:#}"
+            ));
+        }
+    }
+
+    fn record_skipped(&self, task: &Task, image: &str) {
+        let mut entry = HistoryEntry::start(task.phase, task.source.name(), &task.command, image);
+        entry.finish(Outcome::Skipped, None, image, Duration::ZERO);
+        self.record(&entry);
+    }
+}
+
+/// What the phase runs, read again under the lock: a deploy that held it may have moved the tag
+/// (the tasks run on what it names now, so its commit is built upon, never lost) or run the
+/// first-deploy-only task.
+struct PhasePlan {
+    image: Image,
+    tasks: Vec<Task>,
+    /// The app's docker options for the phase's containers.
+    docker_options: Vec<String>,
+    /// On a Dokku, its plugins shape the task containers as they shape the deploy's.
+    dokku_plugins: bool,
+}
+
+impl PhasePlan {
+    /// The plan, or `None` (said) when no task is due any more.
+    fn under_lock(context: &PhaseContext) -> Result<Option<PhasePlan>> {
+        let (host, request) = (context.host, context.request);
+        let mut lookup = context.lookup();
+        let image = lookup.get()?.clone();
+        let dokku_plugins = dokku::fires_release_builder(host) && plugn::available();
+        let options = docker_options_for(host, request, &image, dokku_plugins)?;
+        for warning in &options.warnings {
+            host.output.warn(warning);
+        }
+        let tasks = context.due_tasks(&mut lookup, Announce::No)?;
+        if tasks.is_empty() {
+            return Ok(None);
+        }
+        if request.phase == Phase::Predeploy && request.commit && !image.volumes.is_empty() {
+            host.output.warn(&format!(
+                "{} declares VOLUME {}: what the predeploy task writes there is not committed",
+                context.reference,
+                image.volumes.join(", ")
+            ));
+        }
+        Ok(Some(PhasePlan {
+            image,
+            tasks,
+            docker_options: options.args,
+            dokku_plugins,
+        }))
+    }
+}
+
+/// Says that no task of the phase is due, when `say`.
+fn nothing_to_run(context: &PhaseContext, say: bool) -> PhaseEnd {
+    if say {
+        let phase = context.request.phase;
+        context
+            .host
+            .output
+            .detail(&format!("No {phase} task found, skipping"));
+    }
+    PhaseEnd::Done
+}
+
+/// Runs the `index`-th task of the phase where its source says, and decides whether the phase
+/// goes on.
+fn run_task(
+    context: &PhaseContext,
+    plan: &PhasePlan,
+    run: &mut PhaseRun,
+    index: usize,
+    task: &Task,
+) -> Result<Step> {
+    if let Some(why) = &task.skip {
+        context.host.output.detail(&format!(
+            "Skipping {} task from {} ({why})",
+            task.phase,
+            task.source.name()
+        ));
+        context.record_skipped(task, "");
+        return Ok(Step::Next);
+    }
+    if task.frequency == Frequency::FirstDeployOnly {
+        // Recorded before it runs, so it never runs twice, even if it fails.
+        record_first_deploy_task(context.host, &context.request.app)?;
+    }
+    let limits = context.limits(task)?;
+    match &task.target {
+        Target::NewContainer => run_in_new_container(context, plan, run, index, task, &limits),
+        Target::RunningContainers { process_type } => {
+            run_in_running_containers(context, plan, task, process_type, &limits)
+        }
+    }
+}
+
+/// Runs a task in a container of its own, on the previous predeploy task's result, and commits
+/// a predeploy's result when it succeeded.
+fn run_in_new_container(
+    context: &PhaseContext,
+    plan: &PhasePlan,
+    run: &mut PhaseRun,
+    index: usize,
+    task: &Task,
+    limits: &Limits,
+) -> Result<Step> {
+    let (host, request) = (context.host, context.request);
+    let run_image = run.run_image(&plan.image).to_string();
+    let shell = context.tasks.settings.shell();
+    let task_container = plan::task_container(&PlanInput {
+        app: &request.app,
+        tag: &request.tag,
+        task,
+        image: &plan.image,
+        run_image: &run_image,
+        helper: &host.helper,
+        shell: shell.as_deref(),
+        docker_options: &plan.docker_options,
+        config: &context.tasks.config,
+        run_id: run.id(),
+        ordinal: index + 1,
+    })?;
+    host.output.detail(&format!(
+        "Executing {} task from {}: {}",
+        task.phase,
+        task.source.name(),
+        task.command
+    ));
+    run.note_container(&task_container.name)?;
+    let mut entry = HistoryEntry::start(task.phase, task.source.name(), &task.command, &run_image);
+    let started = Instant::now();
+    let mut guard = ContainerGuard::new(host.docker.clone(), task_container.name.clone());
+    let post_container_create = |id: &str| post_container_create(id, &request.app, task.phase);
+    let before_start: Option<container::BeforeStart> =
+        plan.dokku_plugins.then_some(&post_container_create);
+    let ending = container::run(
+        &host.docker,
+        &task_container,
+        &mut guard,
+        limits.timeout,
+        before_start,
+    )?;
+    let committing =
+        ending == Ending::Exited(0) && task.phase == Phase::Predeploy && request.commit;
+    let image_after = if committing {
+        run.commit(guard.name(), &plan.image)?
+    } else {
+        run_image
+    };
+    drop(guard);
+    Ok(conclude(
+        context,
+        task,
+        limits,
+        ending,
+        &mut entry,
+        &image_after,
+        started,
+    ))
+}
+
+/// Runs a task in each running container of a process type that runs the phase's image, one
+/// after the other, until one fails.
+fn run_in_running_containers(
+    context: &PhaseContext,
+    plan: &PhasePlan,
+    task: &Task,
+    process_type: &str,
+    limits: &Limits,
+) -> Result<Step> {
+    let (host, image) = (context.host, &plan.image);
+    let containers = container::running_containers(
+        &host.docker,
+        context.request.app.name(),
+        process_type,
+        &image.id,
+    )?;
+    if containers.is_empty() {
+        host.output.detail(&format!(
+            "No running {process_type} container of {}: skipping {} from {}",
+            context.reference,
+            task.key,
+            task.source.name()
+        ));
+        context.record_skipped(task, &image.id);
+    }
+    for name in &containers {
+        host.output.detail(&format!(
+            "Executing {} task from {} in {name}: {}",
+            task.phase,
+            task.source.name(),
+            task.command
+        ));
+        let mut entry =
+            HistoryEntry::start(task.phase, task.source.name(), &task.command, &image.id);
+        let started = Instant::now();
+        let ending = container::exec(&host.docker, name, &task.command, limits.timeout)?;
+        let step = conclude(
+            context, task, limits, ending, &mut entry, &image.id, started,
+        );
+        if let Step::Stop(_) = step {
+            return Ok(step);
+        }
+    }
+    Ok(Step::Next)
 }
 
 /// A task's limits once the admin's settings are laid over its source's defaults.
@@ -351,10 +528,8 @@ enum Step {
 }
 
 /// Reports and records how a task ended, and decides whether the phase goes on.
-#[allow(clippy::too_many_arguments)]
 fn conclude(
-    host: &Host,
-    app: &App,
+    context: &PhaseContext,
     task: &Task,
     limits: &Limits,
     ending: Ending,
@@ -362,6 +537,7 @@ fn conclude(
     image_after: &str,
     started: Instant,
 ) -> Step {
+    let host = context.host;
     let phase = task.phase;
     let (outcome, code, step) = match ending {
         Ending::Exited(0) => (Outcome::Ok, Some(0), Step::Next),
@@ -399,29 +575,8 @@ fn conclude(
         ),
     };
     entry.finish(outcome, code, image_after, started.elapsed());
-    record(host, app, entry);
+    context.record(entry);
     step
-}
-
-/// With `core-tasks` at `defer`, drops the tasks a stock Dokku's own app-json plugin runs,
-/// saying so once (`announce`) per phase.
-fn leave_to_dokku(host: &Host, tasks: Vec<Task>, defer: bool, announce: bool) -> Vec<Task> {
-    if !defer {
-        return tasks;
-    }
-    let (dokku, ours): (Vec<Task>, Vec<Task>) =
-        tasks.into_iter().partition(Task::run_by_stock_dokku);
-    if announce && !dokku.is_empty() {
-        let keys: Vec<String> = dokku
-            .iter()
-            .map(|task| format!("{} {}", task.source.name(), task.key))
-            .collect();
-        host.output.detail(&format!(
-            "Leaving {} to Dokku's app-json plugin (core-tasks is defer)",
-            keys.join(", ")
-        ));
-    }
-    ours
 }
 
 /// How the sources read, from the plugin's settings and the app's config.
@@ -437,41 +592,6 @@ fn skipped_by(settings: &Settings, phase: Phase) -> Result<Option<String>> {
     Ok(settings
         .skipped()?
         .and_then(|(phases, why)| phases.contains(&phase).then_some(why)))
-}
-
-/// Appends a task run to the app's history. The history serves the operator; a failure to write
-/// it never fails a deploy.
-fn record(host: &Host, app: &App, entry: &HistoryEntry) {
-    if let Err(error) = history::append(&host.data_dir(app), entry) {
-        host.output.warn(&format!(
-            "could not record the run in the history: {error:#}"
-        ));
-    }
-}
-
-/// The tasks of the requested phase that are due: first-deploy-only ones only when asked for and
-/// not yet run.
-fn phase_tasks(
-    host: &Host,
-    request: &PhaseRequest,
-    lookup: &mut ImageLookup,
-    search: &Search,
-    options: &SourceOptions,
-) -> Result<Vec<Task>> {
-    let app = &request.app;
-    let copies = discover::host_copies(host, app, search)?;
-    // A broken file the host extracted fails the trigger before the image is even read.
-    sources::tasks(&copies, request.phase, options)?;
-    let definitions = discover::definitions(host, app, lookup, search, copies)?;
-    let mut tasks = sources::tasks(&definitions, request.phase, options)?;
-    let first_deploy_due = request.first_deploy_tasks != FirstDeployTasks::Excluded
-        && !first_deploy_task_ran(host, app);
-    let every_deploy = request.first_deploy_tasks != FirstDeployTasks::Only;
-    tasks.retain(|task| match task.frequency {
-        Frequency::EveryDeploy => every_deploy,
-        Frequency::FirstDeployOnly => first_deploy_due,
-    });
-    Ok(tasks)
 }
 
 /// This plugin's record that the first-deploy-only task ran.
@@ -633,14 +753,6 @@ fn interrupted(host: &Host, phase: Phase, signal: i32, committed: bool) -> Phase
     host.output
         .error(&format!("{phase} interrupted ({why}): {what}"));
     PhaseEnd::Interrupted(signal)
-}
-
-/// Removes images committed by a run that did not finish, newest first (each is the parent of
-/// the next).
-fn discard(host: &Host, committed: &[String]) {
-    for id in committed.iter().rev() {
-        let _ = host.docker.run(["rmi", id]);
-    }
 }
 
 fn seconds(duration: Duration) -> String {

@@ -199,11 +199,11 @@ impl Docker {
         }
     }
 
-    /// Builds an image from a Dockerfile given on stdin, with no context, and returns its ID.
-    /// The classic builder: metadata-only instructions then make no container, and a CLI
-    /// without the buildx plugin still builds.
-    pub fn build_from_stdin(&self, dockerfile: &str) -> Result<String> {
-        let mut command = self.command(["build", "--quiet", "-"]);
+    /// Builds an image named `tag` from a Dockerfile given on stdin, with no context, and
+    /// returns its ID. The classic builder: metadata-only instructions then make no container,
+    /// and a CLI without the buildx plugin still builds.
+    pub fn build_from_stdin(&self, dockerfile: &str, tag: &str) -> Result<String> {
+        let mut command = self.command(["build", "--quiet", "--tag", tag, "-"]);
         command
             .env("DOCKER_BUILDKIT", "0")
             .stdin(Stdio::piped())
@@ -278,6 +278,26 @@ impl Docker {
         }
     }
 
+    /// Removes the name `reference` (`REPOSITORY:TAG`, never an ID), and the image with it when
+    /// nothing else holds the image: no other name, no child image (Docker's
+    /// `daemon/images/image_delete.go`, `ImageDelete`: a name's image is then deleted quietly, or
+    /// kept). Returns whether the name existed.
+    pub fn remove_image(&self, reference: &str) -> Result<bool> {
+        if let Some(engine) = &self.engine {
+            let response = engine.request("DELETE", &format!("/images/{reference}"), None)?;
+            return match response.status {
+                200 => Ok(true),
+                404 => Ok(false),
+                _ => bail!("removing the image {reference}: {}", response.message()),
+            };
+        }
+        match self.run(["rmi", reference]) {
+            Ok(_) => Ok(true),
+            Err(error) if is_missing(&error) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Stops a running container: SIGTERM to its first process, SIGKILL after `grace`. A
     /// container that is gone or already stopped is not an error.
     pub fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
@@ -329,12 +349,13 @@ impl Docker {
     }
 }
 
-/// True for the error Docker gives about a container or image that does not exist.
+/// True for the error Docker (or Podman) gives about a container or image that does not exist.
 pub fn is_missing(error: &anyhow::Error) -> bool {
     let text = error.to_string();
     text.contains("No such container")
         || text.contains("no such container")
         || text.contains("No such image")
+        || text.contains("image not known")
 }
 
 /// Podman's spelling of the calls the plugin makes:

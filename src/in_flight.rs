@@ -1,12 +1,18 @@
-//! The record of task containers in flight, so that a run killed with SIGKILL (which no handler
-//! sees) leaves nothing behind for long: the next run with tasks for the same app removes them.
+//! The record of what a run has in flight, so that a run killed with SIGKILL (which no handler
+//! sees) leaves nothing behind for long: the next run with tasks for the same app removes it.
 //!
 //! Each run that creates containers keeps a file `in-flight/RUNID` under the app's data
-//! directory, holds an exclusive lock on it for as long as it lives, and writes each container's
-//! name into it before creating the container. A record whose lock can be taken belongs to a run
-//! that is gone, however long ago or recently it started; one whose lock is held belongs to a
-//! live run (a concurrent deploy) and is left alone. Reading the records costs no Docker call,
-//! and the no-task path never reads them.
+//! directory, holds an exclusive lock on it for as long as it lives, and writes into it, one a
+//! line, each container's name before creating the container and each name it gives a committed
+//! image ([`crate::commit::intermediate_name`]) before the commit starts. A record whose lock can
+//! be taken belongs to a run that is gone, however long ago or recently it started; one whose
+//! lock is held belongs to a live run (a concurrent deploy) and is left alone. Reading the records
+//! costs no Docker call, and the no-task path never reads them.
+//!
+//! Images are recorded and removed by name, never by ID: removing a name removes the image only
+//! when nothing else holds it, so a run killed after its tag move loses its own names and the
+//! app's image stays; an image whose commit was cut short by the kill, or finished after it, has
+//! its name all the same.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
@@ -15,13 +21,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::app::App;
+use crate::commit;
 use crate::host::Host;
 use crate::output::Output;
 
-/// This run's record, removed when dropped (after every container it lists was removed).
+/// This run's record, removed when dropped (after everything it lists was removed), unless
+/// [`InFlight::keep`] was called.
 pub struct InFlight {
     file: File,
     path: PathBuf,
+    kept: bool,
 }
 
 impl InFlight {
@@ -35,49 +44,81 @@ impl InFlight {
         let file = ownership.create_or_open(&path, OpenOptions::new().append(true))?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
-        Ok(InFlight { file, path })
+        Ok(InFlight {
+            file,
+            path,
+            kept: false,
+        })
     }
 
-    /// Notes a container this run is about to create.
-    pub fn note(&mut self, container: &str) -> Result<()> {
-        writeln!(self.file, "{container}")
-            .with_context(|| format!("writing {}", self.path.display()))
+    /// Notes a container, or a name for an image, this run is about to create.
+    pub fn note(&mut self, name: &str) -> Result<()> {
+        writeln!(self.file, "{name}").with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    /// Leaves the record for the next run, which removes what it lists once this run is gone:
+    /// for what this run could not remove itself.
+    pub fn keep(&mut self) {
+        self.kept = true;
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Removes the containers listed by records whose run is gone, and the records; says so in one
-/// line when it removed any.
+/// Removes what the records of runs that are gone list, and the records: their containers, then
+/// their images' names, newest first (a later commit is the child of an earlier one, and a
+/// container holds its image). Says so in one line for each kind it removed.
 pub fn remove_leftovers(host: &Host, app: &App, output: &Output) -> Result<()> {
     let dir = records_dir(host, app);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };
-    let mut removed = Vec::new();
+    let mut containers = Vec::new();
+    let mut images = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         let Some(owner_gone) = owner_gone(&path) else {
             continue;
         };
         let _lock = owner_gone;
-        let names = std::fs::read_to_string(&path).unwrap_or_default();
-        for name in names.lines().filter(|name| is_task_container_of(app, name)) {
+        let record = std::fs::read_to_string(&path).unwrap_or_default();
+        for name in record
+            .lines()
+            .filter(|name| is_task_container_of(app, name))
+        {
             if host.docker.remove_container(name)? {
-                removed.push(name.to_string());
+                containers.push(name.to_string());
+            }
+        }
+        for name in record
+            .lines()
+            .rev()
+            .filter(|name| commit::is_intermediate_name_of(app, name))
+        {
+            if host.docker.remove_image(name)? {
+                images.push(name.to_string());
             }
         }
         let _ = std::fs::remove_file(&path);
     }
-    if !removed.is_empty() {
+    if !containers.is_empty() {
         output.warn(&format!(
             "removed task containers left by a run of {} that was killed: {}",
             app.name(),
-            removed.join(", ")
+            containers.join(", ")
+        ));
+    }
+    if !images.is_empty() {
+        output.warn(&format!(
+            "removed images committed by a run of {} that was killed: {}",
+            app.name(),
+            images.join(", ")
         ));
     }
     Ok(())

@@ -4,7 +4,8 @@
 //!
 //! The data flow of one phase is [`deploy::run_phase`]: host context ([`host`]), discover tasks
 //! ([`discover`], [`sources`]), plan the container ([`plan`]), run it ([`container`]), commit
-//! ([`commit`]), report ([`output`]).
+//! ([`commit`]), record ([`history`]), report ([`output`]); the lock, the in-flight record and
+//! the committed images are held by a [`phase_run::PhaseRun`].
 
 pub mod app;
 pub mod app_config;
@@ -29,6 +30,7 @@ pub mod operator_commands;
 pub mod output;
 pub mod ownership;
 pub mod phase;
+pub mod phase_run;
 pub mod plan;
 pub mod plugn;
 pub mod settings;

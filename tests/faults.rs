@@ -216,37 +216,199 @@ fn given_a_running_task_when_the_pushers_connection_drops_then_it_stops_like_a_h
     assert_clean(&host, &before);
 }
 
+const PREDEPLOY_WRITES_MARKER: &str =
+    r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker"}}}"#;
+
 #[test]
-fn given_a_signal_at_the_end_of_a_predeploy_then_the_image_is_either_unchanged_or_fully_committed()
-{
+fn given_a_tag_moved_by_someone_else_while_the_predeploy_commits_then_the_plugin_refuses_to_move_it_and_leaves_no_image(
+) {
     let host = TestHost::new("commit-race");
-    let before = host.build(&busybox_app(""), &[]);
-    host.host_app_json(
-        r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker; echo finishing"}}}"#,
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    let wrapper = DockerWrapper::holding("commit", 1);
+    let child = host
+        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
+        .spawn()
+        .unwrap();
+    wrapper.wait_until_held();
+
+    let theirs = host.build_tagged(
+        "theirs",
+        &busybox_app(&format!("LABEL deploy-tasks-test.theirs={}", host.app)),
+        &[],
     );
-    let mut child = host.spawn("pre-deploy", &[&host.app]);
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    wait_for_line(&mut stdout, "       finishing", LONG);
+    docker(&["tag", &format!("dokku/{}:theirs", host.app), &host.image()]);
+    wrapper.release();
+
+    let run = finish_within(child);
+    run.expect_code(1).one_line_error().stderr_has(&format!(
+        "{} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again",
+        host.image()
+    ));
+    assert_eq!(image_id(&host.image()), theirs, "their tag was moved");
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_a_signal_while_the_predeploy_commits_then_the_commit_and_the_tag_move_complete_and_the_trigger_exits_130(
+) {
+    let host = TestHost::new("commit-signal");
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    let wrapper = DockerWrapper::holding("commit", 1);
+    let child = host
+        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
+        .spawn()
+        .unwrap();
+    wrapper.wait_until_held();
 
     send(&child, libc::SIGINT);
+    wrapper.release();
 
-    let run = finish(child, Some(stdout));
-    let after = image_id(&host.image());
-    if after == before {
-        // The signal stopped the task before the commit, or the commit won the race and the
-        // trigger already exited 0.
-        assert!(matches!(run.code, Some(130) | Some(0)), "{run:#?}");
-    } else {
-        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
-        if run.code == Some(130) {
-            assert!(
-                run.stderr.contains("the commit completed first"),
-                "{run:#?}"
-            );
-        } else {
-            assert_eq!(run.code, Some(0), "{run:#?}");
-        }
+    let run = finish_within(child);
+    run.expect_code(130)
+        .stderr_has("predeploy interrupted (received SIGINT): the commit completed first");
+    assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+    let built_on = docker(&["history", "-q", "--no-trunc", &host.image()]);
+    for id in host.committed_images() {
+        assert!(
+            built_on.contains(&id),
+            "{id} is not under the tag: {built_on}"
+        );
     }
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_a_trigger_killed_with_sigkill_during_the_commit_when_the_next_run_starts_then_it_removes_the_image_and_the_container(
+) {
+    let host = TestHost::new("sigkill-commit");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    host.host_procfile("release: echo released\n");
+    let wrapper = DockerWrapper::holding("commit", 1);
+    let mut child = host
+        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
+        .spawn()
+        .unwrap();
+    wrapper.wait_until_held();
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The commit outlives the trigger, as a CLI in a process group of its own does.
+    wrapper.release();
+    wrapper.wait_until_finished();
+    assert_eq!(host.committed_images().len(), 1, "the commit made no image");
+    let leftover = host.task_containers();
+    assert_eq!(leftover.len(), 1, "{leftover:?}");
+
+    let run = host.release();
+
+    run.expect_code(0)
+        .stdout_has("       released")
+        .stderr_has(&format!(
+            "removed task containers left by a run of {} that was killed: {}",
+            host.app, leftover[0]
+        ))
+        .stderr_has(&format!(
+            "removed images committed by a run of {} that was killed: dokku/{}:deploy-tasks-",
+            host.app, host.app
+        ));
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert!(host.task_containers().is_empty());
+    assert_eq!(image_id(&host.image()), before);
+}
+
+/// An image with two predeploy tasks: app.json's, then Flux-Orbit's `pre-deploy.sh` on its
+/// result.
+fn chained_predeploys(host: &TestHost) -> String {
+    let before = host.build(
+        &busybox_app("COPY pre-deploy.sh /app/pre-deploy.sh"),
+        &[("pre-deploy.sh", "echo second > /app/second\n")],
+    );
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    before
+}
+
+#[test]
+fn given_chained_predeploys_killed_between_the_tasks_when_the_next_run_starts_then_nothing_of_the_run_is_left(
+) {
+    let host = TestHost::new("sigkill-chain");
+    let before = chained_predeploys(&host);
+    host.host_procfile("release: echo released\n");
+    // The second `docker run` starts the second task, after the first one's commit.
+    let wrapper = DockerWrapper::holding("run", 2);
+    let mut child = host
+        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
+        .spawn()
+        .unwrap();
+    wrapper.wait_until_held();
+    assert!(
+        !host.committed_images().is_empty(),
+        "the first task committed nothing"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The second task's container is made after all, from the first one's image, which it holds.
+    wrapper.release();
+    wrapper.wait_until_finished();
+    assert_eq!(host.task_containers().len(), 1);
+
+    let run = host.release();
+
+    run.expect_code(0)
+        .stderr_has("removed task containers left by a run of")
+        .stderr_has("removed images committed by a run of");
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert!(host.task_containers().is_empty());
+    assert_eq!(image_id(&host.image()), before);
+}
+
+#[test]
+fn given_chained_predeploys_whose_tag_move_fails_then_every_image_they_committed_is_removed() {
+    let host = TestHost::new("tag-fails");
+    let before = chained_predeploys(&host);
+    let wrapper = DockerWrapper::failing("tag");
+
+    let run = Run::from(
+        host.trigger_through(&wrapper, "pre-deploy", &[&host.app])
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has(&format!("tagging the committed image as {}", host.image()))
+        .stderr_has("tag refused by the test");
+    let entries = host.history();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_ne!(entries[1]["image_after"], entries[0]["image_after"]);
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert_eq!(image_id(&host.image()), before);
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_a_commit_whose_cmd_cannot_be_cleared_then_the_image_it_committed_is_removed() {
+    let host = TestHost::new("build-fails");
+    // No ENTRYPOINT and no CMD: after `docker commit`, a `docker build` writes the empty CMD.
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    let wrapper = DockerWrapper::failing("build");
+
+    let run = Run::from(
+        host.trigger_through(&wrapper, "pre-deploy", &[&host.app])
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has("clearing the CMD of the image committed from");
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert_eq!(image_id(&host.image()), before);
     assert!(host.task_containers().is_empty());
 }
 

@@ -1,0 +1,129 @@
+//! One phase's run as a transaction: it holds the app's lock and its in-flight record, and owns
+//! every image its predeploy tasks committed. The tag move is its commit; leaving any other way
+//! (a failed task, an error returned with `?`, a panic, a signal) removes those images.
+
+use anyhow::Result;
+
+use crate::app::App;
+use crate::commit;
+use crate::container;
+use crate::docker::{Docker, Image};
+use crate::host::Host;
+use crate::in_flight::{self, InFlight};
+use crate::interrupt;
+use crate::lock::{self, AppLock, LockWait};
+use crate::output::Output;
+
+/// A phase running for an app, from the lock to the tag move.
+///
+/// Dropped, it removes the names it gave its images, newest first. Docker removes an image with
+/// its name when nothing else holds it, so without the tag move every image the run committed
+/// goes; after it, the app's tag holds the last image and each image its parent, and only the
+/// names go. What it cannot remove stays in the in-flight record for the next run, with a line
+/// saying so. The record is removed, and the lock released, only after that.
+pub struct PhaseRun {
+    docker: Docker,
+    output: Output,
+    app: App,
+    id: String,
+    /// The names given to the images this run created, oldest first.
+    images: Vec<String>,
+    /// The last commit's image ID: what the next predeploy task runs on and the tag moves to.
+    latest: Option<String>,
+    // Dropped in this order, after `drop` ran: the record, then the lock.
+    in_flight: InFlight,
+    _lock: AppLock,
+}
+
+impl PhaseRun {
+    /// Takes the app's lock (waiting while another run holds it; a stop signal ends the wait),
+    /// removes what runs that were killed left, and opens this run's in-flight record.
+    pub fn begin(host: &Host, app: &App) -> Result<std::result::Result<PhaseRun, LockWait>> {
+        let lock = match lock::acquire(host, app, &host.output)? {
+            Ok(lock) => lock,
+            Err(wait) => return Ok(Err(wait)),
+        };
+        in_flight::remove_leftovers(host, app, &host.output)?;
+        let id = container::run_id();
+        let in_flight = InFlight::open(host, app, &id)?;
+        Ok(Ok(PhaseRun {
+            docker: host.docker.clone(),
+            output: host.output,
+            app: app.clone(),
+            id,
+            images: Vec::new(),
+            latest: None,
+            in_flight,
+            _lock: lock,
+        }))
+    }
+
+    /// The run's ID, which names its containers and images.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Notes a task container before it is created, so that the next run removes it should this
+    /// one be killed.
+    pub fn note_container(&mut self, name: &str) -> Result<()> {
+        self.in_flight.note(name)
+    }
+
+    /// The image the next predeploy task runs on: the last commit, else `image`'s.
+    pub fn run_image<'a>(&'a self, image: &'a Image) -> &'a str {
+        self.latest.as_deref().unwrap_or(&image.id)
+    }
+
+    /// Commits a predeploy task's stopped container ([`commit::commit`]) and returns the image
+    /// ID. Each image is named, and the name recorded, before the call that creates it starts.
+    pub fn commit(&mut self, container: &str, before: &Image) -> Result<String> {
+        let PhaseRun {
+            docker,
+            app,
+            id,
+            images,
+            in_flight,
+            ..
+        } = self;
+        let mut name_next = || -> Result<String> {
+            let name = commit::intermediate_name(app, id, images.len() + 1);
+            in_flight.note(&name)?;
+            images.push(name.clone());
+            Ok(name)
+        };
+        let committed = commit::commit(docker, container, app, before, &mut name_next)?;
+        self.latest = Some(committed.clone());
+        Ok(committed)
+    }
+
+    /// Points `reference` at the last commit, unless it no longer points at `expected_id`
+    /// ([`commit::move_tag`]); a signal meanwhile is acted on after it. Returns whether there
+    /// was a commit to move the tag to.
+    pub fn move_tag(&self, reference: &str, expected_id: &str) -> Result<bool> {
+        let Some(latest) = &self.latest else {
+            return Ok(false);
+        };
+        let _critical = interrupt::Critical::begin();
+        commit::move_tag(&self.docker, reference, expected_id, latest)?;
+        Ok(true)
+    }
+}
+
+impl Drop for PhaseRun {
+    fn drop(&mut self) {
+        let mut left = Vec::new();
+        for name in self.images.iter().rev() {
+            if let Err(error) = self.docker.remove_image(name) {
+                left.push(format!("{name} ({error:#})"));
+            }
+        }
+        if !left.is_empty() {
+            self.in_flight.keep();
+            self.output.warn(&format!(
+                "could not remove the images this run committed: {}; the next task run of {} removes them",
+                left.join(", "),
+                self.app.name()
+            ));
+        }
+    }
+}
