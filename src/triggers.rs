@@ -188,14 +188,19 @@ pub fn install() -> ExitCode {
     ExitCode::Success
 }
 
-/// `uninstall PLUGIN` (`dokku plugin:uninstall`, fired for every plugin): when this plugin goes,
-/// Dokku gets every app's tasks back.
+/// `uninstall PLUGIN` (`dokku plugin:uninstall`, fired for every plugin): when this plugin goes
+/// (whatever name it was installed under), Dokku gets every app's tasks back.
 pub fn uninstall(args: &[String]) -> ExitCode {
     let host = Host::from_env(&plugin_root());
     if let Err(error) = interrupt::install() {
         return fail(&host.output, &format!("{error:#}"));
     }
-    if args.first().map(String::as_str) != Some(crate::operator_commands::PLUGIN) {
+    // Dokku names the plugin by its directory (`plugin:install URL --name NAME`): the trigger
+    // fires for every plugin with the name of the one going.
+    let installed_as = plugin_root()
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned());
+    if args.first() != installed_as.as_ref() {
         return ExitCode::Success;
     }
     for app in dokku::apps_with_files(&host) {

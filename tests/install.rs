@@ -669,3 +669,60 @@ fn given_a_dokku_0_38_host_with_a_deployed_app_when_plugin_install_runs_then_dok
     );
     assert!(!kept.exists());
 }
+
+#[test]
+fn given_a_plugin_installed_under_another_name_when_it_is_updated_and_uninstalled_then_it_rebuilds_and_gives_the_tasks_back(
+) {
+    let host_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-install-named");
+    let _ = std::fs::remove_dir_all(&host_dir);
+    let lib_root = host_dir.join("lib");
+    let core_app_json = lib_root.join("core-plugins/available/app-json");
+    std::fs::create_dir_all(&core_app_json).unwrap();
+    std::fs::write(core_app_json.join("pre-release-builder"), "#!/bin/sh\n").unwrap();
+    let procfile = lib_root.join("data/ps/shop/Procfile");
+    std::fs::create_dir_all(procfile.parent().unwrap()).unwrap();
+    std::fs::write(&procfile, "web: ./serve\nrelease: ./migrate\n").unwrap();
+    // `dokku plugin:install file:///src/dokku-deploy-tasks` without --name: named after the URL.
+    let checkout = host_dir.join("plugins/available/main");
+    clone_into(&checkout);
+    install_trigger_on(&checkout, None, &lib_root).expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(&procfile).unwrap(),
+        "web: ./serve\n"
+    );
+
+    // `dokku plugin:update` fires `update`, not `install`: the new sources are built too.
+    let turn = BUILDS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let update = Command::new(checkout.join("update"))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("DOKKU_LIB_ROOT", &lib_root)
+        .env_remove("DOKKU_DEPLOY_TASKS_TRIGGERS")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(turn);
+    assert!(update.status.success(), "{update:?}");
+    assert!(String::from_utf8_lossy(&update.stdout).contains("Installed deploy-tasks in place"));
+
+    let uninstall = |name: &str| {
+        let run = Command::new(checkout.join("uninstall"))
+            .arg(name)
+            .env("DOKKU_LIB_ROOT", &lib_root)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+    };
+    // Another plugin's uninstall changes nothing; this one's, under its own name, hands back.
+    uninstall("deploy-tasks");
+    assert_eq!(
+        std::fs::read_to_string(&procfile).unwrap(),
+        "web: ./serve\n"
+    );
+    uninstall("main");
+    assert_eq!(
+        std::fs::read_to_string(&procfile).unwrap(),
+        "web: ./serve\nrelease: ./migrate\n"
+    );
+}
