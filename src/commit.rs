@@ -12,10 +12,11 @@
 //! build could still move it. Runs of this plugin for one app are serialised by the app lock, so
 //! only a build outside the plugin can hit that window.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::app::App;
 use crate::docker::{Docker, Image};
+use crate::engine::Engine;
 
 /// The tag prefix of the names a run gives the images it commits.
 const INTERMEDIATE_PREFIX: &str = "deploy-tasks-";
@@ -59,9 +60,12 @@ pub fn commit(
 ) -> Result<String> {
     let into = name_next()?;
     let args = commit_args(docker.is_podman(), container, app, before, &into);
-    let id = docker
-        .run(&args)
-        .with_context(|| format!("committing the predeploy container {container}"))?;
+    let id = match docker.engine() {
+        // The same changes through the API: no CLI process to start on the deploy's path.
+        Some(engine) => commit_through_engine(engine, container, &args, &into),
+        None => docker.run(&args),
+    }
+    .with_context(|| format!("committing the predeploy container {container}"))?;
     if id.is_empty() {
         bail!("`docker commit {container}` printed no image ID");
     }
@@ -129,10 +133,79 @@ pub fn move_tag(docker: &Docker, reference: &str, expected_id: &str, new_id: &st
             "{reference} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again"
         );
     }
-    docker
-        .run(["tag", new_id, reference])
-        .with_context(|| format!("tagging the committed image as {reference}"))?;
-    Ok(())
+    tag(docker, new_id, reference)
+        .with_context(|| format!("tagging the committed image as {reference}"))
+}
+
+/// `POST /commit` with the `--change` lines of `args` ([`commit_args`]), naming the new image
+/// `into` in the same request, as `docker commit CONTAINER INTO` does; its ID.
+fn commit_through_engine(
+    engine: &Engine,
+    container: &str,
+    args: &[String],
+    into: &str,
+) -> Result<String> {
+    let (repository, tag) = split_reference(into);
+    let mut query = format!(
+        "/commit?container={}&repo={}&tag={}",
+        query_value(container),
+        query_value(repository),
+        query_value(tag)
+    );
+    for pair in args.windows(2).filter(|pair| pair[0] == "--change") {
+        query.push_str(&format!("&changes={}", query_value(&pair[1])));
+    }
+    let answer = engine.request("POST", &query, None)?;
+    if answer.status != 201 {
+        bail!("the engine refused the commit: {}", answer.message());
+    }
+    serde_json::from_slice::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|body| body["Id"].as_str().map(str::to_string))
+        .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))
+}
+
+/// `docker tag ID REFERENCE`, through the API where the engine is local.
+fn tag(docker: &Docker, id: &str, reference: &str) -> Result<()> {
+    let Some(engine) = docker.engine() else {
+        docker.run(["tag", id, reference])?;
+        return Ok(());
+    };
+    let (repository, tag) = split_reference(reference);
+    let answer = engine.request(
+        "POST",
+        &format!(
+            "/images/{}/tag?repo={}&tag={}",
+            query_value(id),
+            query_value(repository),
+            query_value(tag)
+        ),
+        None,
+    )?;
+    match answer.status {
+        200 | 201 => Ok(()),
+        _ => bail!("the engine refused the tag: {}", answer.message()),
+    }
+}
+
+/// `REPOSITORY:TAG` as its two parts (a `:` in a registry's port is not the tag's).
+fn split_reference(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// A query-string value, percent-encoded (RFC 3986's unreserved characters kept).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 /// A Dockerfile JSON array (`["a","b"]`); serde_json's escapes are what Docker's parser reads.
@@ -143,6 +216,19 @@ fn json_array(words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_split_at_the_tags_colon_and_values_are_encoded() {
+        assert_eq!(
+            split_reference("dokku/shop:deploy-tasks-1-2"),
+            ("dokku/shop", "deploy-tasks-1-2")
+        );
+        assert_eq!(
+            split_reference("registry:5000/shop"),
+            ("registry:5000/shop", "latest")
+        );
+        assert_eq!(query_value("CMD [\"a b\"]"), "CMD%20%5B%22a%20b%22%5D");
+    }
 
     #[test]
     fn json_arrays_escape_quotes_and_backslashes() {

@@ -235,8 +235,8 @@ fn given_trace_then_every_docker_call_is_printed_on_stderr() {
     );
 
     run.expect_code(0);
-    // Inspecting and running go straight to the engine's API (`+ engine ...`), commit and tag
-    // through the CLI (`+ /usr/bin/docker ...`): each is traced either way.
+    // Inspecting, running, committing and tagging go straight to the engine's API
+    // (`+ engine ...`); on the CLI path they would be `+ /usr/bin/docker ...`: each is traced.
     let traced: Vec<&str> = run
         .stderr
         .lines()
@@ -247,8 +247,8 @@ fn given_trace_then_every_docker_call_is_printed_on_stderr() {
     for calls in [
         ["+ engine GET /images/", " image inspect "],
         ["+ engine POST /containers/create", " run "],
-        [" commit ", " commit "],
-        [" tag ", " tag "],
+        ["+ engine POST /commit", " commit "],
+        ["+ engine POST /images/", " tag "],
     ] {
         assert!(
             traced
