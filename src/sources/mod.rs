@@ -248,10 +248,8 @@ pub(crate) fn decode<'a>(
     if bytes.len() > MAX_BYTES {
         return Err(InputError::new(
             origin,
-            format!(
-                "{file} is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
+            // Readers keep no more than one byte over the limit: the true size is not known.
+            format!("{file} is over the limit of {MAX_BYTES} bytes (1 MiB)"),
             size_fix,
         ));
     }

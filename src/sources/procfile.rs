@@ -173,10 +173,8 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
     if bytes.len() > MAX_BYTES {
         return Err(InputError::new(
             origin,
-            format!(
-                "the Procfile is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
+            // Readers keep no more than one byte over the limit: the true size is not known.
+            format!("the Procfile is over the limit of {MAX_BYTES} bytes (1 MiB)"),
             "keep one `name: command` line per process type",
         ));
     }
