@@ -381,7 +381,9 @@ fn absent(error: anyhow::Error) -> Result<Option<Found>> {
 /// that were found and an `origins` index: `SOURCE<TAB>PATH IN IMAGE<TAB>ORIGIN` per line.
 fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
     let entry = cache.join(key);
-    let origins = std::fs::read_to_string(entry.join("origins")).ok()?;
+    // Read as the files themselves were: bounded, and never through a link.
+    let read = |name: &str| bounded_read::host_file(&entry.join(name), MAX_BYTES).ok()?;
+    let origins = String::from_utf8(read("origins")?).ok()?;
     let mut found = Definitions::default();
     for line in origins.lines() {
         let mut fields = line.splitn(3, '\t');
@@ -392,7 +394,7 @@ fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
             DefinitionFile {
                 origin: origin.to_string(),
                 path_in_image: Some(path_in_image.to_string()),
-                bytes: std::fs::read(entry.join(name)).ok()?,
+                bytes: read(name)?,
             },
         );
     }

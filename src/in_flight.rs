@@ -9,7 +9,8 @@
 //! and the no-task path never reads them.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -64,8 +65,10 @@ pub fn remove_leftovers(host: &Host, app: &App, output: &Output) -> Result<()> {
         let Some(owner_gone) = owner_gone(&path) else {
             continue;
         };
-        let _lock = owner_gone;
-        let names = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut record = owner_gone;
+        let mut names = String::new();
+        // A record lists a few container names: 64 KiB is plenty, and bounds a planted one.
+        let _ = (&mut record).take(64 * 1024).read_to_string(&mut names);
         for name in names.lines().filter(|name| is_task_container_of(app, name)) {
             if host.docker.remove_container(name)? {
                 removed.push(name.to_string());
@@ -89,7 +92,16 @@ fn records_dir(host: &Host, app: &App) -> PathBuf {
 
 /// The record's lock, taken, when its owner is gone; `None` while the owner lives.
 fn owner_gone(path: &Path) -> Option<File> {
-    let file = OpenOptions::new().append(true).open(path).ok()?;
+    // Never through a link planted in the record's place, nor blocked by a FIFO there.
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     match file.try_lock() {
         Ok(()) => Some(file),
         Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => None,
