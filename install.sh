@@ -2,9 +2,9 @@
 # Builds the plugin in release mode (static binaries) and installs it for a Dokku-like host:
 #
 #   install.sh              installs the tree into $PLUGIN_AVAILABLE_PATH/deploy-tasks (default
-#                           /var/lib/dokku/plugins/available), swapping the whole tree in at once,
+#                           $DOKKU_LIB_ROOT/plugins/available), swapping the whole tree in at once,
 #                           and enables it: $PLUGIN_ENABLED_PATH/deploy-tasks -> that tree
-#                           (default /var/lib/dokku/plugins/enabled).
+#                           (default $DOKKU_LIB_ROOT/plugins/enabled).
 #   install.sh --in-place   puts the built part of the tree at the root of this checkout, each file
 #                           replaced at once: what the `install` trigger runs after `dokku
 #                           plugin:install <git url>` cloned the repository into the plugin path.
@@ -19,9 +19,10 @@ set -euo pipefail
 
 name=deploy-tasks
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-available=${PLUGIN_AVAILABLE_PATH:-/var/lib/dokku/plugins/available}
-enabled=${PLUGIN_ENABLED_PATH:-/var/lib/dokku/plugins/enabled}
 lib_root=${DOKKU_LIB_ROOT:-/var/lib/dokku}
+# As the `dokku` command derives them: PLUGIN_PATH is $DOKKU_LIB_ROOT/plugins.
+available=${PLUGIN_AVAILABLE_PATH:-$lib_root/plugins/available}
+enabled=${PLUGIN_ENABLED_PATH:-$lib_root/plugins/enabled}
 # The triggers the host fires for the phases: a Dokku of 0.34 or later (its app-json plugin
 # answers `pre-release-builder`) fires `pre-release-builder`, `post-release-builder` and
 # `post-deploy`; on it a `pre-deploy` file would make the registry plugin warn on every deploy

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::app::App;
+use crate::bounded_read::{self, Found};
 use crate::container::{run_id, ContainerGuard};
 use crate::docker::{Docker, Image};
 use crate::dokku;
@@ -19,7 +20,7 @@ use crate::host::Host;
 use crate::in_flight::InFlight;
 use crate::ownership::Ownership;
 use crate::settings::Settings;
-use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source};
+use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source, MAX_BYTES};
 use crate::takeover;
 
 /// How many images' definitions the cache keeps per app.
@@ -183,16 +184,15 @@ pub fn definitions(
     Ok(definitions)
 }
 
+/// The host's copy at `path`, bounded as every definition file is ([`bounded_read::host_file`]).
 fn read_host_copy(path: &Path) -> Result<Option<DefinitionFile>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(DefinitionFile {
+    Ok(
+        bounded_read::host_file(path, MAX_BYTES)?.map(|bytes| DefinitionFile {
             origin: path.display().to_string(),
             path_in_image: None,
             bytes,
-        })),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
-    }
+        }),
+    )
 }
 
 /// Copies the definition files out of a created, never started, container of the image.
@@ -234,7 +234,6 @@ fn extract(
             ])?;
         }
     }
-    let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut directories = Vec::new();
     if !image.working_dir.is_empty() {
         directories.push(image.working_dir.trim_end_matches('/').to_string());
@@ -247,20 +246,20 @@ fn extract(
         'search: for directory in &directories {
             for relative in candidates {
                 let inside = format!("{directory}/{relative}");
-                let destination = scratch.path().join(source.name());
+                let origin = format!("{inside} in {reference}");
                 let bytes = match docker.engine() {
-                    Some(engine) => read_through_engine(engine, &name, &inside)?,
-                    None if copy_out(docker, &name, &inside, &destination)? => Some(
-                        std::fs::read(&destination)
-                            .with_context(|| format!("reading {inside} copied from {reference}"))?,
-                    ),
-                    None => None,
+                    Some(engine) => read_in_container(&inside, &origin, |path| {
+                        entry_through_engine(engine, &name, path)
+                    })?,
+                    None => read_in_container(&inside, &origin, |path| {
+                        entry_through_cli(docker, &name, path)
+                    })?,
                 };
                 if let Some(bytes) = bytes {
                     found.insert(
                         *source,
                         DefinitionFile {
-                            origin: format!("{inside} in {reference}"),
+                            origin,
                             path_in_image: Some(inside),
                             bytes,
                         },
@@ -273,65 +272,64 @@ fn extract(
     Ok(found)
 }
 
-/// The largest definition file worth reading: one byte over the parsers' limit, so they still
-/// say the file is too large.
-const READ_LIMIT: usize = 1024 * 1024 + 1;
+/// How many symbolic links a path may go through, as Linux allows (`MAXSYMLINKS`).
+const MAX_LINKS: usize = 40;
 
-/// A regular file from a container through the archive API, following symbolic links as
-/// `docker cp -L` does; `None` when there is no such file.
-fn read_through_engine(engine: &Engine, container: &str, path: &str) -> Result<Option<Vec<u8>>> {
-    let mut path = path.to_string();
-    for _ in 0..8 {
-        let response = engine.request(
-            "GET",
-            &format!("/containers/{container}/archive?path={}", url_encode(&path)),
-            None,
-        )?;
-        match response.status {
-            200 => {}
-            404 => return Ok(None),
-            _ => bail!("reading {path} from {container}: {}", response.message()),
-        }
-        match first_tar_entry(&response.body) {
-            Some(TarEntry::File(bytes)) => {
-                return Ok(Some(bytes[..bytes.len().min(READ_LIMIT)].to_vec()))
+/// A definition file in a container, at most [`MAX_BYTES`] + 1 bytes of it, following symbolic
+/// links as `docker cp -L` does; `None` when nothing is at `path`. `entry` gives the first
+/// archive entry of a path in the container (`None`: no such path); `origin` names the file
+/// in errors. Anything but a regular file, after links, is an error, not an absent file.
+fn read_in_container(
+    path: &str,
+    origin: &str,
+    mut entry: impl FnMut(&str) -> Result<Option<Found>>,
+) -> Result<Option<Vec<u8>>> {
+    let mut current = path.to_string();
+    for _ in 0..=MAX_LINKS {
+        match entry(&current)? {
+            None => return Ok(None),
+            Some(Found::File(bytes)) => return Ok(Some(bytes)),
+            Some(Found::Other(kind)) => {
+                let through = if current == path {
+                    String::new()
+                } else {
+                    format!(" (through a symbolic link to {current})")
+                };
+                bail!(
+                    "{origin} is {kind}{through}, not a file: make it a regular file in the \
+                     image, or remove it"
+                )
             }
-            Some(TarEntry::Link(target)) if target.starts_with('/') => path = target,
-            Some(TarEntry::Link(target)) => {
-                let directory = path
-                    .rsplit_once('/')
-                    .map(|(dir, _)| dir)
-                    .unwrap_or_default();
-                path = format!("{directory}/{target}");
-            }
-            Some(TarEntry::Other) | None => return Ok(None),
+            Some(Found::Link(target)) => current = link_target(&current, &target),
         }
     }
-    bail!("{path} in {container}: too many levels of symbolic links")
+    bail!("{origin}: more than {MAX_LINKS} symbolic links: point it at the file itself")
 }
 
-enum TarEntry<'a> {
-    File(&'a [u8]),
-    Link(String),
-    Other,
+/// Where a link at `link` pointing to `target` leads: an absolute target as it is, a
+/// relative one from the link's directory.
+fn link_target(link: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let directory = link
+        .rsplit_once('/')
+        .map(|(dir, _)| dir)
+        .unwrap_or_default();
+    format!("{directory}/{target}")
 }
 
-/// The first entry of a tar archive (ustar headers, as the engine writes them).
-fn first_tar_entry(archive: &[u8]) -> Option<TarEntry<'_>> {
-    let header = archive.get(..512)?;
-    let field = |range: std::ops::Range<usize>| {
-        let bytes = &header[range];
-        let end = bytes
-            .iter()
-            .position(|byte| *byte == 0)
-            .unwrap_or(bytes.len());
-        String::from_utf8_lossy(&bytes[..end]).trim().to_string()
-    };
-    let size = usize::from_str_radix(&field(124..136), 8).ok()?;
-    match header[156] {
-        b'0' | 0 => archive.get(512..512 + size).map(TarEntry::File),
-        b'2' => Some(TarEntry::Link(field(157..257))),
-        _ => Some(TarEntry::Other),
+/// The first archive entry of `path` in `container`, read as it streams from the archive API.
+fn entry_through_engine(engine: &Engine, container: &str, path: &str) -> Result<Option<Found>> {
+    let (status, body) = engine.stream(
+        "GET",
+        &format!("/containers/{container}/archive?path={}", url_encode(path)),
+    )?;
+    match status {
+        200 => bounded_read::first_entry(body, MAX_BYTES)
+            .with_context(|| format!("reading {path} from {container}")),
+        404 => Ok(None),
+        _ => bail!("reading {path} from {container}: {}", body.message(status)),
     }
 }
 
@@ -346,31 +344,36 @@ fn url_encode(text: &str) -> String {
         .collect()
 }
 
-/// `docker cp -L`; false when the image has no such file.
-fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) -> Result<bool> {
-    let source = format!("{container}:{inside}");
-    match docker.query([
-        "cp".as_ref(),
-        "--follow-link".as_ref(),
-        source.as_str().as_ref(),
-        destination.as_os_str(),
-    ]) {
-        Ok(_) => Ok(destination.is_file()),
-        Err(error) => {
-            let text = error.to_string();
-            // Docker 20.10 says "No such container:path", later ones "Could not find the file",
-            // Podman "no such file or directory".
-            let absent = [
-                "No such container:path",
-                "Could not find the file",
-                "no such file or directory",
-            ];
-            if absent.iter().any(|said| text.contains(said)) {
-                Ok(false)
-            } else {
-                Err(error)
-            }
-        }
+/// The first archive entry of `path` in `container`, read as it streams from `docker cp -L
+/// CONTAINER:PATH -`; the CLI is stopped once that entry is read.
+fn entry_through_cli(docker: &Docker, container: &str, path: &str) -> Result<Option<Found>> {
+    let source = format!("{container}:{path}");
+    let mut archive = docker.stream(["cp", "--follow-link", &source, "-"])?;
+    let first = bounded_read::first_entry(&mut archive, MAX_BYTES)
+        .with_context(|| format!("reading {path} from {container}"));
+    match first {
+        Ok(Some(found)) => return Ok(Some(found)),
+        Ok(None) => {}
+        // A CLI that failed wrote no archive: what it said tells more than the archive.
+        Err(error) => return archive.finish().and(Err(error)).or_else(absent),
+    }
+    archive.finish().map(|()| None).or_else(absent)
+}
+
+/// `Ok(None)` for the CLI's error about a path that does not exist, else the error.
+fn absent(error: anyhow::Error) -> Result<Option<Found>> {
+    let text = error.to_string();
+    // Docker 20.10 says "No such container:path", later ones "Could not find the file",
+    // Podman "no such file or directory".
+    let absent = [
+        "No such container:path",
+        "Could not find the file",
+        "no such file or directory",
+    ];
+    if absent.iter().any(|said| text.contains(said)) {
+        Ok(None)
+    } else {
+        Err(error)
     }
 }
 
@@ -378,7 +381,9 @@ fn copy_out(docker: &Docker, container: &str, inside: &str, destination: &Path) 
 /// that were found and an `origins` index: `SOURCE<TAB>PATH IN IMAGE<TAB>ORIGIN` per line.
 fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
     let entry = cache.join(key);
-    let origins = std::fs::read_to_string(entry.join("origins")).ok()?;
+    // Read as the files themselves were: bounded, and never through a link.
+    let read = |name: &str| bounded_read::host_file(&entry.join(name), MAX_BYTES).ok()?;
+    let origins = String::from_utf8(read("origins")?).ok()?;
     let mut found = Definitions::default();
     for line in origins.lines() {
         let mut fields = line.splitn(3, '\t');
@@ -389,7 +394,7 @@ fn read_cache(cache: &Path, key: &str) -> Option<Definitions> {
             DefinitionFile {
                 origin: origin.to_string(),
                 path_in_image: Some(path_in_image.to_string()),
-                bytes: std::fs::read(entry.join(name)).ok()?,
+                bytes: read(name)?,
             },
         );
     }
@@ -470,32 +475,34 @@ mod tests {
         assert_eq!(read_cache(dir.path(), "other-1"), None);
     }
 
-    fn tar_header(name: &str, size: usize, kind: u8, link: &str) -> Vec<u8> {
-        let mut header = vec![0u8; 512];
-        header[..name.len()].copy_from_slice(name.as_bytes());
-        let size = format!("{size:011o}");
-        header[124..124 + size.len()].copy_from_slice(size.as_bytes());
-        header[156] = kind;
-        header[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        header
-    }
-
     #[test]
-    fn reads_the_first_file_or_link_of_an_archive() {
-        let mut archive = tar_header("app.json", 2, b'0', "");
-        archive.extend(b"{}");
-        archive.extend(vec![0u8; 510]);
-        assert!(matches!(
-            first_tar_entry(&archive),
-            Some(TarEntry::File(b"{}"))
-        ));
-        let link = tar_header("app.json", 0, b'2', "config/app.json");
-        assert!(
-            matches!(first_tar_entry(&link), Some(TarEntry::Link(target)) if target == "config/app.json")
+    fn links_are_followed_from_their_directory_and_a_directory_is_an_error() {
+        let tree = |path: &str| -> Result<Option<Found>> {
+            Ok(match path {
+                "/app/app.json" => Some(Found::Link("config/app.json".into())),
+                "/app/config/app.json" => Some(Found::Link("/srv/app.json".into())),
+                "/srv/app.json" => Some(Found::File(b"{}".to_vec())),
+                "/app/Procfile" => Some(Found::Link("/".into())),
+                "/" => Some(Found::Other("a directory")),
+                "/app/loop" => Some(Found::Link("loop".into())),
+                _ => None,
+            })
+        };
+        assert_eq!(
+            read_in_container("/app/app.json", "app.json", tree).unwrap(),
+            Some(b"{}".to_vec())
         );
-        let directory = tar_header("app.json", 0, b'5', "");
-        assert!(matches!(first_tar_entry(&directory), Some(TarEntry::Other)));
-        assert!(first_tar_entry(b"short").is_none());
+        assert_eq!(read_in_container("/app/none", "none", tree).unwrap(), None);
+        let error = read_in_container("/app/Procfile", "/app/Procfile in i", tree)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "/app/Procfile in i is a directory (through a symbolic link to /), not a file: \
+             make it a regular file in the image, or remove it"
+        );
+        let error = read_in_container("/app/loop", "loop", tree).unwrap_err();
+        assert!(error.to_string().contains("symbolic links"), "{error}");
         assert_eq!(url_encode("/app/my file.json"), "/app/my%20file.json");
     }
 

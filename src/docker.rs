@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::io::ErrorKind;
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::thread;
 
 use std::time::Duration;
 
@@ -169,6 +170,46 @@ impl Docker {
         self.stdout_of(&command, output)
     }
 
+    /// Starts a call whose standard output is read as it comes, for an answer too large to
+    /// hold (`docker cp CONTAINER:PATH -`, an archive): the caller reads what it needs, then
+    /// [`CliStream::finish`]es the call or drops it, which kills the CLI.
+    pub fn stream<I, S>(&self, args: I) -> Result<CliStream>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = self.command(args);
+        let call = describe(&command);
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| self.spawn_error(error))?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the CLI's output was not piped")?;
+        let stderr = child.stderr.take().map(|mut pipe| {
+            // Kept to the first 64 KiB, all of it read so that the CLI never blocks on it.
+            thread::spawn(move || {
+                let mut kept = Vec::new();
+                let mut chunk = [0u8; 8192];
+                while let Ok(read @ 1..) = pipe.read(&mut chunk) {
+                    let room = (64 * 1024usize).saturating_sub(kept.len());
+                    kept.extend_from_slice(&chunk[..read.min(room)]);
+                }
+                kept
+            })
+        });
+        Ok(CliStream {
+            child,
+            stdout,
+            stderr,
+            call,
+        })
+    }
+
     fn stdout_of(&self, command: &Command, output: Output) -> Result<String> {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout)
@@ -176,7 +217,7 @@ impl Docker {
                 .to_string());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(self.call_error(&describe(command), &stderr))
+        Err(call_error(&describe(command), &stderr))
     }
 
     fn interruptible_output(&self, command: &mut Command) -> Result<Output> {
@@ -238,7 +279,7 @@ impl Docker {
                     if stderr.contains("No such image") || stderr.contains("image not known") {
                         return Ok(None);
                     }
-                    return Err(self.call_error(&describe(&command), &stderr));
+                    return Err(call_error(&describe(&command), &stderr));
                 }
                 let mut inspected: Vec<InspectedImage> = serde_json::from_slice(&output.stdout)
                     .with_context(|| format!("reading `docker image inspect {reference}`"))?;
@@ -330,23 +371,96 @@ impl Docker {
             anyhow!("cannot run `{}`: {error}", self.bin.display())
         }
     }
+}
 
-    fn call_error(&self, call: &str, stderr: &str) -> anyhow::Error {
-        let said = stderr
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        if said.contains("Cannot connect to the Docker daemon")
-            || said.contains("Is the docker daemon running")
-        {
-            return anyhow!(
-                "the Docker engine does not answer ({said}): start it, or check DOCKER_HOST"
-            );
+/// A running CLI call whose output is read as it comes ([`Docker::stream`]). A read waits
+/// for output, but ends with an error at a stop signal; dropping it kills the CLI if it runs.
+pub struct CliStream {
+    child: Child,
+    stdout: ChildStdout,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+    call: String,
+}
+
+impl CliStream {
+    /// Waits for the call to end after its output was read; a failure is one line with the
+    /// call and what the CLI said.
+    pub fn finish(mut self) -> Result<()> {
+        let status = self
+            .child
+            .wait()
+            .with_context(|| format!("waiting for `{}`", self.call))?;
+        if status.success() {
+            return Ok(());
         }
-        anyhow!("`{call}` failed: {said}")
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        Err(call_error(&self.call, &String::from_utf8_lossy(&stderr)))
     }
+}
+
+impl Read for CliStream {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let mut ready = libc::pollfd {
+            fd: self.stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            if let Some(signal) = interrupt::pending() {
+                return Err(std::io::Error::other(format!(
+                    "stopped by {} while waiting for `{}`",
+                    interrupt::signal_name(signal),
+                    self.call
+                )));
+            }
+            // SAFETY: `ready` is one valid pollfd for the duration of the call, and its fd is
+            // the pipe this value owns.
+            let polled = unsafe { libc::poll(&mut ready, 1, POLL_MS) };
+            if polled > 0 {
+                return self.stdout.read(buffer);
+            }
+            if polled < 0 {
+                let error = std::io::Error::last_os_error();
+                if error.kind() != ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CliStream {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// How long a read of a [`CliStream`] waits for output before it looks for a stop signal again.
+const POLL_MS: libc::c_int = 100;
+
+/// The one line for a failed call: the call and what the CLI said.
+fn call_error(call: &str, stderr: &str) -> anyhow::Error {
+    let said = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if said.contains("Cannot connect to the Docker daemon")
+        || said.contains("Is the docker daemon running")
+    {
+        return anyhow!(
+            "the Docker engine does not answer ({said}): start it, or check DOCKER_HOST"
+        );
+    }
+    anyhow!("`{call}` failed: {said}")
 }
 
 /// True for the error Docker (or Podman) gives about a container or image that does not exist.

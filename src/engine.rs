@@ -102,6 +102,13 @@ impl Engine {
         self.request_within(method, path, body, Patience::Unbounded)
     }
 
+    /// Sends one request without a body and returns the status and the body as a reader, for
+    /// answers too large to hold (an archive of a container's files): the caller reads what it
+    /// needs, and dropping the reader closes the connection. Reads keep the engine's time limit.
+    pub fn stream(&self, method: &str, path: &str) -> Result<(u16, Body)> {
+        self.respond(method, path, None, Patience::Limited(self.limit))
+    }
+
     fn request_within(
         &self,
         method: &str,
@@ -109,20 +116,36 @@ impl Engine {
         body: Option<&serde_json::Value>,
         patience: Patience,
     ) -> Result<Response> {
+        let (status, mut reader) = self.respond(method, path, body, patience)?;
+        let mut body = Vec::new();
+        reader
+            .read_to_end(&mut body)
+            .context("reading the engine's answer")?;
+        Ok(Response { status, body })
+    }
+
+    fn respond(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        patience: Patience,
+    ) -> Result<(u16, Body)> {
         let mut reader = self.send(method, path, body, &[("Connection", "close")], patience)?;
         let (status, headers) = read_head(&mut reader)?;
-        let mut body = Vec::new();
-        if headers
+        let chunked = headers
             .iter()
-            .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"))
-        {
-            read_chunked(&mut reader, &mut body)?;
+            .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+        let body = if chunked {
+            Body::Chunked {
+                reader,
+                left: Some(0),
+            }
         } else {
-            reader
-                .read_to_end(&mut body)
-                .context("reading the engine's answer")?;
-        }
-        Ok(Response { status, body })
+            // The connection closes after the answer: its end is the body's.
+            Body::UntilClose(reader)
+        };
+        Ok((status, body))
     }
 
     /// Sends a request that upgrades the connection to a raw stream (attach), returning the
@@ -321,28 +344,79 @@ fn read_head(reader: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>)> 
     Ok((status, headers))
 }
 
-fn read_chunked(reader: &mut impl BufRead, body: &mut Vec<u8>) -> Result<()> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        reader
-            .read_line(&mut line)
-            .context("reading the engine's answer")?;
-        let size_text = line.trim().split(';').next().unwrap_or_default();
-        let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| anyhow!("the engine sent a bad chunk size `{}`", line.trim()))?;
-        if size == 0 {
-            return Ok(());
+/// The body of an answer, read as it comes.
+pub enum Body {
+    /// `Transfer-Encoding: chunked`: `left` is what remains of the current chunk (`Some(0)`:
+    /// a size line comes next), `None` once the last chunk was read.
+    Chunked {
+        reader: BufReader<Patient>,
+        left: Option<usize>,
+    },
+    /// Everything until the engine closes the connection.
+    UntilClose(BufReader<Patient>),
+}
+
+impl Body {
+    /// The engine's own message for a failed call, from the first 64 KiB of the body: an
+    /// error's body is a line of JSON.
+    pub fn message(self, status: u16) -> String {
+        let mut body = Vec::new();
+        let _ = self.take(64 * 1024).read_to_end(&mut body);
+        Response { status, body }.message()
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Body::UntilClose(reader) => reader.read(buffer),
+            Body::Chunked { reader, left } => read_chunk(reader, left, buffer),
         }
-        let start = body.len();
-        body.resize(start + size, 0);
-        reader
-            .read_exact(&mut body[start..])
-            .context("reading the engine's answer")?;
-        line.clear();
-        reader
-            .read_line(&mut line)
-            .context("reading the engine's answer")?;
+    }
+}
+
+/// Reads from a chunked body into `buffer`; `left` is what remains of the current chunk (0:
+/// its size line comes next; `None`: the body ended).
+fn read_chunk(
+    reader: &mut impl BufRead,
+    left: &mut Option<usize>,
+    buffer: &mut [u8],
+) -> std::io::Result<usize> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    loop {
+        match *left {
+            None => return Ok(0),
+            Some(0) => {
+                let mut line = String::new();
+                // A size line is a few hex digits, perhaps with extensions: 1 KiB is plenty.
+                reader.take(1024).read_line(&mut line)?;
+                let size_text = line.trim().split(';').next().unwrap_or_default();
+                let size = usize::from_str_radix(size_text, 16).map_err(|_| {
+                    bad(format!(
+                        "the engine sent a bad chunk size `{}`",
+                        line.trim()
+                    ))
+                })?;
+                *left = if size == 0 { None } else { Some(size) };
+            }
+            Some(size) => {
+                if buffer.is_empty() {
+                    return Ok(0);
+                }
+                let take = size.min(buffer.len());
+                let read = reader.read(&mut buffer[..take])?;
+                if read == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                *left = Some(size - read);
+                if size == read {
+                    // The CRLF that ends the chunk.
+                    let mut end = [0u8; 2];
+                    reader.read_exact(&mut end)?;
+                }
+                return Ok(read);
+            }
+        }
     }
 }
 
@@ -411,8 +485,17 @@ mod tests {
             headers,
             [("transfer-encoding".to_string(), "chunked".to_string())]
         );
-        let mut body = Vec::new();
-        read_chunked(&mut reader, &mut body).unwrap();
+        let mut left = Some(0);
+        let mut body: Vec<u8> = Vec::new();
+        let mut buffer = [0u8; 2];
+        loop {
+            let read = read_chunk(&mut reader, &mut left, &mut buffer).unwrap();
+            if read == 0 {
+                break;
+            }
+            body.extend(&buffer[..read]);
+        }
         assert_eq!(body, b"abcde");
+        assert_eq!(left, None);
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::bounded_read;
 use crate::host::DataDir;
 use crate::phase::Phase;
 
@@ -22,6 +23,9 @@ pub const FILE_NAME: &str = "history.jsonl";
 pub const ROTATED_FILE_NAME: &str = "history.jsonl.1";
 /// The size past which the history file is rotated instead of grown.
 pub const MAX_BYTES: u64 = 1024 * 1024;
+
+/// The most of one history file [`read`] takes: the rotation size, plus a line.
+const READ_LIMIT: usize = 2 * MAX_BYTES as usize;
 
 /// How one task run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +135,8 @@ pub fn append(dir: &DataDir, entry: &HistoryEntry) -> Result<()> {
     let path = dir.join(FILE_NAME);
     let mut line = serde_json::to_string(entry).context("encoding a history entry")?;
     line.push('\n');
-    let size = match std::fs::metadata(&path) {
+    // The file itself, not what a link planted in its place points to: the open refuses one.
+    let size = match std::fs::symlink_metadata(&path) {
         Ok(metadata) => metadata.len(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
         Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
@@ -160,7 +165,8 @@ pub fn read(dir: &Path, n: usize) -> Vec<HistoryEntry> {
         if entries.len() >= n {
             break;
         }
-        let Ok(text) = std::fs::read(&path) else {
+        // Bounded and never through a link: a file past the rotation size was not written here.
+        let Ok(Some(text)) = bounded_read::host_file(&path, READ_LIMIT) else {
             continue;
         };
         let newest_first = text
@@ -428,5 +434,19 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    #[test]
+    fn a_link_planted_as_the_history_is_neither_appended_to_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "kept\n").unwrap();
+        let data = data_dir(&dir.path().join("app"));
+        data.create().unwrap();
+        std::os::unix::fs::symlink(&target, data.join(FILE_NAME)).unwrap();
+        let error = append(&data, &entry("planted")).unwrap_err();
+        assert!(error.to_string().contains("is a symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+        assert!(read(&data, 10).is_empty());
     }
 }

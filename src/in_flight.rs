@@ -15,7 +15,8 @@
 //! its name all the same.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -86,8 +87,12 @@ pub fn remove_leftovers(host: &Host, app: &App, output: &Output) -> Result<()> {
         let Some(owner_gone) = owner_gone(&path) else {
             continue;
         };
-        let _lock = owner_gone;
-        let record = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut record_file = owner_gone;
+        let mut record = String::new();
+        // A record lists a few names: 64 KiB is plenty, and bounds a planted one.
+        let _ = (&mut record_file)
+            .take(64 * 1024)
+            .read_to_string(&mut record);
         for name in record
             .lines()
             .filter(|name| is_task_container_of(app, name))
@@ -130,7 +135,16 @@ fn records_dir(host: &Host, app: &App) -> PathBuf {
 
 /// The record's lock, taken, when its owner is gone; `None` while the owner lives.
 fn owner_gone(path: &Path) -> Option<File> {
-    let file = OpenOptions::new().append(true).open(path).ok()?;
+    // Never through a link planted in the record's place, nor blocked by a FIFO there.
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     match file.try_lock() {
         Ok(()) => Some(file),
         Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => None,

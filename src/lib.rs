@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod app_config;
+pub mod bounded_read;
 pub mod child;
 pub mod commit;
 pub mod container;

@@ -39,8 +39,7 @@ pub fn acquire(
     let path = dir.join("lock");
     let file = dir
         .ownership()
-        .create_or_open(&path, OpenOptions::new().truncate(false).write(true))
-        .with_context(|| format!("opening the lock {}", path.display()))?;
+        .create_or_open(&path, OpenOptions::new().truncate(false).write(true))?;
     let mut said = false;
     loop {
         match file.try_lock() {

@@ -11,6 +11,12 @@
 //! Guarantees: only what this process created is given away (never a directory or file that
 //! existed before), only under `DOKKU_LIB_ROOT`, and never through a symbolic link.
 //!
+//! Everything is created for its owner alone (directories 0700, files 0600, as Dokku's own
+//! properties are 0600): the plugin's triggers and commands all run as that owner, or as root.
+//! A file is opened without following a symbolic link in its last component, so that a link
+//! planted where the plugin keeps a file never makes root write elsewhere. Links further up
+//! are followed: operators may link `/var/lib/dokku` itself elsewhere.
+//!
 //! The `dokku` user is looked up in `/etc/passwd`, where `adduser` puts it, and not with
 //! `getpwnam`: the plugin's binaries are static, and a static glibc's `getpwnam` loads the NSS
 //! modules of `/etc/nsswitch.conf` with `dlopen`, which crashes the process when a user is not in
@@ -19,10 +25,15 @@
 use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+/// The mode of a directory the plugin creates: its owner's alone.
+const DIR_MODE: u32 = 0o700;
+/// The mode of a file the plugin creates: its owner's alone.
+const FILE_MODE: u32 = 0o600;
 
 /// The user Dokku's triggers run as.
 pub const DOKKU_USER: &str = "dokku";
@@ -81,7 +92,7 @@ impl Ownership {
             .take_while(|ancestor| !ancestor.as_os_str().is_empty() && !ancestor.is_dir())
             .collect();
         for path in missing.into_iter().rev() {
-            match std::fs::create_dir(path) {
+            match std::fs::DirBuilder::new().mode(DIR_MODE).create(path) {
                 Ok(()) => self.give(path)?,
                 // A concurrent run made it, and gives it.
                 Err(error) if error.kind() == ErrorKind::AlreadyExists && path.is_dir() => {}
@@ -97,6 +108,8 @@ impl Ownership {
     /// when it is missing and then giving it to the owner; a file that existed keeps its owner.
     /// The parent directory must exist.
     pub fn create_or_open(&self, path: &Path, options: &OpenOptions) -> Result<File> {
+        let mut options = options.clone();
+        options.mode(FILE_MODE).custom_flags(libc::O_NOFOLLOW);
         loop {
             let mut create = options.clone();
             create.create_new(true);
@@ -116,6 +129,13 @@ impl Ownership {
                 Ok(file) => return Ok(file),
                 // Renamed or removed since (a history rotation): create it after all.
                 Err(error) if error.kind() == ErrorKind::NotFound => {}
+                Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+                    anyhow::bail!(
+                        "{} is a symbolic link, where the plugin keeps a file of its own: \
+                         remove the link",
+                        path.display()
+                    )
+                }
                 Err(error) => {
                     return Err(error).with_context(|| format!("opening {}", path.display()))
                 }
@@ -348,5 +368,34 @@ mod tests {
             .unwrap();
         assert_eq!(owner_of(&target), before);
         assert_eq!(owner_of(&link), test_owner());
+    }
+
+    #[test]
+    fn what_is_created_is_its_owners_alone_and_a_planted_link_is_never_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ownership = Ownership::with_owner(dir.path(), None);
+        let path = dir.path().join("data").join("history.jsonl");
+        ownership.write(&path, "one\n").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("data")), 0o700);
+
+        let target = dir.path().join("passwd");
+        std::fs::write(&target, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let link = dir.path().join("data").join("lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut append = OpenOptions::new();
+        append.append(true);
+        for error in [
+            ownership.create_or_open(&link, &append).unwrap_err(),
+            ownership.write(&link, "planted\n").unwrap_err(),
+        ] {
+            assert!(error.to_string().contains("is a symbolic link"), "{error}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "root:x:0:0::/root:/bin/sh\n"
+        );
     }
 }

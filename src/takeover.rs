@@ -13,13 +13,14 @@
 //! files and forgets the originals, for `core-tasks defer` and `plugin:uninstall`.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::app::App;
+use crate::bounded_read;
 use crate::dokku::{self, suffixed, DokkuFile};
 use crate::host::Host;
 use crate::sources::{app_json, procfile, MAX_BYTES};
@@ -232,13 +233,11 @@ fn is_regular_file(path: &Path) -> bool {
     path.symlink_metadata().is_ok_and(|meta| meta.is_file())
 }
 
-/// A regular file's bytes, refused past the parsers' limit.
+/// A regular file's bytes, refused past the parsers' limit, read as every definition file is
+/// ([`bounded_read::host_file`]).
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let bytes = bounded_read::host_file(path, MAX_BYTES)?
+        .with_context(|| format!("{} is gone: deploy again", path.display()))?;
     if bytes.len() > MAX_BYTES {
         anyhow::bail!(
             "{} is over {MAX_BYTES} bytes: shorten it, then deploy again",

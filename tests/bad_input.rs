@@ -312,3 +312,212 @@ fn given_a_timeout_setting_that_is_not_a_number_then_the_message_names_the_file(
 
     app.expect_refused(app.release(), &[&setting.display().to_string(), "`soon`"]);
 }
+
+/// Runs `command` under `/usr/bin/time`, returning the run and the peak resident size in KiB of
+/// the largest process it waited for (the trigger, or a CLI it ran).
+fn run_measuring_memory(command: &Command) -> (Run, u64) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdin(std::process::Stdio::null());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => timed.env(key, value),
+            None => timed.env_remove(key),
+        };
+    }
+    let run = Run::from(timed.output().expect("running the trigger under time"));
+    let text = std::fs::read_to_string(report.path()).unwrap();
+    let peak = text
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak size in {text:?}"));
+    (run, peak)
+}
+
+/// The trigger's run on the Engine API path (`1`) or the CLI path (`0`).
+fn on_path(host: &TestHost, trigger: &str, engine_api: &str) -> Command {
+    let mut args = vec![host.app.as_str()];
+    if trigger == "post-deploy" {
+        args.extend(["5000", "127.0.0.1"]);
+    }
+    let mut command = host.trigger_command(trigger, &args);
+    command.env("DOKKU_DEPLOY_TASKS_ENGINE_API", engine_api);
+    command
+}
+
+#[test]
+fn given_a_200_mb_app_json_in_the_image_then_it_is_refused_in_one_line_with_little_memory() {
+    let host = TestHost::new("bad-json-huge");
+    host.build(
+        &busybox_app("RUN dd if=/dev/zero of=/app/app.json bs=1048576 count=200 2>/dev/null"),
+        &[],
+    );
+    for engine_api in ["1", "0"] {
+        let (run, peak_kib) = run_measuring_memory(&on_path(&host, "pre-deploy", engine_api));
+
+        run.expect_code(1)
+            .one_line_error()
+            .stderr_has("/app/app.json in ")
+            .stderr_has("over the limit of 1048576 bytes (1 MiB)");
+        // Generous: the trigger holds at most 1 MiB of the file, the Docker CLI (on its path)
+        // is 24 to 40 MiB whatever it does; a whole read would be over 200 MiB.
+        assert!(
+            peak_kib < 64 * 1024,
+            "peak resident size {peak_kib} KiB on engine-api={engine_api}; {run:#?}"
+        );
+        assert_eq!(host.containers(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn given_a_procfile_that_is_a_link_to_the_root_in_the_image_then_it_is_refused_as_a_directory() {
+    let host = TestHost::new("bad-procfile-root");
+    host.build(&busybox_app("RUN ln -s / /app/Procfile"), &[]);
+    for engine_api in ["1", "0"] {
+        let (run, peak_kib) = run_measuring_memory(&on_path(&host, "post-release", engine_api));
+
+        run.expect_code(1)
+            .one_line_error()
+            .stderr_has("/app/Procfile in ")
+            .stderr_has("is a directory");
+        assert!(
+            peak_kib < 64 * 1024,
+            "peak resident size {peak_kib} KiB on engine-api={engine_api}; {run:#?}"
+        );
+        assert_eq!(host.containers(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn given_a_host_app_json_that_is_a_fifo_then_the_trigger_refuses_it_at_once() {
+    let app = App::new("bad-json-fifo");
+    let path = app.app_json_path();
+    std::fs::remove_file(&path).unwrap();
+    let status = Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(status.success());
+
+    let mut command = app.predeploy();
+    let (done, finished) = std::sync::mpsc::channel();
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = done.send(Run::from(child.wait_with_output().unwrap()));
+    });
+    // A generous bound on a hang, not a measure of speed: no writer ever opens the FIFO.
+    let Ok(run) = finished.recv_timeout(std::time::Duration::from_secs(10)) else {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("the trigger blocked on the FIFO");
+    };
+
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has(&format!("{path} is a FIFO, not a regular file"));
+}
+
+#[test]
+fn given_a_host_app_json_linked_to_dev_zero_then_it_is_refused_not_read() {
+    let app = App::new("bad-json-zero");
+    let path = app.app_json_path();
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+
+    app.expect_refused(
+        app.predeploy(),
+        &[&format!("{path} is a symbolic link, not a regular file")],
+    );
+}
+
+#[test]
+fn given_an_app_json_linked_through_a_long_name_in_the_image_then_both_paths_find_it() {
+    let host = TestHost::new("src-long-link");
+    // Over the 100 bytes a ustar header holds: the engine writes the link's target in a PAX
+    // (or GNU) record of its own.
+    let directory = format!("/app/{}", "nested-directory-".repeat(8));
+    host.build(
+        &busybox_app(&format!(
+            "COPY real.json {directory}/real.json\nRUN ln -s {directory}/real.json /app/app.json"
+        )),
+        &[(
+            "real.json",
+            r#"{"scripts": {"dokku": {"predeploy": "echo through-the-long-link"}}}"#,
+        )],
+    );
+    for engine_api in ["1", "0"] {
+        let run = Run::from(on_path(&host, "pre-deploy", engine_api).output().unwrap());
+
+        run.expect_code(0)
+            .stdout_has("       through-the-long-link\n");
+        assert_eq!(host.containers(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn given_a_command_with_a_nul_byte_then_it_is_bad_input_before_any_container() {
+    let app = App::new("bad-command-nul");
+    app.host
+        .host_procfile("web: httpd -f\nrelease: echo a\0b\n");
+    app.expect_refused(
+        app.release(),
+        &[
+            &format!("{} line 2", app.procfile_path()),
+            "the `release` process holds a NUL byte",
+        ],
+    );
+
+    app.host.host_procfile("");
+    app.host
+        .host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo a\u0000b"}}}"#);
+    let run = app.expect_refused(
+        app.predeploy(),
+        &[
+            &format!("{} line 1, column 37", app.app_json_path()),
+            "scripts.dokku.predeploy holds a NUL byte",
+        ],
+    );
+    assert!(!run.stderr.contains('\0'), "{run:#?}");
+}
+
+#[test]
+fn given_a_link_planted_as_the_lock_or_the_history_then_neither_is_followed() {
+    let app = App::new("bad-planted-link");
+    let data = app
+        .host
+        .lib_root()
+        .join(format!("data/deploy-tasks/{}", app.host.app));
+    std::fs::create_dir_all(&data).unwrap();
+    let target = app.host.dir.path().join("not-the-plugins");
+    std::fs::write(&target, "kept\n").unwrap();
+
+    std::os::unix::fs::symlink(&target, data.join("lock")).unwrap();
+    // Refused once the tasks are known (their discovery needs no lock), before any runs.
+    let run = Run::from(app.release().output().unwrap());
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has(&format!("{}/lock is a symbolic link", data.display()));
+    assert!(!run.stdout.contains("task ran"), "{run:#?}");
+    assert_eq!(app.host.containers(), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+
+    std::fs::remove_file(data.join("lock")).unwrap();
+    std::os::unix::fs::symlink(&target, data.join("history.jsonl")).unwrap();
+    // The history never fails a deploy: the task runs, and the run says it was not recorded.
+    app.host.host_procfile("release: echo the-task-ran-once\n");
+    app.host
+        .release()
+        .expect_code(0)
+        .stdout_has("the-task-ran-once")
+        .stderr_has("history.jsonl is a symbolic link");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+}

@@ -433,7 +433,23 @@ fn given_no_docker_cli_when_the_dependencies_trigger_runs_then_it_says_what_to_i
 
 /// The unprivileged user the lib root belongs to in the ownership scenarios; no such user needs
 /// to exist.
-const DEPLOY_USER: (u32, u32) = (12345, 12345);
+const LIB_ROOT_OWNER: (u32, u32) = (12345, 12345);
+
+/// Who the plugin gives what it creates to, as it decides (src/ownership.rs): the `dokku` user of
+/// /etc/passwd where there is one (a Dokku host), else the lib root's owner.
+fn deploy_user() -> (u32, u32) {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.first() == Some(&"dokku") && fields.len() > 3)
+                    .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                    .flatten()
+            })
+        })
+        .unwrap_or(LIB_ROOT_OWNER)
+}
 
 #[test]
 fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plugin_creates_is_that_users(
@@ -450,7 +466,13 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
     host.app_env("export GREETING='hi'\n");
     // The deploy user walks to it, as on a Dokku host.
     std::fs::set_permissions(host.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::os::unix::fs::chown(host.lib_root(), Some(DEPLOY_USER.0), Some(DEPLOY_USER.1)).unwrap();
+    std::os::unix::fs::chown(
+        host.lib_root(),
+        Some(LIB_ROOT_OWNER.0),
+        Some(LIB_ROOT_OWNER.1),
+    )
+    .unwrap();
+    let deploy_user = deploy_user();
     let before = snapshot(&host.lib_root());
 
     let set = |value: &str| {
@@ -495,7 +517,7 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
     for path in &created {
         assert_eq!(
             owner_of(&host.lib_root().join(path)),
-            DEPLOY_USER,
+            deploy_user,
             "{} is not the deploy user's",
             path.display()
         );
@@ -508,8 +530,8 @@ fn given_a_lib_root_of_another_user_when_root_sets_and_deploys_then_what_the_plu
     // And the deploy user (without root's groups: std drops them with the uid) can change what
     // root created.
     let as_deploy_user = set("90")
-        .uid(DEPLOY_USER.0)
-        .gid(DEPLOY_USER.1)
+        .uid(deploy_user.0)
+        .gid(deploy_user.1)
         .output()
         .unwrap();
     Run::from(as_deploy_user).expect_code(0);
@@ -535,7 +557,7 @@ fn given_a_plugin_path_under_a_lib_root_of_another_user_when_root_installs_then_
     let dir = tempfile::tempdir().unwrap();
     let lib_root = dir.path().join("lib");
     std::fs::create_dir(&lib_root).unwrap();
-    std::os::unix::fs::chown(&lib_root, Some(DEPLOY_USER.0), Some(DEPLOY_USER.1)).unwrap();
+    std::os::unix::fs::chown(&lib_root, Some(LIB_ROOT_OWNER.0), Some(LIB_ROOT_OWNER.1)).unwrap();
     let plugins = lib_root.join("plugins");
 
     install_sh(
@@ -554,7 +576,7 @@ fn given_a_plugin_path_under_a_lib_root_of_another_user_when_root_installs_then_
     for path in tree.keys() {
         assert_eq!(
             owner_of(&plugins.join(path)),
-            DEPLOY_USER,
+            deploy_user(),
             "{} is not the deploy user's",
             path.display()
         );

@@ -119,7 +119,8 @@ fn write_property(dir: &Path, name: &str, value: &str, ownership: &Ownership) ->
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o644)
+            // As Dokku's own properties: its owner's alone.
+            .mode(0o600)
             .open(&temporary)
             .with_context(|| format!("creating {}", temporary.display()))?;
         ownership.give(&temporary)?;

@@ -24,7 +24,7 @@ mod shape;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{decode, line_and_column, Frequency, Source, Task};
+use crate::sources::{check_command, decode, line_and_column, Frequency, Source, Task};
 
 use jsonc::{Document, Value};
 use shape::{Reading, TypeError};
@@ -94,18 +94,25 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<AppJsonScripts, InputError> {
     let Some(read) = read(bytes, origin)? else {
         return Ok(AppJsonScripts::default());
     };
-    let command = |script: Option<String>| {
-        let command = script.filter(|command| !command.trim().is_empty())?;
+    let command = |script: Option<(String, usize)>, key: &str| {
+        let Some((command, offset)) = script.filter(|(command, _)| !command.trim().is_empty())
+        else {
+            return Ok(None);
+        };
         let trimmed = command
             .strip_suffix("\r\n")
             .or_else(|| command.strip_suffix('\n'))
             .unwrap_or(&command);
-        Some(trimmed.to_string())
+        check_command(trimmed, origin, key).map_err(|error| {
+            let (line, column) = line_and_column(read.text.as_bytes(), offset);
+            error.at(line, column)
+        })?;
+        Ok(Some(trimmed.to_string()))
     };
     Ok(AppJsonScripts {
-        predeploy: command(read.reading.predeploy),
-        postdeploy: command(read.reading.postdeploy),
-        heroku_postdeploy: command(read.reading.heroku_postdeploy),
+        predeploy: command(read.reading.predeploy, "scripts.dokku.predeploy")?,
+        postdeploy: command(read.reading.postdeploy, "scripts.dokku.postdeploy")?,
+        heroku_postdeploy: command(read.reading.heroku_postdeploy, "scripts.postdeploy")?,
     })
 }
 
@@ -305,7 +312,7 @@ fn whole_lines(text: &str, (start, end): (usize, usize)) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::MAX_BYTES;
+    use crate::sources::{MAX_BYTES, MAX_COMMAND_BYTES};
 
     fn scripts(text: &str) -> AppJsonScripts {
         parse(text.as_bytes(), "app.json").unwrap()
@@ -324,6 +331,22 @@ mod tests {
             predeploy: Some(command.to_string()),
             ..AppJsonScripts::default()
         }
+    }
+
+    #[test]
+    fn a_script_with_a_nul_byte_or_too_long_is_refused_where_its_string_starts() {
+        let error = parse_error("{\"scripts\": {\n  \"dokku\": {\"predeploy\": \"a\\u0000b\"}}}");
+        assert_eq!(position(&error), (Some(2), Some(26)));
+        assert!(
+            error
+                .problem
+                .contains("scripts.dokku.predeploy holds a NUL byte"),
+            "{error}"
+        );
+        let long = "x".repeat(MAX_COMMAND_BYTES + 1);
+        let error = parse_error(&format!("{{\"scripts\": {{\"postdeploy\": \"{long}\"}}}}"));
+        assert_eq!(position(&error), (Some(1), Some(28)));
+        assert!(error.problem.contains("scripts.postdeploy is"), "{error}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{decode, Defaults, Source, Target, Task};
+use crate::sources::{check_command, decode, Defaults, Source, Target, Task};
 
 /// How deep YAML collections may nest, aliases expanded. Hooks sit three levels down; the limit
 /// keeps the tree, which is dropped recursively, far from the stack's end.
@@ -368,6 +368,8 @@ fn command(item: &Node, number: usize, path: &str, origin: &str) -> Result<Strin
                     .strip_suffix("\r\n")
                     .or_else(|| text.strip_suffix('\n'))
                     .unwrap_or(text);
+                check_command(command, origin, &format!("item {number} of {path}"))
+                    .map_err(|error| error.at(item.line, item.column))?;
                 return Ok(command.to_string());
             }
             (
@@ -883,6 +885,18 @@ db1:
   name: mydb
   type: mysql
 ";
+
+    #[test]
+    fn a_hook_with_a_nul_byte_is_refused_at_its_item() {
+        let error = parse_error("web1:\n  before_deploy:\n    - ./ok\n    - \"a\\0b\"\n");
+        assert_eq!(position(&error), (Some(4), Some(7)));
+        assert!(
+            error
+                .problem
+                .contains("item 2 of web1.before_deploy holds a NUL"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn hooks_become_tasks_of_their_phases_in_pagodas_order() {

@@ -236,6 +236,37 @@ pub struct SourceOptions {
 /// a mistake and would only slow the deploy down.
 pub(crate) const MAX_BYTES: usize = 1_048_576;
 
+/// The longest command a task may have, in bytes. The command reaches the container's shell as
+/// one argument, and Linux passes no longer string to a program (`MAX_ARG_STRLEN`: 32 pages of
+/// 4 KiB, counting the string's terminating NUL).
+pub(crate) const MAX_COMMAND_BYTES: usize = 32 * 4096 - 1;
+
+/// Refuses, before any container exists, a command no container could run: one holding a NUL
+/// byte (a program's arguments end at the first), or one longer than [`MAX_COMMAND_BYTES`].
+/// `what` names it as its source does (`scripts.dokku.predeploy`, `the release process`); the
+/// caller adds its position.
+pub(crate) fn check_command(command: &str, origin: &str, what: &str) -> Result<(), InputError> {
+    if command.contains('\0') {
+        return Err(InputError::new(
+            origin,
+            format!("{what} holds a NUL byte, which no program takes in a command"),
+            "remove the NUL byte (or the escape that writes it)",
+        ));
+    }
+    if command.len() > MAX_COMMAND_BYTES {
+        return Err(InputError::new(
+            origin,
+            format!(
+                "{what} is {} bytes long, over the {MAX_COMMAND_BYTES} bytes Linux passes to a \
+                 program as one argument",
+                command.len()
+            ),
+            "move the commands into a script in the image, and run the script",
+        ));
+    }
+    Ok(())
+}
+
 /// The text of a definition file: refused over [`MAX_BYTES`] (`size_fix` says what to do) or
 /// when not UTF-8 (at the line and column of the first bad byte); a leading byte order mark is
 /// skipped. `file` names it in messages (`app.json`, `the Boxfile`).
@@ -248,10 +279,8 @@ pub(crate) fn decode<'a>(
     if bytes.len() > MAX_BYTES {
         return Err(InputError::new(
             origin,
-            format!(
-                "{file} is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
+            // Readers keep no more than one byte over the limit: the true size is not known.
+            format!("{file} is over the limit of {MAX_BYTES} bytes (1 MiB)"),
             size_fix,
         ));
     }
@@ -414,6 +443,21 @@ mod tests {
                 assert!(tasks(&found, phase, &SourceOptions::default()).is_err());
             }
         }
+    }
+
+    #[test]
+    fn a_command_with_a_nul_byte_or_too_long_to_pass_is_refused() {
+        assert_eq!(check_command("./migrate", "Procfile", "release"), Ok(()));
+        let long = "x".repeat(MAX_COMMAND_BYTES);
+        assert_eq!(check_command(&long, "Procfile", "release"), Ok(()));
+        let error = check_command("echo a\0b", "Procfile", "the `release` process").unwrap_err();
+        assert_eq!(
+            error.at_line(2).to_string(),
+            "Procfile line 2: the `release` process holds a NUL byte, which no program takes \
+             in a command; remove the NUL byte (or the escape that writes it)"
+        );
+        let error = check_command(&format!("{long}x"), "Procfile", "release").unwrap_err();
+        assert!(error.problem.contains("131072 bytes long"), "{error}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Command, Source, Task, MAX_BYTES};
+use crate::sources::{check_command, Command, Source, Task, MAX_BYTES};
 
 /// The process types of a Procfile, in file order, each name appearing once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -173,10 +173,8 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
     if bytes.len() > MAX_BYTES {
         return Err(InputError::new(
             origin,
-            format!(
-                "the Procfile is {} bytes, over the limit of {MAX_BYTES} bytes (1 MiB)",
-                bytes.len()
-            ),
+            // Readers keep no more than one byte over the limit: the true size is not known.
+            format!("the Procfile is over the limit of {MAX_BYTES} bytes (1 MiB)"),
             "keep one `name: command` line per process type",
         ));
     }
@@ -231,6 +229,8 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
             )
             .at_line(line));
         }
+        check_command(command, origin, &format!("the `{name}` process"))
+            .map_err(|error| error.at_line(line))?;
         if let Some(first_line) = line_of_name.get(name) {
             return Err(InputError::new(
                 origin,
@@ -283,6 +283,18 @@ mod tests {
 
     fn parse_error(text: &str) -> InputError {
         parse(text.as_bytes(), "Procfile").unwrap_err()
+    }
+
+    #[test]
+    fn a_command_with_a_nul_byte_is_refused_at_its_line() {
+        let error = parse_error("web: httpd\nrelease: echo a\0b\n");
+        assert_eq!(error.line, Some(2));
+        assert!(
+            error
+                .problem
+                .contains("the `release` process holds a NUL byte"),
+            "{error}"
+        );
     }
 
     #[test]

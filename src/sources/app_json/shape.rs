@@ -167,10 +167,11 @@ impl Shape {
 /// What Dokku reads from a document.
 #[derive(Debug, Default)]
 pub(super) struct Reading {
-    /// Each script's value after the last string given for it; `None` when none was.
-    pub predeploy: Option<String>,
-    pub postdeploy: Option<String>,
-    pub heroku_postdeploy: Option<String>,
+    /// Each script's value after the last string given for it, with the byte offset where
+    /// that string starts; `None` when none was.
+    pub predeploy: Option<(String, usize)>,
+    pub postdeploy: Option<(String, usize)>,
+    pub heroku_postdeploy: Option<(String, usize)>,
     /// Every member that names one of the scripts, whatever its value: the object's node and
     /// the member's index in it.
     pub script_members: Vec<(NodeId, usize)>,
@@ -255,7 +256,7 @@ impl<'a> Decoder<'a> {
                     Script::Postdeploy => &mut self.reading.postdeploy,
                     Script::HerokuPostdeploy => &mut self.reading.heroku_postdeploy,
                 };
-                *slot = Some(command.clone());
+                *slot = Some((command.clone(), node.start));
                 Ok(())
             }
             (Shape::Integer(bits), Value::Number) => {
