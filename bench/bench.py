@@ -31,6 +31,33 @@ def median_seconds(argv):
     return statistics.median(run(argv, stdout=subprocess.DEVNULL)[0] for _ in range(ROUNDS))
 
 
+def paired_predeploy():
+    """The no-op predeploy (which commits) and its floor, run alternately so that the machine's
+    noise falls on both alike; the medians of each."""
+    trigger = [os.path.join(TRIGGERS, "pre-deploy"), "bench-predeploy"]
+    committed = []
+
+    def floor_once():
+        name = f"bench-floor-{len(committed)}"
+        started = time.perf_counter()
+        subprocess.run([DOCKER, "run", "--name", name, BASE, "true"], check=True, stdout=subprocess.DEVNULL)
+        image = subprocess.run([DOCKER, "commit", name], check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run([DOCKER, "rm", name], check=True, stdout=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - started
+        committed.append(image)
+        return elapsed
+
+    run(trigger, stdout=subprocess.DEVNULL)
+    floor_once()
+    plugin, floor = [], []
+    for _ in range(ROUNDS):
+        plugin.append(run(trigger, stdout=subprocess.DEVNULL)[0])
+        floor.append(floor_once())
+    for image in committed:
+        subprocess.run([DOCKER, "rmi", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return statistics.median(plugin), statistics.median(floor)
+
+
 def write(path, content):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as file:
@@ -46,7 +73,7 @@ def app(name, procfile=None, app_json=None):
 
 
 def main():
-    apps = ["bench-release", "bench-none", "bench-none-image", "bench-output"]
+    apps = ["bench-release", "bench-none", "bench-none-image", "bench-output", "bench-predeploy"]
     try:
         app("bench-release", procfile="release: true\n")
         app("bench-none", procfile="web: httpd\n", app_json="{}")
@@ -57,6 +84,9 @@ def main():
             "bench-output",
             procfile=f"release: yes {'x' * 98} | head -c {size}\n",
         )
+
+        app("bench-predeploy", procfile="", app_json='{"scripts": {"dokku": {"predeploy": "true"}}}')
+        predeploy, commit_floor = paired_predeploy()
 
         floor = median_seconds([DOCKER, "run", "--rm", BASE, "true"])
         release = median_seconds([os.path.join(TRIGGERS, "post-release"), "bench-release"])
@@ -83,6 +113,8 @@ def main():
         print(f"rounds per figure (median): {ROUNDS}")
         print(f"floor: docker run --rm {BASE} true: {floor * 1000:.0f} ms")
         print(f"no-op release through post-release: {release * 1000:.0f} ms = {release / floor:.2f}x the floor (target <= 1.25x)")
+        print(f"floor: docker run + docker commit + docker rm of {BASE} doing true: {commit_floor * 1000:.0f} ms")
+        print(f"no-op predeploy through pre-deploy (committed): {predeploy * 1000:.0f} ms = {predeploy / commit_floor:.2f}x that floor, paired (target <= 1.1x)")
         print(f"docker image inspect: {inspect * 1000:.0f} ms")
         print(f"post-deploy, no task, host copies of app.json and Procfile: {no_task * 1000:.1f} ms = {no_task / inspect:.2f}x one inspect (target <= 2x)")
         print(f"post-deploy, no task, definitions cached from the image: {no_task_image * 1000:.1f} ms = {no_task_image / inspect:.2f}x one inspect (target <= 2x)")
