@@ -31,20 +31,20 @@ def median_seconds(argv):
     return statistics.median(run(argv, stdout=subprocess.DEVNULL)[0] for _ in range(ROUNDS))
 
 
-def paired_predeploy():
-    """The no-op predeploy (which commits) and its floor, run alternately so that the machine's
-    noise falls on both alike; the medians of each."""
-    trigger = [os.path.join(TRIGGERS, "pre-deploy"), "bench-predeploy"]
+def paired_predeploy(name, image):
+    """The no-op predeploy of app `name` (which commits) and its floor on `image`, run alternately
+    so that the machine's noise falls on both alike; the medians of each."""
+    trigger = [os.path.join(TRIGGERS, "pre-deploy"), name]
     committed = []
 
     def floor_once():
-        name = f"bench-floor-{len(committed)}"
+        container = f"bench-floor-{len(committed)}"
         started = time.perf_counter()
-        subprocess.run([DOCKER, "run", "--name", name, BASE, "true"], check=True, stdout=subprocess.DEVNULL)
-        image = subprocess.run([DOCKER, "commit", name], check=True, capture_output=True, text=True).stdout.strip()
-        subprocess.run([DOCKER, "rm", name], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([DOCKER, "run", "--name", container, image, "true"], check=True, stdout=subprocess.DEVNULL)
+        result = subprocess.run([DOCKER, "commit", container], check=True, capture_output=True, text=True)
+        subprocess.run([DOCKER, "rm", container], check=True, stdout=subprocess.DEVNULL)
         elapsed = time.perf_counter() - started
-        committed.append(image)
+        committed.append(result.stdout.strip())
         return elapsed
 
     run(trigger, stdout=subprocess.DEVNULL)
@@ -64,8 +64,8 @@ def write(path, content):
         file.write(content)
 
 
-def app(name, procfile=None, app_json=None):
-    subprocess.run([DOCKER, "tag", BASE, f"dokku/{name}:latest"], check=True)
+def app(name, procfile=None, app_json=None, image=BASE):
+    subprocess.run([DOCKER, "tag", image, f"dokku/{name}:latest"], check=True)
     if procfile is not None:
         write(os.path.join(LIB, "data", "ps", name, "Procfile"), procfile)
     if app_json is not None:
@@ -73,7 +73,14 @@ def app(name, procfile=None, app_json=None):
 
 
 def main():
-    apps = ["bench-release", "bench-none", "bench-none-image", "bench-output", "bench-predeploy"]
+    apps = [
+        "bench-release",
+        "bench-none",
+        "bench-none-image",
+        "bench-output",
+        "bench-predeploy",
+        "bench-predeploy-no-cmd",
+    ]
     try:
         app("bench-release", procfile="release: true\n")
         app("bench-none", procfile="web: httpd\n", app_json="{}")
@@ -82,11 +89,22 @@ def main():
         # 98 characters and a newline per line; head cuts the last line short.
         app(
             "bench-output",
-            procfile=f"release: yes {'x' * 98} | head -c {size}\n",
+            # `|| true`: tasks run with pipefail, and `yes` dies of SIGPIPE once head has enough.
+            procfile=f"release: {{ yes {'x' * 98} || true; }} | head -c {size}\n",
         )
 
-        app("bench-predeploy", procfile="", app_json='{"scripts": {"dokku": {"predeploy": "true"}}}')
-        predeploy, commit_floor = paired_predeploy()
+        no_op = '{"scripts": {"dokku": {"predeploy": "true"}}}'
+        # An app image runs something (a CMD): the commit writes it back as it was. One with
+        # neither ENTRYPOINT nor CMD (the bare base) also needs the build that clears the CMD.
+        with_cmd = subprocess.run(
+            [DOCKER, "build", "-q", "-"],
+            input=f"FROM {BASE}\nCMD [\"httpd\", \"-f\"]\n",
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        app("bench-predeploy", procfile="", app_json=no_op, image=with_cmd)
+        app("bench-predeploy-no-cmd", procfile="", app_json=no_op)
+        predeploy, commit_floor = paired_predeploy("bench-predeploy", with_cmd)
+        predeploy_no_cmd, commit_floor_no_cmd = paired_predeploy("bench-predeploy-no-cmd", BASE)
 
         floor = median_seconds([DOCKER, "run", "--rm", BASE, "true"])
         release = median_seconds([os.path.join(TRIGGERS, "post-release"), "bench-release"])
@@ -113,8 +131,9 @@ def main():
         print(f"rounds per figure (median): {ROUNDS}")
         print(f"floor: docker run --rm {BASE} true: {floor * 1000:.0f} ms")
         print(f"no-op release through post-release: {release * 1000:.0f} ms = {release / floor:.2f}x the floor (target <= 1.25x)")
-        print(f"floor: docker run + docker commit + docker rm of {BASE} doing true: {commit_floor * 1000:.0f} ms")
-        print(f"no-op predeploy through pre-deploy (committed): {predeploy * 1000:.0f} ms = {predeploy / commit_floor:.2f}x that floor, paired (target <= 1.1x)")
+        print(f"floor: docker run + docker commit + docker rm of an image with a CMD doing true: {commit_floor * 1000:.0f} ms")
+        print(f"no-op predeploy through pre-deploy (committed), that image: {predeploy * 1000:.0f} ms = {predeploy / commit_floor:.2f}x that floor, paired (target <= 1.1x)")
+        print(f"  the same on {BASE}, which has neither ENTRYPOINT nor CMD (the CMD-clearing build too): {predeploy_no_cmd * 1000:.0f} ms = {predeploy_no_cmd / commit_floor_no_cmd:.2f}x its floor ({commit_floor_no_cmd * 1000:.0f} ms)")
         print(f"docker image inspect: {inspect * 1000:.0f} ms")
         print(f"post-deploy, no task, host copies of app.json and Procfile: {no_task * 1000:.1f} ms = {no_task / inspect:.2f}x one inspect (target <= 2x)")
         print(f"post-deploy, no task, definitions cached from the image: {no_task_image * 1000:.1f} ms = {no_task_image / inspect:.2f}x one inspect (target <= 2x)")

@@ -9,6 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tests/setup.sh >/dev/null
 work=$(mktemp -d /tmp/deploy-tasks-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# The design's triggers, called one by one, on a lib root of the benchmark's own (a Dokku on the
+# machine must neither choose the trigger set nor have its apps taken over).
 PLUGIN_AVAILABLE_PATH=$work/plugins/available PLUGIN_ENABLED_PATH=$work/plugins/enabled \
-  ./install.sh >/dev/null
+  DOKKU_LIB_ROOT=$work/lib DOKKU_DEPLOY_TASKS_TRIGGERS=design ./install.sh >/dev/null
 python3 bench/bench.py "$work"

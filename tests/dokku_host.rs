@@ -49,10 +49,34 @@ fn history_commands(host: &TestHost) -> Vec<String> {
 fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_task_runs_once_by_the_plugin(
 ) {
     let host = TestHost::new("dokku-once");
+    // Every task, whoever runs it, also appends its name to one file both runners mount (through
+    // Dokku's docker-args-deploy, as its storage plugin gives mounts).
+    storage_plugin();
+    let shared = tempfile::tempdir().unwrap();
+    host.write_lib(
+        &format!("test-storage/{}", host.app),
+        &format!("-v {}:/mnt/shared", shared.path().display()),
+    );
+    let ran = || {
+        let path = shared.path().join("ran");
+        let lines = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        lines.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let appending = |text: &str| {
+        let mut text = text.to_string();
+        for name in ["predeploy", "heroku-postdeploy", "postdeploy", "release"] {
+            text = text.replace(
+                &format!("echo TASK {name}"),
+                &format!("echo {name} >> /mnt/shared/ran && echo TASK {name}"),
+            );
+        }
+        text
+    };
     let app = source(&[
         ("Dockerfile", DOCKERFILE),
-        ("app.json", APP_JSON),
-        ("Procfile", PROCFILE),
+        ("app.json", &appending(APP_JSON)),
+        ("Procfile", &appending(PROCFILE)),
     ]);
     host.dokku(&[
         "config:set",
@@ -75,6 +99,10 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
             "postdeploy"
         ],
         "{push:#?}"
+    );
+    assert_eq!(
+        ran(),
+        ["predeploy", "release", "heroku-postdeploy", "postdeploy"]
     );
     assert!(!push.stderr.contains("Deprecated"), "{push:#?}");
     let web_started = push.stdout.find("-----> Deploying web").unwrap();
@@ -121,6 +149,7 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
             ["predeploy", expected_release, "postdeploy"],
             "{how:?}: {run:#?}"
         );
+        assert_eq!(ran(), ["predeploy", "release", "postdeploy"], "{how:?}");
     }
     for how in [
         vec!["ps:restart", host.app.as_str()],
@@ -129,6 +158,7 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
         let run = host.dokku(&how);
         run.expect_code(0);
         assert_eq!(tasks(&run), ["postdeploy"], "{how:?}: {run:#?}");
+        assert_eq!(ran(), ["postdeploy"], "{how:?}");
     }
 }
 
@@ -382,5 +412,53 @@ fn given_a_plugin_answering_post_container_create_when_dokku_deploys_then_it_see
             ],
             "engine API {engine_api}: {log}"
         );
+    }
+}
+
+#[test]
+fn given_a_deployed_app_when_dokku_renames_or_clones_it_then_the_new_app_keeps_its_tasks_and_the_old_records_go(
+) {
+    let host = TestHost::new("dokku-rename");
+    let app = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ]);
+    host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()])
+        .expect_code(0);
+    let plugin = dokku_plugin_path().join("deploy-tasks");
+    let trigger = |name: &str, args: &[&str]| {
+        let run = std::process::Command::new(plugin.join(name))
+            .args(args)
+            .env("DOKKU_LIB_ROOT", host.lib_root())
+            .env("DOKKU_ROOT", host.dokku_root())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{name}: {run:?}");
+    };
+    let data = |app: &str| host.lib_root().join("data/deploy-tasks").join(app);
+    let (renamed, cloned) = (format!("{}-r", host.app), format!("{}-c", host.app));
+
+    // apps:rename: post-app-rename-setup OLD NEW, then the old app is destroyed (post-delete).
+    trigger("post-app-rename-setup", &[&host.app, &renamed]);
+    trigger("post-delete", &[&host.app]);
+    // apps:clone: post-app-clone-setup OLD NEW.
+    trigger("post-app-clone-setup", &[&renamed, &cloned]);
+
+    let kept = std::fs::read_to_string(data(&renamed).join("dokku-files/app.json")).unwrap();
+    assert!(kept.contains("TASK postdeploy"), "{kept}");
+    assert!(data(&renamed).join("history.jsonl").is_file());
+    let cloned_kept = std::fs::read_to_string(data(&cloned).join("dokku-files/Procfile")).unwrap();
+    assert!(cloned_kept.contains("release:"), "{cloned_kept}");
+    assert!(
+        !data(&cloned).join("history.jsonl").exists(),
+        "a clone has run nothing yet"
+    );
+    assert!(
+        !data(&host.app).exists(),
+        "the old app's records outlived it"
+    );
+    for app in [&renamed, &cloned] {
+        let _ = std::fs::remove_dir_all(data(app));
     }
 }
