@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::app::App;
 use crate::docker::{Docker, Image};
-use crate::engine::Engine;
+use crate::engine::{query_value, Engine};
 
 /// The tag prefix of the names a run gives the images it commits.
 const INTERMEDIATE_PREFIX: &str = "deploy-tasks-";
@@ -196,18 +196,6 @@ fn split_reference(reference: &str) -> (&str, &str) {
     }
 }
 
-/// A query-string value, percent-encoded (RFC 3986's unreserved characters kept).
-fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
-}
-
 /// A Dockerfile JSON array (`["a","b"]`); serde_json's escapes are what Docker's parser reads.
 fn json_array(words: &[String]) -> String {
     serde_json::to_string(words).unwrap_or_else(|_| "[]".into())
@@ -227,7 +215,6 @@ mod tests {
             split_reference("registry:5000/shop"),
             ("registry:5000/shop", "latest")
         );
-        assert_eq!(query_value("CMD [\"a b\"]"), "CMD%20%5B%22a%20b%22%5D");
     }
 
     #[test]

@@ -284,6 +284,18 @@ impl Read for Patient {
     }
 }
 
+/// A query-string value, percent-encoded (RFC 3986's unreserved characters kept).
+pub fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
 /// The engine is asked directly only where the CLI would work too, so that a missing CLI is
 /// reported the same way on every path.
 fn cli_exists(docker_bin: &Path) -> bool {
@@ -451,6 +463,12 @@ pub fn demultiplex(mut stream: impl Read, mut emit: impl FnMut(Stream, &[u8])) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_values_keep_only_unreserved_characters() {
+        assert_eq!(query_value("CMD [\"a b\"]"), "CMD%20%5B%22a%20b%22%5D");
+        assert_eq!(query_value("/app/my file.json"), "%2Fapp%2Fmy%20file.json");
+    }
 
     #[test]
     fn demultiplexes_frames_into_their_streams() {

@@ -7,24 +7,9 @@
 mod support;
 
 use std::io::BufReader;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use support::*;
-
-/// A value that no image, file or command line holds by chance, different in every scenario.
-fn marker() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_nanos();
-    format!(
-        "s3cr3t-{nanos:x}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// The app's config as `dokku config:set` writes it (values without `'`).
 fn app_env(host: &TestHost, vars: &[(&str, &str)]) {

@@ -6,24 +6,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::*;
-
-/// A value that no image, file or command line holds by chance, different in every scenario.
-fn marker() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_nanos();
-    format!(
-        "s3cr3t-{nanos:x}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// Values that break naive quoting, each under its own key; one holds `marker`. None ends in `"`
 /// or `\`: Dokku's own reader (godotenv v1.5.1) gives those back altered, see `env_file::parse`.

@@ -830,3 +830,17 @@ pub fn finish_within(mut child: Child) -> Run {
     assert!(ended, "the trigger did not end within {BOUND:?}; {run:#?}");
     run
 }
+
+/// A value that no image, file or command line holds by chance, different in every scenario.
+pub fn marker() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_nanos();
+    format!(
+        "s3cr3t-{nanos:x}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
