@@ -1,10 +1,11 @@
 //! The app's config (Dokku's `config:set` variables), as every task sees it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::app::App;
+use crate::dokku;
 use crate::env_file::{self, EnvFile};
 use crate::host::Host;
 use crate::input_error::InputError;
@@ -32,19 +33,8 @@ impl AppConfig {
 /// each falls back to where hosts older than Dokku 0.38 keep it (`$DOKKU_ROOT/ENV`,
 /// `$DOKKU_ROOT/APP/ENV`) when absent.
 pub fn load(host: &Host, app: &App) -> Result<AppConfig> {
-    let config = host.lib_root.join("config");
-    let layers = [
-        first_existing([
-            config.join("--global").join("ENV"),
-            host.dokku_root.join("ENV"),
-        ]),
-        first_existing([
-            config.join(app.name()).join("ENV"),
-            host.dokku_root.join(app.name()).join("ENV"),
-        ]),
-    ];
     let mut files: Vec<EnvFile> = Vec::new();
-    for path in layers.into_iter().flatten() {
+    for path in dokku::config_files(host, app).into_iter().flatten() {
         files.push(read_env_file(&path)?);
     }
     Ok(AppConfig {
@@ -54,10 +44,6 @@ pub fn load(host: &Host, app: &App) -> Result<AppConfig> {
             .collect(),
         vars: env_file::merge(&files),
     })
-}
-
-fn first_existing<const N: usize>(paths: [PathBuf; N]) -> Option<PathBuf> {
-    paths.into_iter().find(|path| path.is_file())
 }
 
 fn read_env_file(path: &Path) -> Result<EnvFile> {

@@ -631,18 +631,8 @@ fn docker_options_for(
         filtered = docker_options::filter(&options, phase);
         filtered.warnings.extend(warnings);
     } else {
-        let candidates = [
-            host.lib_root
-                .join("config")
-                .join("docker-options")
-                .join(app.name())
-                .join("_default_.deploy"),
-            host.dokku_root
-                .join(app.name())
-                .join("DOCKER_OPTIONS_DEPLOY"),
-        ];
-        if let Some(path) = candidates.iter().find(|path| path.is_file()) {
-            let text = std::fs::read_to_string(path)
+        if let Some(path) = dokku::docker_options_file(host, app) {
+            let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let options = docker_options::parse_lines(&text, &path.display().to_string())?;
             filtered = docker_options::filter(&options, phase);

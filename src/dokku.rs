@@ -81,16 +81,45 @@ pub fn suffixed(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where a Dokku plugin keeps the properties of `scope` (an app's name, or `--global`):
+/// `$DOKKU_LIB_ROOT/config/PLUGIN/SCOPE`.
+pub fn property_dir(host: &Host, plugin: &str, scope: &str) -> PathBuf {
+    host.lib_root.join("config").join(plugin).join(scope)
+}
+
+/// The app's config files, the global one first (the app's values win): Dokku 0.38's
+/// `$DOKKU_LIB_ROOT/config/--global/ENV` and `config/APP/ENV` (its config plugin's `getGlobalFile`,
+/// `getAppFile`), each else where older hosts keep it (`$DOKKU_ROOT/ENV`, `$DOKKU_ROOT/APP/ENV`).
+pub fn config_files(host: &Host, app: &App) -> [Option<PathBuf>; 2] {
+    let first_file = |paths: [PathBuf; 2]| paths.into_iter().find(|path| path.is_file());
+    [
+        first_file([
+            host.lib_root.join("config").join("--global").join("ENV"),
+            host.dokku_root.join("ENV"),
+        ]),
+        first_file([
+            host.lib_root.join("config").join(app.name()).join("ENV"),
+            host.dokku_root.join(app.name()).join("ENV"),
+        ]),
+    ]
+}
+
+/// The app's docker options for deploys, one a line: the docker-options plugin's property list
+/// `_default_.deploy`, else the file hosts older than 0.38 keep (`$DOKKU_ROOT/APP/DOCKER_OPTIONS_DEPLOY`).
+pub fn docker_options_file(host: &Host, app: &App) -> Option<PathBuf> {
+    [
+        property_dir(host, "docker-options", app.name()).join("_default_.deploy"),
+        host.dokku_root
+            .join(app.name())
+            .join("DOCKER_OPTIONS_DEPLOY"),
+    ]
+    .into_iter()
+    .find(|path| path.is_file())
+}
+
 /// A Dokku property (`$DOKKU_LIB_ROOT/config/PLUGIN/APP/NAME`), as `common.PropertyGet` reads it.
 pub fn property(host: &Host, plugin: &str, app: &App, name: &str) -> Option<String> {
-    read_property(
-        &host
-            .lib_root
-            .join("config")
-            .join(plugin)
-            .join(app.name())
-            .join(name),
-    )
+    read_property(&property_dir(host, plugin, app.name()).join(name))
 }
 
 /// Whether Dokku marked the app deployed (`common` property `deployed`): its first deploy is done.

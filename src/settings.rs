@@ -39,8 +39,8 @@ impl Settings {
         Settings {
             app_dir: config.join("deploy-tasks").join(app.name()),
             global_dir: config.join("deploy-tasks").join("--global"),
-            scheduler_app_dir: config.join("scheduler").join(app.name()),
-            scheduler_global_dir: config.join("scheduler").join("--global"),
+            scheduler_app_dir: dokku::property_dir(host, "scheduler", app.name()),
+            scheduler_global_dir: dokku::property_dir(host, "scheduler", "--global"),
         }
     }
 
