@@ -124,3 +124,18 @@ fn env_path(name: &str, default: &str) -> PathBuf {
 fn is_set(name: &str) -> bool {
     std::env::var(name).is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"))
 }
+
+/// The installed plugin's directory, from the running binary (symlinks resolved, since Dokku
+/// runs it through `plugins/enabled/NAME`): the trigger's own directory, or the parent of
+/// `libexec/` for the multi-call binary there.
+pub fn installed_plugin_root() -> PathBuf {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."));
+    if exe_dir.file_name().is_some_and(|name| name == "libexec") {
+        exe_dir.parent().map(PathBuf::from).unwrap_or(exe_dir)
+    } else {
+        exe_dir
+    }
+}

@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
+use crate::bounded_read;
 use crate::deploy::{run_phase, FirstDeployTasks, PhaseEnd, PhaseRequest};
 use crate::dokku;
 use crate::exit_codes::ExitCode;
-use crate::host::Host;
+use crate::host::{installed_plugin_root, Host};
 use crate::input_error::InputError;
 use crate::interrupt;
 use crate::output::Output;
@@ -176,7 +177,7 @@ pub fn core_post_deploy(args: &[String]) -> ExitCode {
 /// `install` (after `dokku plugin:install` and `plugin:update`, and on every Dokku upgrade):
 /// every app Dokku keeps files for is taken over, or handed back, as its `core-tasks` says.
 pub fn install() -> ExitCode {
-    let host = Host::from_env(&plugin_root());
+    let host = Host::from_env(&installed_plugin_root());
     if let Err(error) = interrupt::install() {
         return fail(&host.output, &format!("{error:#}"));
     }
@@ -191,13 +192,13 @@ pub fn install() -> ExitCode {
 /// `uninstall PLUGIN` (`dokku plugin:uninstall`, fired for every plugin): when this plugin goes
 /// (whatever name it was installed under), Dokku gets every app's tasks back.
 pub fn uninstall(args: &[String]) -> ExitCode {
-    let host = Host::from_env(&plugin_root());
+    let host = Host::from_env(&installed_plugin_root());
     if let Err(error) = interrupt::install() {
         return fail(&host.output, &format!("{error:#}"));
     }
     // Dokku names the plugin by its directory (`plugin:install URL --name NAME`): the trigger
     // fires for every plugin with the name of the one going.
-    let installed_as = plugin_root()
+    let installed_as = installed_plugin_root()
         .file_name()
         .map(|name| name.to_string_lossy().into_owned());
     if args.first() != installed_as.as_ref() {
@@ -280,7 +281,7 @@ fn announce(host: &Host, taken: &[&str]) {
 /// The trigger's start: signals handled, arguments checked, the app named by argument
 /// `app_index` valid. `None` when not, the usage or the error already reported.
 fn start(usage: &str, args: &[String], app_index: usize) -> Option<(Host, App)> {
-    let host = Host::from_env(&plugin_root());
+    let host = Host::from_env(&installed_plugin_root());
     if let Err(error) = interrupt::install() {
         host.output.error(&format!("{error:#}"));
         return None;
@@ -452,6 +453,9 @@ fn settings_dir(host: &Host, app: &App) -> PathBuf {
         .join(app.name())
 }
 
+/// The largest file of the plugin's records a rename or clone copies.
+const RECORD_LIMIT: usize = 16 * 1024 * 1024;
+
 /// Copies the regular files of `from` (and of its directories) into `to`; links are not followed.
 fn copy_dir(host: &Host, from: &Path, to: &Path) -> Result<()> {
     if !from.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
@@ -465,9 +469,10 @@ fn copy_dir(host: &Host, from: &Path, to: &Path) -> Result<()> {
         if kind.is_dir() {
             copy_dir(host, &entry.path(), &target)?;
         } else if kind.is_file() {
-            let bytes = std::fs::read(entry.path())
-                .with_context(|| format!("reading {}", entry.path().display()))?;
-            host.ownership().write(&target, bytes)?;
+            // The plugin's records stay far below this (history rotates at 1 MiB).
+            if let Some(bytes) = bounded_read::host_file(&entry.path(), RECORD_LIMIT)? {
+                host.ownership().write(&target, bytes)?;
+            }
         }
     }
     Ok(())
@@ -485,20 +490,6 @@ fn remove_dir(dir: &Path) -> Result<()> {
 fn fail(output: &Output, message: &str) -> ExitCode {
     output.error(message);
     ExitCode::Failure
-}
-
-/// The installed plugin's directory: where the trigger is (`$PLUGIN_ENABLED_PATH/deploy-tasks`),
-/// the running binary's directory resolved, and its parent for the binary in `libexec/`.
-fn plugin_root() -> PathBuf {
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
-    if exe_dir.file_name().is_some_and(|name| name == "libexec") {
-        exe_dir.parent().map(PathBuf::from).unwrap_or(exe_dir)
-    } else {
-        exe_dir
-    }
 }
 
 #[cfg(test)]

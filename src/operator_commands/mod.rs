@@ -9,11 +9,9 @@ pub mod report;
 pub mod run;
 pub mod set;
 
-use std::path::PathBuf;
-
 use crate::app::App;
 use crate::exit_codes::ExitCode;
-use crate::host::Host;
+use crate::host::{installed_plugin_root, Host};
 use crate::input_error::InputError;
 use crate::output::{self, Stream};
 
@@ -44,16 +42,7 @@ pub fn main(args: &[String]) -> i32 {
 
 /// The host context, with the helper found beside this binary (`libexec/`).
 fn host() -> Host {
-    Host::from_env(&plugin_root())
-}
-
-/// The installed plugin's directory: the parent of `libexec/`, where the running binary lives
-/// (symlinks resolved, since Dokku runs it through `plugins/enabled/deploy-tasks`).
-fn plugin_root() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."))
+    Host::from_env(&installed_plugin_root())
 }
 
 /// An app that exists on this host: a valid name with a directory in `DOKKU_ROOT`, as Dokku's
