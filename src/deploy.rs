@@ -9,15 +9,15 @@ use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
 use crate::app_config::{self, AppConfig};
-use crate::container::{self, ContainerGuard, Ending};
+use crate::container::{BeforeStart, ContainerGuard, Ending};
 use crate::discover::{self, ImageLookup, Search};
-use crate::docker::Image;
+use crate::docker::{self, Docker, Image};
 use crate::docker_options;
 use crate::dokku;
 use crate::history::{self, HistoryEntry, Outcome};
 use crate::host::Host;
 use crate::interrupt;
-use crate::lock::LockWait;
+use crate::lock::{self, LockWait};
 use crate::phase::Phase;
 use crate::phase_run::PhaseRun;
 use crate::plan::{self, PlanInput};
@@ -69,8 +69,9 @@ pub enum PhaseEnd {
     Interrupted(i32),
 }
 
-/// Runs one phase for one app: host context, discover tasks, take the app (lock, leftovers),
-/// plan, run each task (commit, record, report), move the tag. Whatever way it leaves before the
+/// Runs one phase for one app: host context, discover tasks, take the app's lock, plan (which
+/// chooses the engine's path for the run), begin the run (leftovers of killed runs removed),
+/// run each task (commit, record, report), move the tag. Whatever way it leaves before the
 /// tag move, the [`PhaseRun`] removes what it committed.
 pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     let phase = request.phase;
@@ -85,13 +86,14 @@ pub fn run_phase(host: &Host, request: &PhaseRequest) -> Result<PhaseEnd> {
     if let Some(end) = context.skip_or_announce(&found)? {
         return Ok(end);
     }
-    let mut run = match PhaseRun::begin(host, &request.app)? {
-        Ok(run) => run,
+    let lock = match lock::acquire(host, &request.app, &host.output)? {
+        Ok(lock) => lock,
         Err(LockWait::Interrupted(signal)) => return Ok(interrupted(host, phase, signal, false)),
     };
     let Some(plan) = PhasePlan::under_lock(&context)? else {
         return Ok(nothing_to_run(&context, true));
     };
+    let mut run = PhaseRun::begin(host, &request.app, lock, &plan.docker)?;
     for (index, task) in plan.tasks.iter().enumerate() {
         if let Step::Stop(end) = run_task(&context, &plan, &mut run, index, task)? {
             return Ok(end);
@@ -325,6 +327,8 @@ struct PhasePlan {
     tasks: Vec<Task>,
     /// The app's docker options for the phase's containers.
     docker_options: Vec<String>,
+    /// The engine for the whole run ([`docker::for_run`]).
+    docker: Docker,
     /// On a Dokku, its plugins shape the task containers as they shape the deploy's.
     dokku_plugins: bool,
 }
@@ -354,6 +358,7 @@ impl PhasePlan {
         Ok(Some(PhasePlan {
             image,
             tasks,
+            docker: docker::for_run(&host.docker, &options.args),
             docker_options: options.args,
             dokku_plugins,
         }))
@@ -425,6 +430,7 @@ fn run_in_new_container(
         helper: &host.helper,
         shell: shell.as_deref(),
         docker_options: &plan.docker_options,
+        timeout: limits.timeout,
         config: &context.tasks.config,
         run_id: run.id(),
         ordinal: index + 1,
@@ -438,17 +444,10 @@ fn run_in_new_container(
     run.note_container(&task_container.name)?;
     let mut entry = HistoryEntry::start(task.phase, task.source.name(), &task.command, &run_image);
     let started = Instant::now();
-    let mut guard = ContainerGuard::new(host.docker.clone(), task_container.name.clone());
+    let guard = ContainerGuard::new(plan.docker.clone(), task_container.name.clone());
     let post_container_create = |id: &str| post_container_create(id, &request.app, task.phase);
-    let before_start: Option<container::BeforeStart> =
-        plan.dokku_plugins.then_some(&post_container_create);
-    let ending = container::run(
-        &host.docker,
-        &task_container,
-        &mut guard,
-        limits.timeout,
-        before_start,
-    )?;
+    let before_start: Option<BeforeStart> = plan.dokku_plugins.then_some(&post_container_create);
+    let ending = plan.docker.run(&task_container, before_start)?;
     let committing =
         ending == Ending::Exited(0) && task.phase == Phase::Predeploy && request.commit;
     let image_after = if committing {
@@ -478,8 +477,8 @@ fn run_in_running_containers(
     limits: &Limits,
 ) -> Result<Step> {
     let (host, image) = (context.host, &plan.image);
-    let containers = container::running_containers(
-        &host.docker,
+    let containers = running_containers(
+        &plan.docker,
         context.request.app.name(),
         process_type,
         &image.id,
@@ -503,7 +502,7 @@ fn run_in_running_containers(
         let mut entry =
             HistoryEntry::start(task.phase, task.source.name(), &task.command, &image.id);
         let started = Instant::now();
-        let ending = container::exec(&host.docker, name, &task.command, limits.timeout)?;
+        let ending = plan.docker.exec(name, &task.command, limits.timeout)?;
         let step = conclude(
             context, task, limits, ending, &mut entry, &image.id, started,
         );
@@ -512,6 +511,28 @@ fn run_in_running_containers(
         }
     }
     Ok(Step::Next)
+}
+
+/// The running containers of `app` with `process_type` that run exactly `image_id`, by name:
+/// during a post-deploy, containers of the previous image may still be running.
+fn running_containers(
+    docker: &Docker,
+    app: &str,
+    process_type: &str,
+    image_id: &str,
+) -> Result<Vec<String>> {
+    let labels = [
+        ("com.dokku.app-name", app),
+        ("com.dokku.process-type", process_type),
+    ];
+    let mut names: Vec<String> = docker
+        .running_containers(&labels)?
+        .into_iter()
+        .filter(|container| container.image_id == image_id)
+        .map(|container| container.name)
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// A task's limits once the admin's settings are laid over its source's defaults.

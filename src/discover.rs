@@ -13,9 +13,8 @@ use anyhow::{bail, Context, Result};
 use crate::app::App;
 use crate::bounded_read::{self, Found};
 use crate::container::{run_id, ContainerGuard};
-use crate::docker::{Docker, Image};
+use crate::docker::{ContainerSpec, Docker, Image};
 use crate::dokku;
-use crate::engine::{query_value, Engine};
 use crate::host::Host;
 use crate::in_flight::InFlight;
 use crate::ownership::Ownership;
@@ -206,34 +205,22 @@ fn extract(
     let docker = &host.docker;
     let run_id = run_id();
     let name = format!("{}.discover.{run_id}", app.name());
-    let label = format!("com.dokku.app-name={}", app.name());
     let mut in_flight = InFlight::open(host, app, &run_id)?;
     in_flight.note(&name)?;
-    // The command is never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
     // Guarded before it exists: a create cut short by a signal may still have made it.
     let _container = ContainerGuard::new(docker.clone(), name.clone());
-    match docker.engine() {
-        Some(engine) => {
-            let create = serde_json::json!({
-                "Image": image.id,
-                "Cmd": ["true"],
-                "Labels": {"com.dokku.app-name": app.name()},
-            });
-            let created = engine.request(
-                "POST",
-                &format!("/containers/create?name={name}"),
-                Some(&create),
-            )?;
-            if created.status != 201 {
-                bail!("creating {name}: {}", created.message());
-            }
-        }
-        None => {
-            docker.query([
-                "create", "--name", &name, "--label", &label, &image.id, "true",
-            ])?;
-        }
-    }
+    docker.create(&ContainerSpec {
+        name: name.clone(),
+        image: image.id.clone(),
+        entrypoint: None,
+        // Never run; it only satisfies images that have neither ENTRYPOINT nor CMD.
+        cmd: vec!["true".into()],
+        labels: vec![("com.dokku.app-name".into(), app.name().into())],
+        mounts: Vec::new(),
+        stdin: Vec::new(),
+        cli_options: Vec::new(),
+        timeout: None,
+    })?;
     let mut directories = Vec::new();
     if !image.working_dir.is_empty() {
         directories.push(image.working_dir.trim_end_matches('/').to_string());
@@ -247,14 +234,9 @@ fn extract(
             for relative in candidates {
                 let inside = format!("{directory}/{relative}");
                 let origin = format!("{inside} in {reference}");
-                let bytes = match docker.engine() {
-                    Some(engine) => read_in_container(&inside, &origin, |path| {
-                        entry_through_engine(engine, &name, path)
-                    })?,
-                    None => read_in_container(&inside, &origin, |path| {
-                        entry_through_cli(docker, &name, path)
-                    })?,
-                };
+                let bytes = read_in_container(&inside, &origin, |path| {
+                    docker.read_entry(&name, path, MAX_BYTES)
+                })?;
                 if let Some(bytes) = bytes {
                     found.insert(
                         *source,
@@ -317,53 +299,6 @@ fn link_target(link: &str, target: &str) -> String {
         .map(|(dir, _)| dir)
         .unwrap_or_default();
     format!("{directory}/{target}")
-}
-
-/// The first archive entry of `path` in `container`, read as it streams from the archive API.
-fn entry_through_engine(engine: &Engine, container: &str, path: &str) -> Result<Option<Found>> {
-    let (status, body) = engine.stream(
-        "GET",
-        &format!("/containers/{container}/archive?path={}", query_value(path)),
-    )?;
-    match status {
-        200 => bounded_read::first_entry(body, MAX_BYTES)
-            .with_context(|| format!("reading {path} from {container}")),
-        404 => Ok(None),
-        _ => bail!("reading {path} from {container}: {}", body.message(status)),
-    }
-}
-
-/// The first archive entry of `path` in `container`, read as it streams from `docker cp -L
-/// CONTAINER:PATH -`; the CLI is stopped once that entry is read.
-fn entry_through_cli(docker: &Docker, container: &str, path: &str) -> Result<Option<Found>> {
-    let source = format!("{container}:{path}");
-    let mut archive = docker.stream(["cp", "--follow-link", &source, "-"])?;
-    let first = bounded_read::first_entry(&mut archive, MAX_BYTES)
-        .with_context(|| format!("reading {path} from {container}"));
-    match first {
-        Ok(Some(found)) => return Ok(Some(found)),
-        Ok(None) => {}
-        // A CLI that failed wrote no archive: what it said tells more than the archive.
-        Err(error) => return archive.finish().and(Err(error)).or_else(absent),
-    }
-    archive.finish().map(|()| None).or_else(absent)
-}
-
-/// `Ok(None)` for the CLI's error about a path that does not exist, else the error.
-fn absent(error: anyhow::Error) -> Result<Option<Found>> {
-    let text = error.to_string();
-    // Docker 20.10 says "No such container:path", later ones "Could not find the file",
-    // Podman "no such file or directory".
-    let absent = [
-        "No such container:path",
-        "Could not find the file",
-        "no such file or directory",
-    ];
-    if absent.iter().any(|said| text.contains(said)) {
-        Ok(None)
-    } else {
-        Err(error)
-    }
 }
 
 /// A cache entry is a directory named after the image ID and the search, holding the files

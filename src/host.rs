@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use crate::docker::Docker;
+use crate::docker::{self, Docker};
 use crate::output::Output;
 use crate::ownership::Ownership;
 use crate::settings::engine_timeout;
@@ -43,13 +43,12 @@ impl Host {
         Host {
             dokku_root,
             lib_root,
-            docker: if std::env::var("DOKKU_DEPLOY_TASKS_ENGINE_API")
-                .is_ok_and(|value| value == "0")
-            {
-                Docker::new(docker_bin, trace, limit).cli_only()
-            } else {
-                Docker::new(docker_bin, trace, limit)
-            },
+            docker: docker::connect(
+                docker_bin,
+                trace,
+                limit,
+                std::env::var("DOKKU_DEPLOY_TASKS_ENGINE_API").map_or(true, |value| value != "0"),
+            ),
             global_run_args: std::env::var("DOKKU_GLOBAL_RUN_ARGS")
                 .ok()
                 .filter(|args| !args.trim().is_empty()),

@@ -3,16 +3,16 @@
 //!
 //! Each run that creates containers keeps a file `in-flight/RUNID` under the app's data
 //! directory, holds an exclusive lock on it for as long as it lives, and writes into it, one a
-//! line, each container's name before creating the container and each name it gives a committed
-//! image ([`crate::commit::intermediate_name`]) before the commit starts. A record whose lock can
-//! be taken belongs to a run that is gone, however long ago or recently it started; one whose
-//! lock is held belongs to a live run (a concurrent deploy) and is left alone. Reading the records
-//! costs no Docker call, and the no-task path never reads them.
+//! line, each container's name before creating the container. A record whose lock can be taken
+//! belongs to a run that is gone, however long ago or recently it started; one whose lock is held
+//! belongs to a live run (a concurrent deploy) and is left alone. Reading the records costs no
+//! Docker call, and the no-task path never reads them.
 //!
-//! Images are recorded and removed by name, never by ID: removing a name removes the image only
-//! when nothing else holds it, so a run killed after its tag move loses its own names and the
-//! app's image stays; an image whose commit was cut short by the kill, or finished after it, has
-//! its name all the same.
+//! Images need no record: a run names each image it commits in its own namespace before the
+//! commit starts ([`crate::commit::intermediate_name`]), and only a run holding the app's lock
+//! commits, so the names are found by their form. They are removed by name, never by ID:
+//! removing a name removes the image only when nothing else holds it, so a run killed after its
+//! tag move loses its own names and the app's image stays.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -23,15 +23,14 @@ use anyhow::{Context, Result};
 
 use crate::app::App;
 use crate::commit;
+use crate::docker::Docker;
 use crate::host::Host;
 use crate::output::Output;
 
-/// This run's record, removed when dropped (after everything it lists was removed), unless
-/// [`InFlight::keep`] was called.
+/// This run's record, removed when dropped (after everything it lists was removed).
 pub struct InFlight {
     file: File,
     path: PathBuf,
-    kept: bool,
 }
 
 impl InFlight {
@@ -45,72 +44,56 @@ impl InFlight {
         let file = ownership.create_or_open(&path, OpenOptions::new().append(true))?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
-        Ok(InFlight {
-            file,
-            path,
-            kept: false,
-        })
+        Ok(InFlight { file, path })
     }
 
-    /// Notes a container, or a name for an image, this run is about to create.
+    /// Notes a container this run is about to create.
     pub fn note(&mut self, name: &str) -> Result<()> {
         writeln!(self.file, "{name}").with_context(|| format!("writing {}", self.path.display()))
-    }
-
-    /// Leaves the record for the next run, which removes what it lists once this run is gone:
-    /// for what this run could not remove itself.
-    pub fn keep(&mut self) {
-        self.kept = true;
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
-/// Removes what the records of runs that are gone list, and the records: their containers, then
-/// their images' names, newest first (a later commit is the child of an earlier one, and a
-/// container holds its image). Says so in one line for each kind it removed.
-pub fn remove_leftovers(host: &Host, app: &App, output: &Output) -> Result<()> {
-    let dir = records_dir(host, app);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
-    };
+/// Removes what runs that are gone left: the containers their records list, then the images
+/// their commits named ([`commit::intermediate_name`]), newest first (a later commit is the
+/// child of an earlier one, and removing a parent's name first would leave it untagged). Says
+/// so in one line for each kind it removed. Called under the app's lock, which every run that
+/// commits holds: any image named so is then a leftover, even one whose commit the engine
+/// finished after the run that asked for it was killed and a later run had looked.
+pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output) -> Result<()> {
     let mut containers = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(records_dir(host, app)) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(mut record_file) = owner_gone(&path) else {
+                continue;
+            };
+            let mut record = String::new();
+            // A record lists a few names: 64 KiB is plenty, and bounds a planted one.
+            let _ = (&mut record_file)
+                .take(64 * 1024)
+                .read_to_string(&mut record);
+            for name in record
+                .lines()
+                .filter(|name| is_task_container_of(app, name))
+            {
+                if docker.remove_container(name)? {
+                    containers.push(name.to_string());
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
     let mut images = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Some(owner_gone) = owner_gone(&path) else {
-            continue;
-        };
-        let mut record_file = owner_gone;
-        let mut record = String::new();
-        // A record lists a few names: 64 KiB is plenty, and bounds a planted one.
-        let _ = (&mut record_file)
-            .take(64 * 1024)
-            .read_to_string(&mut record);
-        for name in record
-            .lines()
-            .filter(|name| is_task_container_of(app, name))
-        {
-            if host.docker.remove_container(name)? {
-                containers.push(name.to_string());
-            }
+    for name in commit::leftover_images(docker, app)? {
+        if docker.remove_image(&name)? {
+            images.push(name);
         }
-        for name in record
-            .lines()
-            .rev()
-            .filter(|name| commit::is_intermediate_name_of(app, name))
-        {
-            if host.docker.remove_image(name)? {
-                images.push(name.to_string());
-            }
-        }
-        let _ = std::fs::remove_file(&path);
     }
     if !containers.is_empty() {
         output.warn(&format!(

@@ -11,7 +11,7 @@ use crate::docker::{Docker, Image};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
 use crate::interrupt;
-use crate::lock::{self, AppLock, LockWait};
+use crate::lock::AppLock;
 use crate::output::Output;
 
 /// A phase running for an app, from the lock to the tag move.
@@ -19,8 +19,9 @@ use crate::output::Output;
 /// Dropped, it removes the names it gave its images, newest first. Docker removes an image with
 /// its name when nothing else holds it, so without the tag move every image the run committed
 /// goes; after it, the app's tag holds the last image and each image its parent, and only the
-/// names go. What it cannot remove stays in the in-flight record for the next run, with a line
-/// saying so. The record is removed, and the lock released, only after that.
+/// names go. What it cannot remove is left for the next run, which finds the names of killed or
+/// failed runs by their form ([`commit::intermediate_name`]); a line says so. The in-flight
+/// record is removed, and the lock released, only after that.
 pub struct PhaseRun {
     docker: Docker,
     output: Output,
@@ -36,18 +37,14 @@ pub struct PhaseRun {
 }
 
 impl PhaseRun {
-    /// Takes the app's lock (waiting while another run holds it; a stop signal ends the wait),
-    /// removes what runs that were killed left, and opens this run's in-flight record.
-    pub fn begin(host: &Host, app: &App) -> Result<std::result::Result<PhaseRun, LockWait>> {
-        let lock = match lock::acquire(host, app, &host.output)? {
-            Ok(lock) => lock,
-            Err(wait) => return Ok(Err(wait)),
-        };
-        in_flight::remove_leftovers(host, app, &host.output)?;
+    /// Begins a run under the app's `lock`, through `docker` (the engine the phase's plan
+    /// chose): removes what runs that were killed left, and opens this run's in-flight record.
+    pub fn begin(host: &Host, app: &App, lock: AppLock, docker: &Docker) -> Result<PhaseRun> {
+        in_flight::remove_leftovers(host, docker, app, &host.output)?;
         let id = container::run_id();
         let in_flight = InFlight::open(host, app, &id)?;
-        Ok(Ok(PhaseRun {
-            docker: host.docker.clone(),
+        Ok(PhaseRun {
+            docker: docker.clone(),
             output: host.output,
             app: app.clone(),
             id,
@@ -55,7 +52,7 @@ impl PhaseRun {
             latest: None,
             in_flight,
             _lock: lock,
-        }))
+        })
     }
 
     /// The run's ID, which names its containers and images.
@@ -75,19 +72,18 @@ impl PhaseRun {
     }
 
     /// Commits a predeploy task's stopped container ([`commit::commit`]) and returns the image
-    /// ID. Each image is named, and the name recorded, before the call that creates it starts.
+    /// ID. Each image is named in the run's own namespace before the call that creates it
+    /// starts, so that the next run finds it should this one be killed.
     pub fn commit(&mut self, container: &str, before: &Image) -> Result<String> {
         let PhaseRun {
             docker,
             app,
             id,
             images,
-            in_flight,
             ..
         } = self;
         let mut name_next = || -> Result<String> {
             let name = commit::intermediate_name(app, id, images.len() + 1);
-            in_flight.note(&name)?;
             images.push(name.clone());
             Ok(name)
         };
@@ -118,7 +114,6 @@ impl Drop for PhaseRun {
             }
         }
         if !left.is_empty() {
-            self.in_flight.keep();
             self.output.warn(&format!(
                 "could not remove the images this run committed: {}; the next task run of {} removes them",
                 left.join(", "),

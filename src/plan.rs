@@ -1,4 +1,4 @@
-//! Planning a task container: the `docker run` arguments and the config the helper receives.
+//! Planning a task container: its spec for the engine, and the config the helper receives.
 //!
 //! The helper, not the image, is the container's first process. How it hands over depends on the
 //! image, as in Dokku:
@@ -19,10 +19,11 @@
 //! that it is in neither the container's config nor a process's arguments.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::app::{App, ImageTag};
 use crate::app_config::AppConfig;
-use crate::docker::Image;
+use crate::docker::{ContainerSpec, Image, Mount};
 use crate::input_error::InputError;
 use crate::phase::Phase;
 use crate::sources::{procfile, Command, Task};
@@ -37,24 +38,6 @@ const TINI: [&str; 4] = ["/tini", "/bin/tini", "/usr/bin/tini", "/usr/local/bin/
 /// The label Cloud Native Buildpacks put on the images they build.
 const CNB_LABEL: &str = "io.buildpacks.stack.id";
 const CNB_LAUNCHER: &str = "/cnb/lifecycle/launcher";
-
-/// A planned task container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// `APP.PHASE.RUNID`.
-    pub name: String,
-    /// The arguments after `docker`.
-    pub args: Vec<String>,
-    /// What the helper reads on stdin: the number of the command's fields and the fields, then
-    /// the config as `KEY=VALUE` entries; each ended by NUL.
-    pub stdin: Vec<u8>,
-    /// True when Docker removes the container itself once it exits (`--rm`).
-    pub removed_on_exit: bool,
-    /// The same container as an Engine API create request, when the engine can be asked
-    /// directly: only without docker options, which only the CLI knows how to read. Docker
-    /// does not remove it on exit; the run removes it.
-    pub create: Option<serde_json::Value>,
-}
 
 /// What the plan is made from.
 pub struct PlanInput<'a> {
@@ -71,6 +54,8 @@ pub struct PlanInput<'a> {
     pub shell: Option<&'a str>,
     /// The app's docker options, already filtered for the phase.
     pub docker_options: &'a [String],
+    /// How long the task may run.
+    pub timeout: Option<Duration>,
     pub config: &'a AppConfig,
     pub run_id: &'a str,
     /// The task's 1-based position in its phase, for Scalingo's `CONTAINER` (`predeploy-1`).
@@ -91,93 +76,28 @@ enum Launch {
 
 /// Plans the container for one task. Fails only when an ENTRYPOINT image's command cannot be
 /// split into words (unbalanced quotes, maybe once its variables are expanded).
-pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
+pub fn task_container(input: &PlanInput) -> Result<ContainerSpec, InputError> {
     let phase = input.task.phase;
-    let name = format!("{}.{}.{}", input.app.name(), phase.name(), input.run_id);
-    let mut args: Vec<String> = vec![
-        "run".into(),
-        "--interactive".into(),
-        "--name".into(),
-        name.clone(),
-    ];
     // Predeploy containers get no label but the app's: labels are committed into the image and
     // inherited by every container started from it.
-    args.extend([
-        "--label".into(),
-        format!("com.dokku.app-name={}", input.app.name()),
-    ]);
-    let removed_on_exit = phase != Phase::Predeploy;
-    if removed_on_exit {
-        args.extend([
-            "--label".into(),
-            format!("dokku_phase_script={}", phase.name()),
-        ]);
-        args.push("--rm".into());
+    let mut labels = vec![(
+        "com.dokku.app-name".to_string(),
+        input.app.name().to_string(),
+    )];
+    if phase != Phase::Predeploy {
+        labels.push(("dokku_phase_script".into(), phase.name().into()));
     }
-    args.extend([
-        "--mount".into(),
-        format!(
-            "type=bind,source={},target={HELPER_IN_CONTAINER},readonly",
-            input.helper.display()
-        ),
-    ]);
-    args.extend(input.docker_options.iter().cloned());
-
     let variables = task_variables(input);
     let (helper_args, fields) = helper_arguments(input, &variables)?;
+    // Only an image that has an ENTRYPOINT gets one here: an engine's commit can never clear an
+    // ENTRYPOINT the container was created with.
     let (entrypoint, cmd) = if input.image.entrypoint.is_some() {
-        (
-            Some(vec![HELPER_IN_CONTAINER.to_string()]),
-            helper_args.clone(),
-        )
+        (Some(vec![HELPER_IN_CONTAINER.to_string()]), helper_args)
     } else {
         let mut cmd = vec![HELPER_IN_CONTAINER.to_string()];
-        cmd.extend(helper_args.iter().cloned());
+        cmd.extend(helper_args);
         (None, cmd)
     };
-    let create = input.docker_options.is_empty().then(|| {
-        let mut labels = serde_json::Map::new();
-        for pair in args.windows(2).filter(|pair| pair[0] == "--label") {
-            if let Some((key, value)) = pair[1].split_once('=') {
-                labels.insert(key.to_string(), value.into());
-            }
-        }
-        let mut config = serde_json::json!({
-            "Image": input.run_image,
-            "Cmd": cmd,
-            "Labels": labels,
-            "AttachStdin": true,
-            "AttachStdout": true,
-            "AttachStderr": true,
-            "OpenStdin": true,
-            "StdinOnce": true,
-            "HostConfig": {
-                "Mounts": [{
-                    "Type": "bind",
-                    "Source": input.helper.display().to_string(),
-                    "Target": HELPER_IN_CONTAINER,
-                    "ReadOnly": true
-                }]
-            }
-        });
-        if let Some(entrypoint) = &entrypoint {
-            config["Entrypoint"] = entrypoint.clone().into();
-        }
-        config
-    });
-    if input.image.entrypoint.is_some() {
-        // Only an image that has an ENTRYPOINT gets one here: `docker commit` can never clear
-        // an ENTRYPOINT the container was created with.
-        args.extend([
-            "--entrypoint".into(),
-            HELPER_IN_CONTAINER.into(),
-            input.run_image.to_string(),
-        ]);
-    } else {
-        args.extend([input.run_image.to_string(), HELPER_IN_CONTAINER.into()]);
-    }
-    args.extend(helper_args);
-
     let mut stdin = Vec::new();
     push_field(&mut stdin, &fields.len().to_string());
     for field in &fields {
@@ -186,12 +106,19 @@ pub fn task_container(input: &PlanInput) -> Result<Plan, InputError> {
     for (key, value) in &variables {
         push_field(&mut stdin, &format!("{key}={value}"));
     }
-    Ok(Plan {
-        name,
-        args,
+    Ok(ContainerSpec {
+        name: format!("{}.{}.{}", input.app.name(), phase.name(), input.run_id),
+        image: input.run_image.to_string(),
+        entrypoint,
+        cmd,
+        labels,
+        mounts: vec![Mount {
+            source: input.helper.to_path_buf(),
+            target: HELPER_IN_CONTAINER.to_string(),
+        }],
         stdin,
-        removed_on_exit,
-        create,
+        cli_options: input.docker_options.to_vec(),
+        timeout: input.timeout,
     })
 }
 
@@ -369,7 +296,7 @@ mod tests {
         phase: Phase,
         command: &str,
         config: &AppConfig,
-    ) -> Result<Plan, InputError> {
+    ) -> Result<ContainerSpec, InputError> {
         let app = App::new("shop").unwrap();
         let tag = ImageTag::new(Some("v2")).unwrap();
         let task = Task::shell(phase, Source::AppJson, "scripts.dokku.predeploy", command);
@@ -382,19 +309,32 @@ mod tests {
             helper: Path::new("/plugins/deploy-tasks/libexec/deploy-tasks-helper"),
             shell: None,
             docker_options: &["--network".to_string(), "db".to_string()],
+            timeout: None,
             config,
             run_id: "7-1",
             ordinal: 1,
         })
     }
 
-    fn tail(plan: &Plan, from: &str) -> Vec<String> {
-        let start = plan.args.iter().position(|arg| arg == from).unwrap();
-        plan.args[start..].to_vec()
+    /// The container's CMD from the first `from`.
+    fn tail(plan: &ContainerSpec, from: &str) -> Vec<String> {
+        let start = plan.cmd.iter().position(|arg| arg == from).unwrap();
+        plan.cmd[start..].to_vec()
+    }
+
+    /// Every word of the container's config: what `docker inspect` would show of it.
+    fn config_words(plan: &ContainerSpec) -> Vec<String> {
+        let mut words = plan.entrypoint.clone().unwrap_or_default();
+        words.extend(plan.cmd.iter().cloned());
+        words.extend(plan.cli_options.iter().cloned());
+        for (key, value) in &plan.labels {
+            words.push(format!("{key}={value}"));
+        }
+        words
     }
 
     /// The command's fields and the config entries the helper reads on stdin.
-    fn stdin(plan: &Plan) -> (Vec<String>, Vec<String>) {
+    fn stdin(plan: &ContainerSpec) -> (Vec<String>, Vec<String>) {
         let text = String::from_utf8(plan.stdin.clone()).unwrap();
         let mut entries: Vec<String> = text.split('\0').map(str::to_string).collect();
         assert_eq!(
@@ -416,7 +356,11 @@ mod tests {
         task
     }
 
-    fn plan_task(task: &Task, image: &Image, config: &AppConfig) -> Result<Plan, InputError> {
+    fn plan_task(
+        task: &Task,
+        image: &Image,
+        config: &AppConfig,
+    ) -> Result<ContainerSpec, InputError> {
         let app = App::new("shop").unwrap();
         let tag = ImageTag::new(Some("v2")).unwrap();
         task_container(&PlanInput {
@@ -428,6 +372,7 @@ mod tests {
             helper: Path::new("/helper"),
             shell: None,
             docker_options: &[],
+            timeout: None,
             config,
             run_id: "7-1",
             ordinal: 1,
@@ -452,10 +397,9 @@ mod tests {
         let (fields, _) = stdin(&plan);
         assert_eq!(fields, ["echo s3cr3t o '5000' [] shop"]);
         assert!(
-            !plan.args.iter().any(|arg| arg.contains("s3cr3t")),
+            !config_words(&plan).iter().any(|arg| arg.contains("s3cr3t")),
             "{plan:?}"
         );
-        assert!(!plan.create.unwrap().to_string().contains("s3cr3t"));
         assert_eq!(
             task.command,
             "echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP"
@@ -467,10 +411,11 @@ mod tests {
         let task = release_from_procfile("migrate $SECRET --port=$PORT");
         let config = config(&[("SECRET", "two words")]);
         let plan = plan_task(&task, &image(Some(&["/entry"])), &config).unwrap();
-        assert_eq!(tail(&plan, "--entrypoint").last().unwrap(), "--run-exec");
+        assert_eq!(plan.entrypoint, Some(vec![HELPER_IN_CONTAINER.to_string()]));
+        assert_eq!(plan.cmd, ["--run-exec"]);
         let (fields, _) = stdin(&plan);
         assert_eq!(fields, ["/entry", "migrate", "two", "words", "--port=5000"]);
-        assert!(!plan.args.iter().any(|arg| arg.contains("words")));
+        assert!(!config_words(&plan).iter().any(|arg| arg.contains("words")));
     }
 
     #[test]
@@ -509,60 +454,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan.name, "shop.predeploy.7-1");
-        assert!(!plan.removed_on_exit);
-        assert!(!plan.args.contains(&"--rm".to_string()));
-        assert!(!plan.args.contains(&"--entrypoint".to_string()));
-        let labels: Vec<&String> = plan
-            .args
-            .windows(2)
-            .filter(|w| w[0] == "--label")
-            .map(|w| &w[1])
-            .collect();
-        assert_eq!(labels, ["com.dokku.app-name=shop"]);
+        assert_eq!(plan.image, "sha256:1");
+        assert_eq!(plan.entrypoint, None);
         assert_eq!(
-            tail(&plan, "sha256:1"),
-            ["sha256:1", HELPER_IN_CONTAINER, "--run-shell"]
+            plan.labels,
+            [("com.dokku.app-name".to_string(), "shop".to_string())]
         );
+        assert_eq!(plan.cmd, [HELPER_IN_CONTAINER, "--run-shell"]);
         assert_eq!(stdin(&plan).0, ["make assets"]);
-        assert!(plan.args.windows(2).any(|w| w == ["--network", "db"]));
-        assert!(plan.create.is_none(), "docker options need the CLI");
-    }
-
-    #[test]
-    fn without_docker_options_the_engine_request_matches_the_cli_arguments() {
-        let app = App::new("shop").unwrap();
-        let tag = ImageTag::new(None).unwrap();
-        let image = image(Some(&["/entry"]));
-        let task = Task::shell(Phase::Release, Source::Procfile, "release", "migrate now");
-        let plan = task_container(&PlanInput {
-            app: &app,
-            tag: &tag,
-            task: &task,
-            image: &image,
-            run_image: &image.id,
-            helper: Path::new("/helper"),
-            shell: None,
-            docker_options: &[],
-            config: &AppConfig::default(),
-            run_id: "1",
-            ordinal: 1,
-        })
-        .unwrap();
-        let create = plan.create.clone().unwrap();
-        assert_eq!(create["Image"], "sha256:1");
+        assert_eq!(plan.cli_options, ["--network", "db"]);
         assert_eq!(
-            create["Entrypoint"],
-            serde_json::json!([HELPER_IN_CONTAINER])
+            plan.mounts,
+            [Mount {
+                source: "/plugins/deploy-tasks/libexec/deploy-tasks-helper".into(),
+                target: HELPER_IN_CONTAINER.into()
+            }]
         );
-        assert_eq!(create["Cmd"], serde_json::json!(["--run-exec"]));
-        assert_eq!(stdin(&plan).0, ["/entry", "migrate", "now"]);
-        assert_eq!(create["Labels"]["dokku_phase_script"], "release");
-        assert_eq!(create["Labels"]["com.dokku.app-name"], "shop");
-        assert_eq!(create["HostConfig"]["Mounts"][0]["Source"], "/helper");
     }
 
     #[test]
-    fn release_is_removed_on_exit_and_labelled_with_its_phase() {
+    fn release_is_labelled_with_its_phase() {
         let plan = plan(
             &image(None),
             Phase::Release,
@@ -570,12 +481,9 @@ mod tests {
             &AppConfig::default(),
         )
         .unwrap();
-        assert!(plan.removed_on_exit);
-        assert!(plan.args.contains(&"--rm".to_string()));
         assert!(plan
-            .args
-            .windows(2)
-            .any(|w| w == ["--label", "dokku_phase_script=release"]));
+            .labels
+            .contains(&("dokku_phase_script".to_string(), "release".to_string())));
     }
 
     #[test]
@@ -589,14 +497,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            tail(&planned, "--entrypoint"),
-            [
-                "--entrypoint",
-                HELPER_IN_CONTAINER,
-                "sha256:1",
-                "--run-exec"
-            ]
+            planned.entrypoint,
+            Some(vec![HELPER_IN_CONTAINER.to_string()])
         );
+        assert_eq!(planned.cmd, ["--run-exec"]);
         assert_eq!(
             stdin(&planned).0,
             ["/docker-entrypoint.sh", "rake", "db:migrate x"]
@@ -628,7 +532,7 @@ mod tests {
         let plan_for =
             |image: &Image, config: &AppConfig| plan(image, Phase::Release, "x", config).unwrap();
         assert!(plan_for(&herokuish, &AppConfig::default())
-            .args
+            .cmd
             .contains(&"--heroku-profile".to_string()));
 
         let mut custom_user = image(None);
@@ -638,10 +542,10 @@ mod tests {
             warnings: Vec::new(),
         };
         assert!(plan_for(&custom_user, &config)
-            .args
+            .cmd
             .contains(&"--heroku-profile".to_string()));
         assert!(!plan_for(&custom_user, &AppConfig::default())
-            .args
+            .cmd
             .contains(&"--heroku-profile".to_string()));
 
         let mut cnb = image(Some(&["/cnb/process/web"]));
@@ -663,7 +567,7 @@ mod tests {
             warnings: Vec::new(),
         };
         let plan = plan(&image(None), Phase::Predeploy, "true", &config).unwrap();
-        assert!(!plan.args.iter().any(|arg| arg.contains("quoted")));
+        assert!(!config_words(&plan).iter().any(|arg| arg.contains("quoted")));
         assert_eq!(
             stdin(&plan),
             (
@@ -702,6 +606,7 @@ mod tests {
             helper: Path::new("/helper"),
             shell: None,
             docker_options: &[],
+            timeout: None,
             config: &AppConfig::default(),
             run_id: "7-1",
             ordinal: 2,
@@ -709,7 +614,9 @@ mod tests {
         .unwrap();
         assert_eq!(tail(&plan, "--run-script"), ["--run-script"]);
         assert_eq!(stdin(&plan).0, ["/app/pre-deploy.sh"]);
-        assert!(!plan.args.iter().any(|arg| arg == "/usr/bin/server"));
+        assert!(!config_words(&plan)
+            .iter()
+            .any(|arg| arg == "/usr/bin/server"));
         let (_, config) = stdin(&plan);
         assert!(
             config.contains(&"CONTAINER=predeploy-2".to_string()),

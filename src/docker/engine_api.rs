@@ -1,0 +1,336 @@
+//! The engine through its API over the local socket ([`crate::engine`]): a deploy's hot path
+//! starts no CLI process. Used only where the CLI would talk to the same engine; the calls the
+//! API path has no reason to make itself (`exec` in a running container, the build that clears
+//! a committed CMD) go through that CLI, whose behaviour is the same.
+
+use std::io::Write;
+use std::net::Shutdown;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+
+use super::{
+    commit_changes, split_reference, Cli, CommitConfig, ContainerEngine, ContainerSpec, Docker,
+    Image, InspectedImage, RunningContainer,
+};
+use crate::bounded_read::{self, Found};
+use crate::container::{self, BeforeStart, Ending, LineSplitter};
+use crate::engine::{demultiplex, query_value, Engine, Response};
+use crate::output::Stream;
+
+/// A local Docker engine through its API, with the CLI that talks to it.
+#[derive(Debug, Clone)]
+pub struct EngineApi {
+    engine: Engine,
+    cli: Cli,
+}
+
+impl EngineApi {
+    pub fn new(engine: Engine, cli: Cli) -> EngineApi {
+        EngineApi { engine, cli }
+    }
+
+    /// The create request's body for `spec`.
+    fn create_body(spec: &ContainerSpec) -> serde_json::Value {
+        let labels: serde_json::Map<String, serde_json::Value> = spec
+            .labels
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone().into()))
+            .collect();
+        let mounts: Vec<serde_json::Value> = spec
+            .mounts
+            .iter()
+            .map(|mount| {
+                serde_json::json!({
+                    "Type": "bind",
+                    "Source": mount.source.display().to_string(),
+                    "Target": mount.target,
+                    "ReadOnly": true
+                })
+            })
+            .collect();
+        let mut body = serde_json::json!({
+            "Image": spec.image,
+            "Cmd": spec.cmd,
+            "Labels": labels,
+            "AttachStdin": true,
+            "AttachStdout": true,
+            "AttachStderr": true,
+            "OpenStdin": true,
+            "StdinOnce": true,
+            "HostConfig": {"Mounts": mounts}
+        });
+        if let Some(entrypoint) = &spec.entrypoint {
+            body["Entrypoint"] = entrypoint.clone().into();
+        }
+        body
+    }
+}
+
+impl ContainerEngine for EngineApi {
+    fn image(&self, reference: &str) -> Result<Option<Image>> {
+        let response = self
+            .engine
+            .request("GET", &format!("/images/{reference}/json"), None)?;
+        match response.status {
+            200 => serde_json::from_slice::<InspectedImage>(&response.body)
+                .map(|inspected| Some(inspected.into()))
+                .with_context(|| format!("reading the engine's inspection of {reference}")),
+            404 => Ok(None),
+            _ => bail!("inspecting {reference}: {}", response.message()),
+        }
+    }
+
+    fn image_names(&self, repository: &str, tag_prefix: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Listed {
+            repo_tags: Option<Vec<String>>,
+        }
+        let filters = serde_json::json!({ "reference": [repository] }).to_string();
+        let response = self.engine.request(
+            "GET",
+            &format!("/images/json?filters={}", query_value(&filters)),
+            None,
+        )?;
+        if response.status != 200 {
+            bail!("listing the images of {repository}: {}", response.message());
+        }
+        let listed: Vec<Listed> = serde_json::from_slice(&response.body)
+            .with_context(|| format!("reading the engine's list of {repository}'s images"))?;
+        let prefix = format!("{repository}:{tag_prefix}");
+        Ok(listed
+            .into_iter()
+            .flat_map(|image| image.repo_tags.unwrap_or_default())
+            .filter(|name| name.starts_with(&prefix))
+            .collect())
+    }
+
+    fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        let name = &spec.name;
+        let created = self.engine.request(
+            "POST",
+            &format!("/containers/create?name={}", query_value(name)),
+            Some(&EngineApi::create_body(spec)),
+        )?;
+        if created.status != 201 {
+            bail!("creating the container {name}: {}", created.message());
+        }
+        Ok(serde_json::from_slice::<serde_json::Value>(&created.body)
+            .ok()
+            .and_then(|body| body["Id"].as_str().map(str::to_string))
+            .unwrap_or_else(|| name.clone()))
+    }
+
+    fn run(&self, spec: &ContainerSpec, before_start: Option<BeforeStart>) -> Result<Ending> {
+        if !spec.cli_options.is_empty() {
+            // Only the CLI reads docker options ([`super::for_run`] chooses it for such a run).
+            return self.cli.run(spec, before_start);
+        }
+        let name = &spec.name;
+        let id = self.create(spec)?;
+        if let Some(before_start) = before_start {
+            before_start(&id)?;
+        }
+        let (attached, mut input) = self.engine.upgrade(&format!(
+            "/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+        ))?;
+        let started = self
+            .engine
+            .request("POST", &format!("/containers/{name}/start"), None)?;
+        if started.status != 204 && started.status != 304 {
+            bail!("starting the task container {name}: {}", started.message());
+        }
+        let stdin = spec.stdin.clone();
+        let writer = thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+            // End of input: the helper reads its config to the end.
+            let _ = input.shutdown(Shutdown::Write);
+        });
+        let reader = thread::spawn(move || {
+            let mut stdout = LineSplitter::new(Stream::Stdout);
+            let mut stderr = LineSplitter::new(Stream::Stderr);
+            let _ = demultiplex(attached, |stream, bytes| match stream {
+                Stream::Stdout => stdout.push(bytes),
+                Stream::Stderr => stderr.push(bytes),
+            });
+            stdout.finish();
+            stderr.finish();
+        });
+        // Asked after the start, "not-running" answers at once for a task that already ended.
+        let (exited, exit) = mpsc::channel();
+        let waiter = self.engine.clone();
+        let wait_path = format!("/containers/{name}/wait?condition=not-running");
+        thread::spawn(move || {
+            let _ = exited.send(status_code(
+                waiter.request_unbounded("POST", &wait_path, None),
+            ));
+        });
+        let ending = container::supervise(self, name, exit, spec.timeout);
+        let _ = writer.join();
+        let _ = reader.join();
+        ending
+    }
+
+    /// Read as it streams from the archive API.
+    fn read_entry(&self, container: &str, path: &str, limit: usize) -> Result<Option<Found>> {
+        let (status, body) = self.engine.stream(
+            "GET",
+            &format!("/containers/{container}/archive?path={}", query_value(path)),
+        )?;
+        match status {
+            200 => bounded_read::first_entry(body, limit)
+                .with_context(|| format!("reading {path} from {container}")),
+            404 => Ok(None),
+            _ => bail!("reading {path} from {container}: {}", body.message(status)),
+        }
+    }
+
+    /// `POST /commit`, naming the new image in the same request, as `docker commit CONTAINER
+    /// INTO` does.
+    fn commit(
+        &self,
+        container: &str,
+        config: &CommitConfig,
+        name_next: &mut dyn FnMut() -> Result<String>,
+    ) -> Result<String> {
+        let into = name_next()?;
+        let (repository, tag) = split_reference(&into);
+        let mut query = format!(
+            "/commit?container={}&repo={}&tag={}",
+            query_value(container),
+            query_value(repository),
+            query_value(tag)
+        );
+        for change in commit_changes(config, false) {
+            query.push_str(&format!("&changes={}", query_value(&change)));
+        }
+        let answer = self.engine.request("POST", &query, None)?;
+        if answer.status != 201 {
+            bail!("the engine refused the commit: {}", answer.message());
+        }
+        let id = serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|body| body["Id"].as_str().map(str::to_string))
+            .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))?;
+        if config.clears_both() {
+            let into = name_next()?;
+            return self.cli.clear_cmd(&id, &into).with_context(|| {
+                format!("clearing the CMD of the image committed from {container}")
+            });
+        }
+        Ok(id)
+    }
+
+    fn tag(&self, id: &str, reference: &str) -> Result<()> {
+        let (repository, tag) = split_reference(reference);
+        let answer = self.engine.request(
+            "POST",
+            &format!(
+                "/images/{}/tag?repo={}&tag={}",
+                query_value(id),
+                query_value(repository),
+                query_value(tag)
+            ),
+            None,
+        )?;
+        match answer.status {
+            200 | 201 => Ok(()),
+            _ => bail!("the engine refused the tag: {}", answer.message()),
+        }
+    }
+
+    fn remove_container(&self, name: &str) -> Result<bool> {
+        let response =
+            self.engine
+                .request("DELETE", &format!("/containers/{name}?force=1&v=1"), None)?;
+        match response.status {
+            204 => Ok(true),
+            404 => Ok(false),
+            _ => bail!("removing {name}: {}", response.message()),
+        }
+    }
+
+    fn remove_image(&self, reference: &str) -> Result<bool> {
+        let response = self
+            .engine
+            .request("DELETE", &format!("/images/{reference}"), None)?;
+        match response.status {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => bail!("removing the image {reference}: {}", response.message()),
+        }
+    }
+
+    fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
+        let response = self.engine.request(
+            "POST",
+            &format!("/containers/{name}/stop?t={}", grace.as_secs()),
+            None,
+        )?;
+        match response.status {
+            204 | 304 | 404 => Ok(()),
+            _ => bail!("stopping {name}: {}", response.message()),
+        }
+    }
+
+    fn running_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<RunningContainer>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Listed {
+            names: Vec<String>,
+            #[serde(rename = "ImageID")]
+            image_id: String,
+        }
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let filters = serde_json::json!({ "label": labels }).to_string();
+        let response = self.engine.request(
+            "GET",
+            &format!("/containers/json?filters={}", query_value(&filters)),
+            None,
+        )?;
+        if response.status != 200 {
+            bail!("listing the running containers: {}", response.message());
+        }
+        let listed: Vec<Listed> = serde_json::from_slice(&response.body)
+            .context("reading the engine's list of running containers")?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|listed| {
+                let name = listed.names.first()?.trim_start_matches('/').to_string();
+                Some(RunningContainer {
+                    name,
+                    image_id: listed.image_id,
+                })
+            })
+            .collect())
+    }
+
+    fn exec(&self, container: &str, command: &str, timeout: Option<Duration>) -> Result<Ending> {
+        self.cli.exec(container, command, timeout)
+    }
+
+    fn through_cli(&self) -> Docker {
+        Arc::new(self.cli.clone())
+    }
+}
+
+fn status_code(response: Result<Response>) -> Result<i32> {
+    let response = response?;
+    if response.status != 200 {
+        bail!("waiting for the task container: {}", response.message());
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&response.body).context("reading the engine's wait answer")?;
+    answer["StatusCode"]
+        .as_i64()
+        .map(|code| code as i32)
+        .ok_or_else(|| anyhow!("the engine's wait answer has no status code"))
+}

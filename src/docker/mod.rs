@@ -1,0 +1,355 @@
+//! The one seam to the container engine. Everything the plugin asks of it is a method of
+//! [`ContainerEngine`], which has two implementations, chosen once at start-up
+//! ([`connect`]): the Engine API over the local socket ([`EngineApi`]), and the Docker CLI or a
+//! compatible one such as Podman's ([`Cli`]), for remote hosts, contexts and Podman. Callers
+//! never ask which one they have; they describe task containers by a typed
+//! [`ContainerSpec`], not by argument lists, so that another backend (a cluster's jobs) plugs in
+//! here.
+//!
+//! Both implementations keep the same promises: every call has the engine's time limit
+//! (`engine-timeout`) and gives way to a stop signal, except those that must finish (removals,
+//! commits, the tag move), and a failure is one line naming the call.
+
+mod cli;
+mod engine_api;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::bounded_read::Found;
+use crate::container::{BeforeStart, Ending};
+use crate::engine::Engine;
+
+pub use cli::Cli;
+pub use engine_api::EngineApi;
+
+/// The engine the plugin talks to, shared by every value that must clean up through it.
+pub type Docker = Arc<dyn ContainerEngine>;
+
+/// What the plugin asks of a container engine.
+pub trait ContainerEngine: std::fmt::Debug + Send + Sync {
+    /// The image a reference names, or `None` when there is no such image.
+    fn image(&self, reference: &str) -> Result<Option<Image>>;
+
+    /// The `REPOSITORY:TAG` names in `repository` whose tag starts with `tag_prefix`.
+    fn image_names(&self, repository: &str, tag_prefix: &str) -> Result<Vec<String>>;
+
+    /// Creates the container `spec` describes, without starting it, and returns its ID.
+    fn create(&self, spec: &ContainerSpec) -> Result<String>;
+
+    /// Runs the task container `spec` describes: creates it, calls `before_start` with its ID,
+    /// starts it with `spec.stdin` on its standard input, passes its output on line by line as
+    /// it comes, and waits until it exits, its time limit passes or a stop signal arrives
+    /// ([`crate::container::supervise`]). The container is left for the caller's
+    /// [`crate::container::ContainerGuard`] to remove.
+    fn run(&self, spec: &ContainerSpec, before_start: Option<BeforeStart>) -> Result<Ending>;
+
+    /// The first archive entry of `path` in a created `container`, at most `limit` + 1 bytes of
+    /// a file, links not followed; `None` when nothing is at `path`.
+    fn read_entry(&self, container: &str, path: &str, limit: usize) -> Result<Option<Found>>;
+
+    /// Commits the stopped `container` into a new image whose ENTRYPOINT and CMD are exactly
+    /// `config`'s (`None` written as none) and which gets `config.labels`; returns the image's
+    /// ID. Every image the commit creates is named by `name_next`, asked before the call that
+    /// creates it starts, so that a run killed meanwhile leaves only names it recorded; the
+    /// last one named is the result.
+    fn commit(
+        &self,
+        container: &str,
+        config: &CommitConfig,
+        name_next: &mut dyn FnMut() -> Result<String>,
+    ) -> Result<String>;
+
+    /// Points `reference` (`REPOSITORY:TAG`) at the image `id`.
+    fn tag(&self, id: &str, reference: &str) -> Result<()>;
+
+    /// Removes a container and its anonymous volumes, stopping it first if it runs. Returns
+    /// whether it existed: a container that is already gone is not an error.
+    fn remove_container(&self, name: &str) -> Result<bool>;
+
+    /// Removes the name `reference` (`REPOSITORY:TAG`, never an ID), and the image with it when
+    /// nothing else holds the image: no other name, no child image (Docker's
+    /// `daemon/images/image_delete.go`, `ImageDelete`). Returns whether the name existed.
+    fn remove_image(&self, reference: &str) -> Result<bool>;
+
+    /// Stops a running container: SIGTERM to its first process, SIGKILL after `grace`. A
+    /// container that is gone or already stopped is not an error.
+    fn stop_container(&self, name: &str, grace: Duration) -> Result<()>;
+
+    /// The running containers carrying every one of `labels`, with the image each runs.
+    fn running_containers(&self, labels: &[(&str, &str)]) -> Result<Vec<RunningContainer>>;
+
+    /// Runs `command` through `/bin/sh -c` in the running `container`, passing its output on,
+    /// until it exits, `timeout` passes or a stop signal arrives.
+    fn exec(&self, container: &str, command: &str, timeout: Option<Duration>) -> Result<Ending>;
+
+    /// The same engine through the CLI alone: for a run whose containers need the app's docker
+    /// options, which only the CLI knows how to read.
+    fn through_cli(&self) -> Docker;
+}
+
+/// The engine the host names: the Engine API when `DOCKER_BIN` is Docker's CLI talking to a
+/// local engine and `engine_api` allows it, else the CLI at `bin`. `trace` writes every call
+/// to stderr first; `limit` bounds each call.
+pub fn connect(bin: PathBuf, trace: bool, limit: Duration, engine_api: bool) -> Docker {
+    let cli = Cli::new(bin, trace, limit);
+    match Engine::local(cli.bin(), trace, limit).filter(|_| engine_api) {
+        Some(engine) => Arc::new(EngineApi::new(engine, cli)),
+        None => Arc::new(cli),
+    }
+}
+
+/// The engine for one phase's run, chosen once before its first container: the host's, or its
+/// CLI when the containers carry docker options ([`ContainerSpec::cli_options`]).
+pub fn for_run(docker: &Docker, docker_options: &[String]) -> Docker {
+    if docker_options.is_empty() {
+        Arc::clone(docker)
+    } else {
+        docker.through_cli()
+    }
+}
+
+/// A task container, as any engine can make it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Its name (`APP.PHASE.RUNID`).
+    pub name: String,
+    /// The image ID it runs.
+    pub image: String,
+    /// Its ENTRYPOINT; `None` keeps the image's none, and an image that has one always gets one
+    /// (an engine's commit can never clear an ENTRYPOINT the container was created with).
+    pub entrypoint: Option<Vec<String>>,
+    /// Its CMD: the arguments of the entrypoint, or the command when there is none.
+    pub cmd: Vec<String>,
+    /// Its labels, in order.
+    pub labels: Vec<(String, String)>,
+    /// What is mounted into it.
+    pub mounts: Vec<Mount>,
+    /// The environment and the command, delivered on its standard input, which is closed after
+    /// them: nothing of them is in the container's config or a process's arguments.
+    pub stdin: Vec<u8>,
+    /// The app's docker options, as `docker run` reads them; only the CLI takes them
+    /// ([`for_run`]).
+    pub cli_options: Vec<String>,
+    /// How long the task may run.
+    pub timeout: Option<Duration>,
+}
+
+/// A read-only bind mount of a host file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub target: String,
+}
+
+/// What a commit writes into the image's config ([`ContainerEngine::commit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitConfig {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// Labels added to the image's, in order.
+    pub labels: Vec<(String, String)>,
+}
+
+impl CommitConfig {
+    /// Whether the image gets neither ENTRYPOINT nor CMD: Docker's commit cannot write that
+    /// (an empty CMD there means "keep the container's"), so its backends write it after.
+    fn clears_both(&self) -> bool {
+        self.entrypoint.is_none() && self.cmd.as_ref().is_none_or(Vec::is_empty)
+    }
+}
+
+/// A running container of [`ContainerEngine::running_containers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningContainer {
+    pub name: String,
+    /// The image ID it runs.
+    pub image_id: String,
+}
+
+/// What the plugin needs to know of an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The image ID (`sha256:...`).
+    pub id: String,
+    /// `Config.Entrypoint`; `None` when the image has none.
+    pub entrypoint: Option<Vec<String>>,
+    /// `Config.Cmd`; `None` when the image has none.
+    pub cmd: Option<Vec<String>>,
+    /// `Config.WorkingDir`; empty when unset.
+    pub working_dir: String,
+    /// `Config.Env`, as `KEY=VALUE` strings.
+    pub env: Vec<String>,
+    /// `Config.Labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `Config.Volumes`: paths whose writes are never committed.
+    pub volumes: Vec<String>,
+}
+
+impl Image {
+    /// The value of a variable in the image's own environment.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find_map(|entry| entry.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+/// An image as both the Engine API and `docker image inspect` describe it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedImage {
+    id: String,
+    config: Option<InspectedConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct InspectedConfig {
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    working_dir: Option<String>,
+    env: Option<Vec<String>>,
+    labels: Option<BTreeMap<String, String>>,
+    volumes: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl From<InspectedImage> for Image {
+    fn from(inspected: InspectedImage) -> Image {
+        let config = inspected.config.unwrap_or_default();
+        Image {
+            id: inspected.id,
+            entrypoint: config.entrypoint.filter(|words| !words.is_empty()),
+            cmd: config.cmd,
+            working_dir: config.working_dir.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            volumes: config.volumes.unwrap_or_default().into_keys().collect(),
+        }
+    }
+}
+
+/// `REPOSITORY:TAG` as its two parts (a `:` in a registry's port is not the tag's).
+fn split_reference(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// A Dockerfile JSON array (`["a","b"]`); serde_json's escapes are what Docker's parser reads.
+fn json_array(words: &[String]) -> String {
+    serde_json::to_string(words).unwrap_or_else(|_| "[]".into())
+}
+
+/// The Dockerfile-style changes of a commit (`ENTRYPOINT [...]`, `CMD [...]`, `LABEL k=v ...`),
+/// which both the CLI's `--change` and the Engine API's `changes` take. An image with no CMD
+/// gets `CMD []`: the syntax cannot write none, and leaving it out would keep the helper's
+/// arguments. `label_per_line` writes one `LABEL` per label, as Podman needs.
+fn commit_changes(config: &CommitConfig, label_per_line: bool) -> Vec<String> {
+    let mut changes = Vec::new();
+    if let Some(entrypoint) = &config.entrypoint {
+        changes.push(format!("ENTRYPOINT {}", json_array(entrypoint)));
+    }
+    let cmd = config.cmd.clone().unwrap_or_default();
+    changes.push(format!("CMD {}", json_array(&cmd)));
+    let labels: Vec<String> = config
+        .labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    if label_per_line {
+        changes.extend(labels.iter().map(|label| format!("LABEL {label}")));
+    } else if !labels.is_empty() {
+        changes.push(format!("LABEL {}", labels.join(" ")));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> CommitConfig {
+        let words = |list: &[&str]| list.iter().map(|word| word.to_string()).collect();
+        CommitConfig {
+            entrypoint: entrypoint.map(words),
+            cmd: cmd.map(words),
+            labels: vec![
+                ("com.dokku.app-name".into(), "shop".into()),
+                ("com.dokku.predeploy-phase".into(), "true".into()),
+            ],
+        }
+    }
+
+    #[test]
+    fn docker_gets_one_label_instruction_with_every_label() {
+        assert_eq!(
+            commit_changes(&config(Some(&["/bin/sh", "-c"]), Some(&["serve"])), false),
+            [
+                r#"ENTRYPOINT ["/bin/sh","-c"]"#,
+                r#"CMD ["serve"]"#,
+                "LABEL com.dokku.app-name=shop com.dokku.predeploy-phase=true",
+            ]
+        );
+    }
+
+    #[test]
+    fn podman_gets_one_label_per_instruction_and_no_cmd_is_an_empty_one() {
+        let changes = config(None, None);
+        assert!(changes.clears_both());
+        assert_eq!(
+            commit_changes(&changes, true),
+            [
+                "CMD []",
+                "LABEL com.dokku.app-name=shop",
+                "LABEL com.dokku.predeploy-phase=true",
+            ]
+        );
+        assert!(!config(None, Some(&["serve"])).clears_both());
+        assert!(!config(Some(&["/tini"]), None).clears_both());
+    }
+
+    #[test]
+    fn references_split_at_the_tags_colon() {
+        assert_eq!(
+            split_reference("dokku/shop:deploy-tasks-1-2"),
+            ("dokku/shop", "deploy-tasks-1-2")
+        );
+        assert_eq!(
+            split_reference("registry:5000/shop"),
+            ("registry:5000/shop", "latest")
+        );
+    }
+
+    #[test]
+    fn json_arrays_escape_quotes_and_backslashes() {
+        let words = vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            r#"echo "a\b""#.to_string(),
+        ];
+        assert_eq!(json_array(&words), r#"["sh","-c","echo \"a\\b\""]"#);
+        assert_eq!(json_array(&[]), "[]");
+    }
+
+    #[test]
+    fn env_value_reads_the_image_environment() {
+        let image = Image {
+            id: "sha256:1".into(),
+            entrypoint: None,
+            cmd: None,
+            working_dir: String::new(),
+            env: vec!["PATH=/bin".into(), "USER=herokuishuser".into()],
+            labels: BTreeMap::new(),
+            volumes: Vec::new(),
+        };
+        assert_eq!(image.env_value("USER"), Some("herokuishuser"));
+        assert_eq!(image.env_value("USE"), None);
+    }
+}
