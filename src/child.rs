@@ -25,8 +25,22 @@ pub enum Failure {
     TimedOut(Duration),
 }
 
-/// Runs `command` to its end; `limit` bounds the wait.
+/// Runs `command` to its end; `limit` bounds the wait, and a stop signal ends it.
 pub fn output(command: &mut Command, limit: Option<Duration>) -> Result<Output, Failure> {
+    output_until(command, limit, interrupt::pending)
+}
+
+/// [`output`] for a call that must finish (a commit, a tag, a removal): a stop signal ends it
+/// only once its grace is over ([`interrupt::grace_over`]).
+pub fn finish(command: &mut Command, limit: Option<Duration>) -> Result<Output, Failure> {
+    output_until(command, limit, interrupt::grace_over)
+}
+
+fn output_until(
+    command: &mut Command,
+    limit: Option<Duration>,
+    stop_signal: fn() -> Option<i32>,
+) -> Result<Output, Failure> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -56,7 +70,7 @@ pub fn output(command: &mut Command, limit: Option<Duration>) -> Result<Output, 
                 return Err(Failure::Wait(error));
             }
         }
-        let stop = match (interrupt::pending(), limit) {
+        let stop = match (stop_signal(), limit) {
             (Some(signal), _) => Some(Failure::Interrupted(signal)),
             (None, Some(limit)) if started.elapsed() > limit => Some(Failure::TimedOut(limit)),
             _ => None,

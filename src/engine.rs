@@ -7,6 +7,7 @@
 //! used only where the CLI would talk to the same engine: `DOCKER_BIN` is Docker's CLI, and
 //! `DOCKER_HOST`/`DOCKER_CONTEXT` name the local socket. Everything else goes through the CLI.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -88,7 +89,39 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response> {
-        self.request_within(method, path, body, Patience::Limited(self.limit))
+        self.request_within(
+            method,
+            path,
+            body.map(Payload::Json),
+            Patience::Limited(self.limit),
+        )
+    }
+
+    /// `POST` of a tar archive (a build's context), read whole, within the engine's time limit;
+    /// a call that must finish, as [`Engine::request_to_the_end`].
+    pub fn post_archive(&self, path: &str, archive: &[u8]) -> Result<Response> {
+        self.request_within(
+            "POST",
+            path,
+            Some(Payload::Archive(archive)),
+            Patience::Finishing(self.limit),
+        )
+    }
+
+    /// [`Engine::request`] for a call that must finish (a commit, a tag, a removal): a stop
+    /// signal cuts it only once [`interrupt::FINISHING_GRACE`] is over.
+    pub fn request_to_the_end(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response> {
+        self.request_within(
+            method,
+            path,
+            body.map(Payload::Json),
+            Patience::Finishing(self.limit),
+        )
     }
 
     /// [`Engine::request`] for a call that lasts as long as a task does (`wait`): no time
@@ -99,7 +132,7 @@ impl Engine {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response> {
-        self.request_within(method, path, body, Patience::Unbounded)
+        self.request_within(method, path, body.map(Payload::Json), Patience::Unbounded)
     }
 
     /// Sends one request without a body and returns the status and the body as a reader, for
@@ -113,7 +146,7 @@ impl Engine {
         &self,
         method: &str,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<Payload>,
         patience: Patience,
     ) -> Result<Response> {
         let (status, mut reader) = self.respond(method, path, body, patience)?;
@@ -128,7 +161,7 @@ impl Engine {
         &self,
         method: &str,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<Payload>,
         patience: Patience,
     ) -> Result<(u16, Body)> {
         let mut reader = self.send(method, path, body, &[("Connection", "close")], patience)?;
@@ -184,7 +217,7 @@ impl Engine {
         &self,
         method: &str,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<Payload>,
         headers: &[(&str, &str)],
         patience: Patience,
     ) -> Result<BufReader<Patient>> {
@@ -197,16 +230,17 @@ impl Engine {
                 self.socket.display()
             )
         })?;
-        let body = match body {
-            Some(value) => serde_json::to_vec(value)?,
-            None => Vec::new(),
+        let (content_type, body): (_, Cow<[u8]>) = match body {
+            Some(Payload::Json(value)) => ("application/json", serde_json::to_vec(value)?.into()),
+            Some(Payload::Archive(bytes)) => ("application/x-tar", bytes.into()),
+            None => ("", Cow::Borrowed(&[])),
         };
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Length: {}\r\n",
             body.len()
         );
         if !body.is_empty() {
-            request.push_str("Content-Type: application/json\r\n");
+            request.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
@@ -229,11 +263,21 @@ impl Engine {
     }
 }
 
+/// What a request carries.
+#[derive(Debug, Clone, Copy)]
+enum Payload<'a> {
+    Json(&'a serde_json::Value),
+    /// A tar archive, as `POST /build` takes its context.
+    Archive(&'a [u8]),
+}
+
 /// How long a read from the engine may wait.
 #[derive(Debug, Clone, Copy)]
 enum Patience {
     /// Up to the limit from the call's start, and never past a stop signal.
     Limited(Duration),
+    /// Up to the limit, and past a stop signal only for its grace ([`interrupt::grace_over`]).
+    Finishing(Duration),
     /// As long as it takes.
     Unbounded,
 }
@@ -259,11 +303,13 @@ impl Read for Patient {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    let Patience::Limited(limit) = self.patience else {
-                        continue;
+                    let (limit, signal) = match self.patience {
+                        Patience::Limited(limit) => (limit, interrupt::pending()),
+                        Patience::Finishing(limit) => (limit, interrupt::grace_over()),
+                        Patience::Unbounded => continue,
                     };
                     // `Other`, not `Interrupted`: std's readers retry an interrupted read.
-                    if let Some(signal) = interrupt::pending() {
+                    if let Some(signal) = signal {
                         return Err(std::io::Error::other(format!(
                             "stopped by {} while the engine answered `{}`",
                             interrupt::signal_name(signal),

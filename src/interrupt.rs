@@ -1,15 +1,24 @@
 //! Signals that ask a trigger to stop: SIGINT (an admin's Ctrl-C), SIGTERM (a service stop),
 //! SIGHUP (a terminal closing), SIGQUIT (Ctrl-\\, which would otherwise kill the trigger and leave
 //! the task container running). The handler only records the signal; the run notices it, stops the
-//! task container and exits 128+N. A commit in progress is never interrupted, because nothing
-//! looks at the record until it is done.
+//! task container and exits 128+N. What must finish (a commit, the tag move, the removal of what
+//! the run made) gets [`FINISHING_GRACE`] after the signal to do so, then gives up too: the trigger
+//! ends within about two seconds whatever the engine does, and what is left is the next run's to
+//! remove.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The first stop signal received, or 0.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// How many critical sections are open: while any is, nothing is cut short for a signal.
 static CRITICAL: AtomicUsize = AtomicUsize::new(0);
+/// When the run first noticed the stop signal.
+static NOTICED: OnceLock<Instant> = OnceLock::new();
+
+/// How long what must finish still gets once a stop signal arrived.
+pub const FINISHING_GRACE: Duration = Duration::from_millis(1500);
 
 /// The signals a trigger stops on.
 pub const STOP_SIGNALS: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -48,21 +57,34 @@ pub fn install() -> anyhow::Result<()> {
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
-        signal => Some(signal),
+        signal => {
+            NOTICED.get_or_init(Instant::now);
+            Some(signal)
+        }
     }
 }
 
-/// The stop signal to act on now: the one received, unless a critical section is open.
+/// The stop signal, once [`FINISHING_GRACE`] has passed since the run noticed it, critical
+/// section or not: what must finish gives up then.
+pub fn grace_over() -> Option<i32> {
+    let signal = received()?;
+    let noticed = NOTICED.get_or_init(Instant::now);
+    (noticed.elapsed() > FINISHING_GRACE).then_some(signal)
+}
+
+/// The stop signal to act on now: the one received, unless a critical section is open and
+/// its grace lasts.
 pub fn pending() -> Option<i32> {
     if CRITICAL.load(Ordering::SeqCst) > 0 {
-        None
+        grace_over()
     } else {
         received()
     }
 }
 
 /// A section no signal may split (the commit and tag of a predeploy result): while the guard
-/// lives, [`pending`] says nothing; the signal is acted on after it is dropped.
+/// lives, [`pending`] says nothing until [`FINISHING_GRACE`] is over; the signal is acted on
+/// after it is dropped.
 pub struct Critical(());
 
 impl Critical {

@@ -104,23 +104,10 @@ fn given_the_warn_policy_when_a_predeploy_fails_then_nothing_is_committed() {
     assert_clean(&host, &before);
 }
 
-fn interrupt_scenario(name: &str, signal: i32, code: i32, ignore_sigint: bool) {
-    interrupt_scenario_through(name, signal, code, ignore_sigint, true);
-}
-
-fn interrupt_scenario_through(
-    name: &str,
-    signal: i32,
-    code: i32,
-    ignore_sigint: bool,
-    engine_api: bool,
-) {
-    let host = TestHost::new(name);
+fn interrupt_scenario(backend: Backend, name: &str, signal: i32, code: i32, ignore_sigint: bool) {
+    let host = TestHost::on(name, backend);
     let before = hanging_predeploy(&host);
     let mut command = host.trigger_command("pre-deploy", &[&host.app]);
-    if !engine_api {
-        command.env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0");
-    }
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     if ignore_sigint {
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -144,14 +131,26 @@ fn interrupt_scenario_through(
     assert_clean(&host, &before);
 }
 
-#[test]
-fn given_a_running_predeploy_when_the_admin_presses_ctrl_c_then_it_stops_cleanly_with_130() {
-    interrupt_scenario("sigint", libc::SIGINT, 130, false);
-}
+on_both_backends! {
+    fn given_a_running_predeploy_when_the_admin_presses_ctrl_c_then_it_stops_cleanly_with_130(backend) {
+        interrupt_scenario(backend, "sigint", libc::SIGINT, 130, false);
+    }
 
-#[test]
-fn given_the_cli_instead_of_the_engine_api_when_the_service_stops_then_it_stops_cleanly_with_143() {
-    interrupt_scenario_through("sigterm-cli", libc::SIGTERM, 143, false, false);
+    fn given_a_running_predeploy_when_the_service_stops_then_it_stops_cleanly_with_143(backend) {
+        interrupt_scenario(backend, "sigterm", libc::SIGTERM, 143, false);
+    }
+
+    fn given_a_running_predeploy_when_the_terminal_closes_then_it_stops_cleanly_with_129(backend) {
+        interrupt_scenario(backend, "sighup", libc::SIGHUP, 129, false);
+    }
+
+    fn given_a_running_predeploy_when_the_admin_presses_ctrl_backslash_then_it_stops_cleanly_with_131(backend) {
+        interrupt_scenario(backend, "sigquit", libc::SIGQUIT, 131, false);
+    }
+
+    fn given_a_trigger_started_with_sigint_ignored_when_sigint_arrives_then_it_still_stops_cleanly(backend) {
+        interrupt_scenario(backend, "sigint-ignored", libc::SIGINT, 130, true);
+    }
 }
 
 #[test]
@@ -177,27 +176,6 @@ fn given_the_cli_instead_of_the_engine_api_when_a_predeploy_succeeds_then_it_is_
 }
 
 #[test]
-fn given_a_running_predeploy_when_the_service_stops_then_it_stops_cleanly_with_143() {
-    interrupt_scenario("sigterm", libc::SIGTERM, 143, false);
-}
-
-#[test]
-fn given_a_running_predeploy_when_the_terminal_closes_then_it_stops_cleanly_with_129() {
-    interrupt_scenario("sighup", libc::SIGHUP, 129, false);
-}
-
-#[test]
-fn given_a_running_predeploy_when_the_admin_presses_ctrl_backslash_then_it_stops_cleanly_with_131()
-{
-    interrupt_scenario("sigquit", libc::SIGQUIT, 131, false);
-}
-
-#[test]
-fn given_a_trigger_started_with_sigint_ignored_when_sigint_arrives_then_it_still_stops_cleanly() {
-    interrupt_scenario("sigint-ignored", libc::SIGINT, 130, true);
-}
-
-#[test]
 fn given_a_running_task_when_the_pushers_connection_drops_then_it_stops_like_a_hangup() {
     let host = TestHost::new("epipe");
     let before = host.build(&busybox_app(""), &[]);
@@ -219,105 +197,126 @@ fn given_a_running_task_when_the_pushers_connection_drops_then_it_stops_like_a_h
 const PREDEPLOY_WRITES_MARKER: &str =
     r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker"}}}"#;
 
-#[test]
-fn given_a_tag_moved_by_someone_else_while_the_predeploy_commits_then_the_plugin_refuses_to_move_it_and_leaves_no_image(
-) {
-    let host = TestHost::new("commit-race");
-    host.build(&busybox_app(""), &[]);
-    host.host_app_json(PREDEPLOY_WRITES_MARKER);
-    let wrapper = DockerWrapper::holding("commit", 1);
-    let child = host
-        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
-        .spawn()
-        .unwrap();
-    wrapper.wait_until_held();
+on_both_backends! {
+    fn given_a_tag_moved_by_someone_else_while_the_predeploy_commits_then_the_plugin_refuses_to_move_it_and_leaves_no_image(backend) {
+        let host = TestHost::on("commit-race", backend);
+        host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
 
-    let theirs = host.build_tagged(
-        "theirs",
-        &busybox_app(&format!("LABEL deploy-tasks-test.theirs={}", host.app)),
-        &[],
-    );
-    docker(&["tag", &format!("dokku/{}:theirs", host.app), &host.image()]);
-    wrapper.release();
-
-    let run = finish_within(child);
-    run.expect_code(1).one_line_error().stderr_has(&format!(
-        "{} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again",
-        host.image()
-    ));
-    assert_eq!(image_id(&host.image()), theirs, "their tag was moved");
-    assert_eq!(host.committed_images(), Vec::<String>::new());
-    assert!(host.task_containers().is_empty());
-}
-
-#[test]
-fn given_a_signal_while_the_predeploy_commits_then_the_commit_and_the_tag_move_complete_and_the_trigger_exits_130(
-) {
-    let host = TestHost::new("commit-signal");
-    host.build(&busybox_app(""), &[]);
-    host.host_app_json(PREDEPLOY_WRITES_MARKER);
-    let wrapper = DockerWrapper::holding("commit", 1);
-    let child = host
-        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
-        .spawn()
-        .unwrap();
-    wrapper.wait_until_held();
-
-    send(&child, libc::SIGINT);
-    wrapper.release();
-
-    let run = finish_within(child);
-    run.expect_code(130)
-        .stderr_has("predeploy interrupted (received SIGINT): the commit completed first");
-    assert_eq!(host.run_in_image("cat /app/marker"), "marker");
-    let built_on = docker(&["history", "-q", "--no-trunc", &host.image()]);
-    for id in host.committed_images() {
-        assert!(
-            built_on.contains(&id),
-            "{id} is not under the tag: {built_on}"
+        let theirs = host.build_tagged(
+            "theirs",
+            &busybox_app(&format!("LABEL deploy-tasks-test.theirs={}", host.app)),
+            &[],
         );
-    }
-    assert!(host.task_containers().is_empty());
-}
+        docker(&["tag", &format!("dokku/{}:theirs", host.app), &host.image()]);
+        interposer.release();
 
-#[test]
-fn given_a_trigger_killed_with_sigkill_during_the_commit_when_the_next_run_starts_then_it_removes_the_image_and_the_container(
-) {
-    let host = TestHost::new("sigkill-commit");
-    let before = host.build(&busybox_app(""), &[]);
-    host.host_app_json(PREDEPLOY_WRITES_MARKER);
-    host.host_procfile("release: echo released\n");
-    let wrapper = DockerWrapper::holding("commit", 1);
-    let mut child = host
-        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
-        .spawn()
-        .unwrap();
-    wrapper.wait_until_held();
-
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // The commit outlives the trigger, as a CLI in a process group of its own does.
-    wrapper.release();
-    wrapper.wait_until_finished();
-    assert_eq!(host.committed_images().len(), 1, "the commit made no image");
-    let leftover = host.task_containers();
-    assert_eq!(leftover.len(), 1, "{leftover:?}");
-
-    let run = host.release();
-
-    run.expect_code(0)
-        .stdout_has("       released")
-        .stderr_has(&format!(
-            "removed task containers left by a run of {} that was killed: {}",
-            host.app, leftover[0]
-        ))
-        .stderr_has(&format!(
-            "removed images committed by a run of {} that was killed: dokku/{}:deploy-tasks-",
-            host.app, host.app
+        let run = finish_within(child);
+        run.expect_code(1).one_line_error().stderr_has(&format!(
+            "{} changed while the predeploy task ran (another deploy?); its result was dropped: deploy again",
+            host.image()
         ));
-    assert_eq!(host.committed_images(), Vec::<String>::new());
-    assert!(host.task_containers().is_empty());
-    assert_eq!(image_id(&host.image()), before);
+        assert_eq!(image_id(&host.image()), theirs, "their tag was moved");
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert!(host.task_containers().is_empty());
+    }
+
+    fn given_a_signal_while_the_predeploy_commits_then_the_commit_and_the_tag_move_complete_and_the_trigger_exits_130(backend) {
+        let host = TestHost::on("commit-signal", backend);
+        host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+
+        send(&child, libc::SIGINT);
+        interposer.release();
+
+        let run = finish_within(child);
+        run.expect_code(130)
+            .stderr_has("predeploy interrupted (received SIGINT): the commit completed first");
+        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+        let built_on = docker(&["history", "-q", "--no-trunc", &host.image()]);
+        for id in host.committed_images() {
+            assert!(
+                built_on.contains(&id),
+                "{id} is not under the tag: {built_on}"
+            );
+        }
+        assert!(host.task_containers().is_empty());
+    }
+
+    fn given_a_trigger_killed_with_sigkill_during_the_commit_when_the_next_run_starts_then_it_removes_the_image_and_the_container(backend) {
+        let host = TestHost::on("sigkill-commit", backend);
+        let before = host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        host.host_procfile("release: echo released\n");
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let mut child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The commit outlives the trigger, as the engine finishes a commit whose client is gone.
+        interposer.release();
+        interposer.wait_until_finished();
+        assert_eq!(host.committed_images().len(), 1, "the commit made no image");
+        let leftover = host.task_containers();
+        assert_eq!(leftover.len(), 1, "{leftover:?}");
+
+        let run = host.release();
+
+        run.expect_code(0)
+            .stdout_has("       released")
+            .stderr_has(&format!(
+                "removed task containers left by a run of {} that was killed: {}",
+                host.app, leftover[0]
+            ))
+            .stderr_has(&format!(
+                "removed images committed by a run of {} that was killed: dokku/{}:deploy-tasks-",
+                host.app, host.app
+            ));
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert!(host.task_containers().is_empty());
+        assert_eq!(image_id(&host.image()), before);
+    }
+
+    fn given_an_image_a_killed_runs_commit_named_after_the_next_run_had_reaped_then_the_run_after_removes_it(backend) {
+        // The engine finishes a commit whose client is gone, even after a later run removed the
+        // container it came from (`docker rm -f` does not wait for a commit): the image then
+        // appears with the run's name, and no record lists it any more.
+        let host = TestHost::on("late-commit", backend);
+        let before = host.build(&busybox_app(""), &[]);
+        host.host_procfile("release: echo released\n");
+        let late = format!("dokku/{}:deploy-tasks-1700000000000-4242-1", host.app);
+        let kept = format!("dokku/{}:kept-by-the-admin", host.app);
+        host.build_tagged("deploy-tasks-1700000000000-4242-1", &busybox_app("LABEL late=1"), &[]);
+        docker(&["tag", &late, &kept]);
+
+        let run = host.release();
+
+        run.expect_code(0)
+            .stdout_has("       released")
+            .stderr_has(&format!(
+                "removed images committed by a run of {} that was killed: {late}",
+                host.app
+            ));
+        assert!(!docker_output(&["image", "inspect", &late]).status.success());
+        assert!(docker_output(&["image", "inspect", &kept]).status.success(), "the admin's tag went");
+        assert_eq!(image_id(&host.image()), before);
+    }
 }
 
 /// An image with two predeploy tasks: app.json's, then Flux-Orbit's `pre-deploy.sh` on its
@@ -331,85 +330,86 @@ fn chained_predeploys(host: &TestHost) -> String {
     before
 }
 
-#[test]
-fn given_chained_predeploys_killed_between_the_tasks_when_the_next_run_starts_then_nothing_of_the_run_is_left(
-) {
-    let host = TestHost::new("sigkill-chain");
-    let before = chained_predeploys(&host);
-    host.host_procfile("release: echo released\n");
-    // The second `docker run` starts the second task, after the first one's commit.
-    let wrapper = DockerWrapper::holding("run", 2);
-    let mut child = host
-        .trigger_through(&wrapper, "pre-deploy", &[&host.app])
-        .spawn()
-        .unwrap();
-    wrapper.wait_until_held();
-    assert!(
-        !host.committed_images().is_empty(),
-        "the first task committed nothing"
-    );
+on_both_backends! {
+    fn given_chained_predeploys_killed_between_the_tasks_when_the_next_run_starts_then_nothing_of_the_run_is_left(backend) {
+        let host = TestHost::on("sigkill-chain", backend);
+        let before = chained_predeploys(&host);
+        host.host_procfile("release: echo released\n");
+        // The second task's container is created after the first one's commit.
+        let interposer = Interposer::holding(backend, Call::TaskContainer, 2);
+        let mut child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+        assert!(
+            !host.committed_images().is_empty(),
+            "the first task committed nothing"
+        );
 
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // The second task's container is made after all, from the first one's image, which it holds.
-    wrapper.release();
-    wrapper.wait_until_finished();
-    assert_eq!(host.task_containers().len(), 1);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The second task's container is made after all, from the first one's image, which it
+        // holds.
+        interposer.release();
+        interposer.wait_until_finished();
+        assert_eq!(host.task_containers().len(), 1);
 
-    let run = host.release();
+        let run = host.release();
 
-    run.expect_code(0)
-        .stderr_has("removed task containers left by a run of")
-        .stderr_has("removed images committed by a run of");
-    assert_eq!(host.committed_images(), Vec::<String>::new());
-    assert!(host.task_containers().is_empty());
-    assert_eq!(image_id(&host.image()), before);
-}
+        run.expect_code(0)
+            .stderr_has("removed task containers left by a run of")
+            .stderr_has("removed images committed by a run of");
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert!(host.task_containers().is_empty());
+        assert_eq!(image_id(&host.image()), before);
+    }
 
-#[test]
-fn given_chained_predeploys_whose_tag_move_fails_then_every_image_they_committed_is_removed() {
-    let host = TestHost::new("tag-fails");
-    let before = chained_predeploys(&host);
-    let wrapper = DockerWrapper::failing("tag");
+    fn given_chained_predeploys_whose_tag_move_fails_then_every_image_they_committed_is_removed(backend) {
+        let host = TestHost::on("tag-fails", backend);
+        let before = chained_predeploys(&host);
+        let interposer = Interposer::failing(backend, Call::Tag);
 
-    let run = Run::from(
-        host.trigger_through(&wrapper, "pre-deploy", &[&host.app])
-            .output()
-            .unwrap(),
-    );
+        let run = Run::from(
+            interposer
+                .trigger(&host, "pre-deploy", &[&host.app])
+                .output()
+                .unwrap(),
+        );
 
-    run.expect_code(1)
-        .one_line_error()
-        .stderr_has(&format!("tagging the committed image as {}", host.image()))
-        .stderr_has("tag refused by the test");
-    let entries = host.history();
-    assert_eq!(entries.len(), 2, "{entries:?}");
-    assert_ne!(entries[1]["image_after"], entries[0]["image_after"]);
-    assert_eq!(host.committed_images(), Vec::<String>::new());
-    assert_eq!(image_id(&host.image()), before);
-    assert!(host.task_containers().is_empty());
-}
+        run.expect_code(1)
+            .one_line_error()
+            .stderr_has(&format!("tagging the committed image as {}", host.image()))
+            .stderr_has("tag refused by the test");
+        let entries = host.history();
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_ne!(entries[1]["image_after"], entries[0]["image_after"]);
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert_eq!(image_id(&host.image()), before);
+        assert!(host.task_containers().is_empty());
+    }
 
-#[test]
-fn given_a_commit_whose_cmd_cannot_be_cleared_then_the_image_it_committed_is_removed() {
-    let host = TestHost::new("build-fails");
-    // No ENTRYPOINT and no CMD: after `docker commit`, a `docker build` writes the empty CMD.
-    let before = host.build(&busybox_app(""), &[]);
-    host.host_app_json(PREDEPLOY_WRITES_MARKER);
-    let wrapper = DockerWrapper::failing("build");
+    fn given_a_commit_whose_cmd_cannot_be_cleared_then_the_image_it_committed_is_removed(backend) {
+        let host = TestHost::on("build-fails", backend);
+        // No ENTRYPOINT and no CMD: after the commit, a build writes the empty CMD.
+        let before = host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        let interposer = Interposer::failing(backend, Call::Build);
 
-    let run = Run::from(
-        host.trigger_through(&wrapper, "pre-deploy", &[&host.app])
-            .output()
-            .unwrap(),
-    );
+        let run = Run::from(
+            interposer
+                .trigger(&host, "pre-deploy", &[&host.app])
+                .output()
+                .unwrap(),
+        );
 
-    run.expect_code(1)
-        .one_line_error()
-        .stderr_has("clearing the CMD of the image committed from");
-    assert_eq!(host.committed_images(), Vec::<String>::new());
-    assert_eq!(image_id(&host.image()), before);
-    assert!(host.task_containers().is_empty());
+        run.expect_code(1)
+            .one_line_error()
+            .stderr_has("clearing the CMD of the image committed from");
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert_eq!(image_id(&host.image()), before);
+        assert!(host.task_containers().is_empty());
+    }
 }
 
 #[test]

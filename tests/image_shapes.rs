@@ -76,6 +76,55 @@ fn given_an_entrypoint_image_without_cmd_when_predeploy_commits_then_cmd_stays_e
     assert_no_task_container_left(&host);
 }
 
+on_both_backends! {
+    fn given_an_image_with_neither_entrypoint_nor_cmd_when_predeploy_commits_then_both_stay_null_and_the_rest_is_the_commits(backend) {
+        let host = TestHost::on("shape-no-cmd", backend);
+        let before = build(
+            &host,
+            &busybox_app("ENV PATH=/app/bin:/bin GREETING=hello\nEXPOSE 5000"),
+            &[],
+        );
+        assert_eq!(image_config(&before, "Entrypoint"), "null");
+        assert_eq!(image_config(&before, "Cmd"), "null");
+        host.host_app_json(&predeploy_json("touch /tmp/predeploy-marker"));
+
+        host.predeploy().expect_code(0);
+
+        let after = image_id(&host.image());
+        assert_ne!(after, before, "the image was not committed");
+        assert_eq!(image_config(&after, "Entrypoint"), "null");
+        assert_eq!(image_config(&after, "Cmd"), "null");
+        for field in ["Env", "WorkingDir", "ExposedPorts"] {
+            assert_eq!(image_config(&after, field), image_config(&before, field), "{field}");
+        }
+        let labels = image_config(&after, "Labels");
+        assert!(labels.contains(&format!(r#""com.dokku.app-name":"{}""#, host.app)), "{labels}");
+        assert!(labels.contains(r#""deploy-tasks-test.app""#), "{labels}");
+        let layers = |image: &str| {
+            docker(&["image", "inspect", "--format", "{{json .RootFS.Layers}}", image])
+        };
+        let (layers_before, layers_after) = (layers(&before), layers(&after));
+        assert!(
+            layers_after.starts_with(layers_before.trim_end_matches(']')),
+            "{layers_after} does not extend {layers_before}"
+        );
+        assert_eq!(
+            layers_after.matches("sha256:").count(),
+            layers_before.matches("sha256:").count() + 1,
+            "the commit's one layer, and none from clearing the CMD"
+        );
+        assert_eq!(
+            host.run_in_image("ls /tmp/predeploy-marker"),
+            "/tmp/predeploy-marker"
+        );
+        // The build that clears the CMD runs its step in a container of its own.
+        let parent = docker(&["image", "inspect", "--format", "{{.Parent}}", &after]);
+        let left = docker(&["ps", "-a", "-q", "--filter", &format!("ancestor={parent}")]);
+        assert_eq!(left, "", "the build's container was left behind");
+        assert_no_task_container_left(&host);
+    }
+}
+
 #[test]
 fn given_a_shell_form_cmd_when_predeploy_commits_then_cmd_is_unchanged_and_there_is_still_no_entrypoint(
 ) {

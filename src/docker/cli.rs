@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
-    commit_changes, CommitConfig, ContainerEngine, ContainerSpec, Docker, Image, InspectedImage,
-    RunningContainer,
+    clearing_dockerfile, commit_changes, CommitConfig, ContainerEngine, ContainerSpec, Docker,
+    Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::child;
@@ -82,19 +82,16 @@ impl Cli {
         command
     }
 
-    /// Runs a call to completion and returns its stdout without the trailing newline; a failure
-    /// is one line with the call and what Docker said. Never cut short by a signal: cleanup and
-    /// commits go through here.
+    /// Runs a call that must finish (a commit, a tag, a removal) and returns its stdout without
+    /// the trailing newline; a failure is one line with the call and what Docker said. A stop
+    /// signal ends it only once its grace is over ([`child::finish`]).
     fn run_call<I, S>(&self, args: I) -> Result<String>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
         let mut command = self.command(args);
-        let output = command
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| self.spawn_error(error))?;
+        let output = self.wait_for(&mut command, child::finish)?;
         stdout_of(&command, output)
     }
 
@@ -152,7 +149,15 @@ impl Cli {
     }
 
     fn interruptible_output(&self, command: &mut Command) -> Result<Output> {
-        match child::output(command, Some(self.limit)) {
+        self.wait_for(command, child::output)
+    }
+
+    fn wait_for(
+        &self,
+        command: &mut Command,
+        wait: fn(&mut Command, Option<Duration>) -> Result<Output, child::Failure>,
+    ) -> Result<Output> {
+        match wait(command, Some(self.limit)) {
             Ok(output) => Ok(output),
             Err(child::Failure::Spawn(error)) => Err(self.spawn_error(error)),
             Err(child::Failure::Interrupted(signal)) => bail!(
@@ -171,28 +176,24 @@ impl Cli {
         }
     }
 
-    /// Builds an image named `tag` from a Dockerfile given on stdin, with no context, and
-    /// returns its ID. The classic builder, so that a CLI without the buildx plugin still
-    /// builds.
-    pub(super) fn build_from_stdin(&self, dockerfile: &str, tag: &str) -> Result<String> {
-        let mut command = self.command(["build", "--quiet", "--tag", tag, "-"]);
-        command
-            .env("DOCKER_BUILDKIT", "0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|error| self.spawn_error(error))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(dockerfile.as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        stdout_of(&command, output)
-    }
-
     /// Writes neither ENTRYPOINT nor CMD into the committed image `id`, as a new image named
-    /// `into`: a build step is the only way the engine takes an empty CMD as it is.
+    /// `into` ([`super::clearing_dockerfile`]); its ID. The classic builder, so that a CLI
+    /// without the buildx plugin still builds; the context is the Dockerfile alone.
     pub(super) fn clear_cmd(&self, id: &str, into: &str) -> Result<String> {
-        self.build_from_stdin(&format!("FROM {id}\nCMD []\n"), into)
+        let context = tempfile::tempdir().context("making the build's context")?;
+        std::fs::write(context.path().join("Dockerfile"), clearing_dockerfile(id))
+            .context("writing the build's context")?;
+        let mut command = self.command([
+            OsStr::new("build"),
+            OsStr::new("--quiet"),
+            OsStr::new("--force-rm"),
+            OsStr::new("--tag"),
+            OsStr::new(into),
+            context.path().as_os_str(),
+        ]);
+        command.env("DOCKER_BUILDKIT", "0");
+        let output = self.wait_for(&mut command, child::finish)?;
+        stdout_of(&command, output)
     }
 
     /// `docker create` or `docker run` of `spec`, as the CLI spells it.

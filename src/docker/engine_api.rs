@@ -14,8 +14,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
 use super::{
-    commit_changes, split_reference, Cli, CommitConfig, ContainerEngine, ContainerSpec, Docker,
-    Image, InspectedImage, RunningContainer,
+    clearing_dockerfile, commit_changes, split_reference, Cli, CommitConfig, ContainerEngine,
+    ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::container::{self, BeforeStart, Ending, LineSplitter};
@@ -69,6 +69,53 @@ impl EngineApi {
         }
         body
     }
+}
+
+impl EngineApi {
+    /// Writes neither ENTRYPOINT nor CMD into the committed image `id`, as a new image named
+    /// `into` ([`super::clearing_dockerfile`]); its ID. No CLI process to start, and the
+    /// context is one file written in memory.
+    fn clear_cmd(&self, id: &str, into: &str) -> Result<String> {
+        let dockerfile = clearing_dockerfile(id);
+        let mut context = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(dockerfile.len() as u64);
+        header.set_mode(0o644);
+        context
+            .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+            .context("writing the build's context")?;
+        let context = context
+            .into_inner()
+            .context("writing the build's context")?;
+        let answer = self.engine.post_archive(
+            &format!("/build?q=1&forcerm=1&t={}", query_value(into)),
+            &context,
+        )?;
+        if answer.status != 200 {
+            bail!("the engine refused the build: {}", answer.message());
+        }
+        built_image(&answer.body)
+    }
+}
+
+/// The ID of the image a quiet build made, from its answer: one JSON message a line, the ID as
+/// the last `stream` text, or the build's error, which comes with status 200 too.
+fn built_image(answer: &[u8]) -> Result<String> {
+    let mut id = None;
+    for line in answer.split(|&byte| byte == b'\n') {
+        let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let Some(error) = message["error"].as_str() {
+            bail!("the engine's build failed: {}", error.trim());
+        }
+        if let Some(text) = message["stream"].as_str() {
+            if text.trim().starts_with("sha256:") {
+                id = Some(text.trim().to_string());
+            }
+        }
+    }
+    id.ok_or_else(|| anyhow!("the engine's answer to the build has no image ID"))
 }
 
 impl ContainerEngine for EngineApi {
@@ -209,7 +256,7 @@ impl ContainerEngine for EngineApi {
         for change in commit_changes(config, false) {
             query.push_str(&format!("&changes={}", query_value(&change)));
         }
-        let answer = self.engine.request("POST", &query, None)?;
+        let answer = self.engine.request_to_the_end("POST", &query, None)?;
         if answer.status != 201 {
             bail!("the engine refused the commit: {}", answer.message());
         }
@@ -219,7 +266,7 @@ impl ContainerEngine for EngineApi {
             .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))?;
         if config.clears_both() {
             let into = name_next()?;
-            return self.cli.clear_cmd(&id, &into).with_context(|| {
+            return self.clear_cmd(&id, &into).with_context(|| {
                 format!("clearing the CMD of the image committed from {container}")
             });
         }
@@ -228,7 +275,7 @@ impl ContainerEngine for EngineApi {
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {
         let (repository, tag) = split_reference(reference);
-        let answer = self.engine.request(
+        let answer = self.engine.request_to_the_end(
             "POST",
             &format!(
                 "/images/{}/tag?repo={}&tag={}",
@@ -245,9 +292,11 @@ impl ContainerEngine for EngineApi {
     }
 
     fn remove_container(&self, name: &str) -> Result<bool> {
-        let response =
-            self.engine
-                .request("DELETE", &format!("/containers/{name}?force=1&v=1"), None)?;
+        let response = self.engine.request_to_the_end(
+            "DELETE",
+            &format!("/containers/{name}?force=1&v=1"),
+            None,
+        )?;
         match response.status {
             204 => Ok(true),
             404 => Ok(false),
@@ -256,9 +305,9 @@ impl ContainerEngine for EngineApi {
     }
 
     fn remove_image(&self, reference: &str) -> Result<bool> {
-        let response = self
-            .engine
-            .request("DELETE", &format!("/images/{reference}"), None)?;
+        let response =
+            self.engine
+                .request_to_the_end("DELETE", &format!("/images/{reference}"), None)?;
         match response.status {
             200 => Ok(true),
             404 => Ok(false),
@@ -267,7 +316,7 @@ impl ContainerEngine for EngineApi {
     }
 
     fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
-        let response = self.engine.request(
+        let response = self.engine.request_to_the_end(
             "POST",
             &format!("/containers/{name}/stop?t={}", grace.as_secs()),
             None,
@@ -333,4 +382,67 @@ fn status_code(response: Result<Response>) -> Result<i32> {
         .as_i64()
         .map(|code| code as i32)
         .ok_or_else(|| anyhow!("the engine's wait answer has no status code"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::Mount;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_quiet_builds_answer_gives_its_image_or_its_error() {
+        let built = b"{\"stream\":\"sha256:15e4\\n\"}\r\n";
+        assert_eq!(built_image(built).unwrap(), "sha256:15e4");
+        let failed = concat!(
+            "{\"stream\":\"Step 1/2 : FROM sha256:0\"}\n",
+            "{\"stream\":\"\\n\"}\n",
+            "{\"errorDetail\":{\"message\":\"no such image\"},\"error\":\"no such image\"}\n"
+        );
+        assert_eq!(
+            built_image(failed.as_bytes()).unwrap_err().to_string(),
+            "the engine's build failed: no such image"
+        );
+        assert!(built_image(b"").is_err());
+    }
+
+    #[test]
+    fn the_create_request_carries_the_spec_and_nothing_of_its_stdin() {
+        let spec = ContainerSpec {
+            name: "shop.release.1".into(),
+            image: "sha256:1".into(),
+            entrypoint: Some(vec!["/dev/deploy-tasks-helper".into()]),
+            cmd: vec!["--run-exec".into()],
+            labels: vec![
+                ("com.dokku.app-name".into(), "shop".into()),
+                ("dokku_phase_script".into(), "release".into()),
+            ],
+            mounts: vec![Mount {
+                source: PathBuf::from("/helper"),
+                target: "/dev/deploy-tasks-helper".into(),
+            }],
+            stdin: b"1\0migrate\0SECRET=s3cr3t\0".to_vec(),
+            cli_options: Vec::new(),
+            timeout: None,
+        };
+        let body = EngineApi::create_body(&spec);
+        assert_eq!(body["Image"], "sha256:1");
+        assert_eq!(
+            body["Entrypoint"],
+            serde_json::json!(["/dev/deploy-tasks-helper"])
+        );
+        assert_eq!(body["Cmd"], serde_json::json!(["--run-exec"]));
+        assert_eq!(body["Labels"]["dokku_phase_script"], "release");
+        assert_eq!(body["Labels"]["com.dokku.app-name"], "shop");
+        assert_eq!(body["HostConfig"]["Mounts"][0]["Source"], "/helper");
+        assert_eq!(body["HostConfig"]["Mounts"][0]["ReadOnly"], true);
+        assert_eq!(body["OpenStdin"], true);
+        assert!(!body.to_string().contains("s3cr3t"));
+
+        let without = ContainerSpec {
+            entrypoint: None,
+            ..spec
+        };
+        assert!(EngineApi::create_body(&without).get("Entrypoint").is_none());
+    }
 }

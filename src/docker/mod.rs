@@ -234,6 +234,23 @@ impl From<InspectedImage> for Image {
     }
 }
 
+/// The Dockerfile that writes the committed image `id` back with ENTRYPOINT and CMD null, as an
+/// image that had neither has them.
+///
+/// A commit cannot: it fills an empty CMD, and a null ENTRYPOINT, from the container's config
+/// (`daemon/commit.go`, `merge`), whatever the changes or the config it is given. The classic
+/// builder can: it reads `ENTRYPOINT []` as no ENTRYPOINT and drops a CMD the same Dockerfile
+/// did not set (`builder/dockerfile/dispatchers.go`, `dispatchEntrypoint`), and its result has
+/// the commit as parent, with every layer, label and setting of it. One thing it adds: an image
+/// without PATH gets Docker's default PATH in its ENV (`evaluator.go`, `setDefaultPath`), the one
+/// Docker gives its containers anyway. It creates, commits and removes a container for the step
+/// (`internals.go`, `commit`), so the build is asked to remove it even when the step fails.
+/// BuildKit, three times faster, is not used: its cache keeps the image's layers after the image
+/// is removed, until someone prunes the build cache, and its image has no parent.
+fn clearing_dockerfile(id: &str) -> String {
+    format!("FROM {id}\nENTRYPOINT []\n")
+}
+
 /// `REPOSITORY:TAG` as its two parts (a `:` in a registry's port is not the tag's).
 fn split_reference(reference: &str) -> (&str, &str) {
     match reference.rsplit_once(':') {

@@ -3,6 +3,10 @@
 //! and one temporary `DOKKU_ROOT`/`DOKKU_LIB_ROOT` and unique app name per test.
 #![allow(dead_code)]
 
+mod interposer;
+#[allow(unused_imports)]
+pub use interposer::{Call, Interposer};
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -681,116 +685,7 @@ pub fn send(child: &Child, signal: i32) {
 /// and only reached when something hangs.
 pub const BOUND: Duration = Duration::from_secs(10);
 
-/// The real Docker CLI behind a wrapper script that holds one of its calls until the test
-/// releases it, or fails a kind of call: to force an interleaving with the real engine. It is
-/// named `docker`, so the plugin talks to the same engine through it as through the real CLI; a
-/// run through it goes through the CLI only (`DOKKU_DEPLOY_TASKS_ENGINE_API=0`), which is what
-/// the wrapper sees.
-pub struct DockerWrapper {
-    dir: tempfile::TempDir,
-}
-
-impl DockerWrapper {
-    /// Holds the `nth` `docker VERB` call (1 for the first) at a gate file until
-    /// [`DockerWrapper::release`] opens it; it then runs to its end, even if the trigger that
-    /// made it is gone, as a CLI in a process group of its own does. Unreleased, the call fails
-    /// after [`BOUND`].
-    pub fn holding(verb: &str, nth: usize) -> DockerWrapper {
-        let seconds = BOUND.as_secs();
-        DockerWrapper::with(&format!(
-            r#"if [ "$1" = '{verb}' ]; then
-    echo >> "$gates/calls"
-    if [ "$(wc -l < "$gates/calls")" -eq {nth} ]; then
-        : > "$gates/held"
-        deadline=$(( $(date +%s) + {seconds} ))
-        while [ ! -e "$gates/open" ]; do
-            if [ "$(date +%s)" -ge "$deadline" ]; then
-                echo "the test never released docker {verb}" >&2
-                exit 1
-            fi
-            sleep 0.02
-        done
-        "$real" "$@"
-        status=$?
-        : > "$gates/finished"
-        exit $status
-    fi
-fi
-"#
-        ))
-    }
-
-    /// Fails every `docker VERB` call as Docker fails one, with a line on stderr and status 1.
-    pub fn failing(verb: &str) -> DockerWrapper {
-        DockerWrapper::with(&format!(
-            r#"if [ "$1" = '{verb}' ]; then
-    echo "Error response from daemon: {verb} refused by the test" >&2
-    exit 1
-fi
-"#
-        ))
-    }
-
-    fn with(body: &str) -> DockerWrapper {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let script = format!(
-            "#!/bin/sh\n# A test's wrapper around the real Docker CLI.\ngates='{}'\nreal='{}'\n{body}exec \"$real\" \"$@\"\n",
-            dir.path().display(),
-            docker_bin()
-        );
-        let bin = dir.path().join("docker");
-        std::fs::write(&bin, script).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        DockerWrapper { dir }
-    }
-
-    /// The wrapper, for `DOCKER_BIN`.
-    pub fn bin(&self) -> PathBuf {
-        self.dir.path().join("docker")
-    }
-
-    /// Returns once the held call has started; panics after [`BOUND`].
-    pub fn wait_until_held(&self) {
-        let held = self.dir.path().join("held");
-        assert!(
-            eventually(BOUND, || held.exists()),
-            "the wrapper never held its call"
-        );
-    }
-
-    /// Lets the held call go on.
-    pub fn release(&self) {
-        std::fs::write(self.dir.path().join("open"), "").unwrap();
-    }
-
-    /// Returns once the released call has ended; panics after [`BOUND`].
-    pub fn wait_until_finished(&self) {
-        let finished = self.dir.path().join("finished");
-        assert!(
-            eventually(BOUND, || finished.exists()),
-            "the held call never finished"
-        );
-    }
-}
-
 impl TestHost {
-    /// A trigger's command through `wrapper`, with its output piped.
-    pub fn trigger_through(
-        &self,
-        wrapper: &DockerWrapper,
-        trigger: &str,
-        args: &[&str],
-    ) -> Command {
-        let mut command = self.trigger_command(trigger, args);
-        command
-            .env("DOCKER_BIN", wrapper.bin())
-            .env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
     /// Every image committed for this app (Dokku's app label, which only a commit gives the
     /// tests' images), intermediate ones too, by ID.
     pub fn committed_images(&self) -> Vec<String> {
