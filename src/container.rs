@@ -3,7 +3,9 @@
 //! and the passing on of its output line by line.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,8 +19,10 @@ use crate::output::{self, Stream, INDENT};
 const MAX_LINE: usize = 64 * 1024;
 /// How long a task gets to exit after SIGTERM on a timeout, before SIGKILL.
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
-/// How long a task gets to exit after SIGTERM when the trigger was interrupted.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
+/// How long a task gets to exit after SIGTERM when the trigger was interrupted: within the
+/// grace of what must finish ([`crate::interrupt::FINISHING_GRACE`]), so that the stop is done
+/// when the removal starts, and the trigger ends within about two seconds.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 /// How often the wait looks at the clock, signals and the output streams.
 pub const POLL: Duration = Duration::from_millis(20);
 
@@ -32,15 +36,24 @@ pub fn run_id() -> String {
 }
 
 /// A container this run created; dropping the guard removes it with its anonymous volumes.
+/// Made by [`crate::in_flight::InFlight::guard`], whose record it keeps when the removal fails.
 pub struct ContainerGuard {
     docker: Docker,
     name: String,
+    keep_record: Arc<AtomicBool>,
 }
 
 impl ContainerGuard {
-    /// Guards the container `name`.
-    pub fn new(docker: Docker, name: String) -> ContainerGuard {
-        ContainerGuard { docker, name }
+    pub(crate) fn new(
+        docker: Docker,
+        name: String,
+        keep_record: Arc<AtomicBool>,
+    ) -> ContainerGuard {
+        ContainerGuard {
+            docker,
+            name,
+            keep_record,
+        }
     }
 
     /// The container's name.
@@ -52,10 +65,11 @@ impl ContainerGuard {
 impl Drop for ContainerGuard {
     fn drop(&mut self) {
         if let Err(error) = self.docker.remove_container(&self.name) {
+            self.keep_record.store(true, Ordering::SeqCst);
             output::write_line(
                 Stream::Stderr,
                 &format!(
-                    " !     could not remove task container {}: {error:#}\n",
+                    " !     could not remove task container {}: {error:#}; the next task run of the app removes it\n",
                     self.name
                 ),
             );

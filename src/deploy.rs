@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
 use crate::app_config::{self, AppConfig};
-use crate::container::{BeforeStart, ContainerGuard, Ending};
+use crate::container::{BeforeStart, Ending};
 use crate::discover::{self, ImageLookup, Search};
 use crate::docker::{self, Docker, Image};
 use crate::docker_options;
@@ -441,10 +441,9 @@ fn run_in_new_container(
         task.source.name(),
         task.command
     ));
-    run.note_container(&task_container.name)?;
+    let guard = run.guard_container(&task_container.name)?;
     let mut entry = HistoryEntry::start(task.phase, task.source.name(), &task.command, &run_image);
     let started = Instant::now();
-    let guard = ContainerGuard::new(plan.docker.clone(), task_container.name.clone());
     let post_container_create = |id: &str| post_container_create(id, &request.app, task.phase);
     let before_start: Option<BeforeStart> = plan.dokku_plugins.then_some(&post_container_create);
     let ending = plan.docker.run(&task_container, before_start)?;

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::app::App;
 use crate::bounded_read::{self, Found};
-use crate::container::{run_id, ContainerGuard};
+use crate::container::run_id;
 use crate::docker::{ContainerSpec, Docker, Image};
 use crate::dokku;
 use crate::host::Host;
@@ -206,9 +206,8 @@ fn extract(
     let run_id = run_id();
     let name = format!("{}.discover.{run_id}", app.name());
     let mut in_flight = InFlight::open(host, app, &run_id)?;
-    in_flight.note(&name)?;
     // Guarded before it exists: a create cut short by a signal may still have made it.
-    let _container = ContainerGuard::new(docker.clone(), name.clone());
+    let _container = in_flight.guard(docker, &name)?;
     docker.create(&ContainerSpec {
         name: name.clone(),
         image: image.id.clone(),

@@ -19,18 +19,24 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 
 use crate::app::App;
 use crate::commit;
+use crate::container::ContainerGuard;
 use crate::docker::Docker;
 use crate::host::Host;
 use crate::output::Output;
 
-/// This run's record, removed when dropped (after everything it lists was removed).
+/// This run's record, removed when dropped, unless a container it lists could not be removed.
 pub struct InFlight {
     file: File,
     path: PathBuf,
+    /// Set by a [`ContainerGuard`] of this record that could not remove its container.
+    keep: Arc<AtomicBool>,
 }
 
 impl InFlight {
@@ -44,18 +50,32 @@ impl InFlight {
         let file = ownership.create_or_open(&path, OpenOptions::new().append(true))?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
-        Ok(InFlight { file, path })
+        Ok(InFlight {
+            file,
+            path,
+            keep: Arc::default(),
+        })
     }
 
-    /// Notes a container this run is about to create.
-    pub fn note(&mut self, name: &str) -> Result<()> {
-        writeln!(self.file, "{name}").with_context(|| format!("writing {}", self.path.display()))
+    /// Notes a container this run is about to create, and guards it: should its removal fail
+    /// (an engine that no longer answers after a stop signal), the record stays for the next
+    /// run to remove it.
+    pub fn guard(&mut self, docker: &Docker, name: &str) -> Result<ContainerGuard> {
+        writeln!(self.file, "{name}")
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(ContainerGuard::new(
+            docker.clone(),
+            name.to_string(),
+            Arc::clone(&self.keep),
+        ))
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.keep.load(Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

@@ -64,19 +64,21 @@ pub fn received() -> Option<i32> {
     }
 }
 
-/// The stop signal, once [`FINISHING_GRACE`] has passed since the run noticed it, critical
-/// section or not: what must finish gives up then.
-pub fn grace_over() -> Option<i32> {
+/// The stop signal, once [`FINISHING_GRACE`] has passed since the run noticed it and since
+/// `call_started` (a call made after the signal, such as a removal, gets its grace too): what
+/// must finish gives up then, critical section or not.
+pub fn grace_over(call_started: Option<Instant>) -> Option<i32> {
     let signal = received()?;
-    let noticed = NOTICED.get_or_init(Instant::now);
-    (noticed.elapsed() > FINISHING_GRACE).then_some(signal)
+    let noticed = *NOTICED.get_or_init(Instant::now);
+    let from = call_started.map_or(noticed, |started| started.max(noticed));
+    (from.elapsed() > FINISHING_GRACE).then_some(signal)
 }
 
 /// The stop signal to act on now: the one received, unless a critical section is open and
 /// its grace lasts.
 pub fn pending() -> Option<i32> {
     if CRITICAL.load(Ordering::SeqCst) > 0 {
-        grace_over()
+        grace_over(None)
     } else {
         received()
     }

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::app::App;
 use crate::commit;
-use crate::container;
+use crate::container::{self, ContainerGuard};
 use crate::docker::{Docker, Image};
 use crate::host::Host;
 use crate::in_flight::{self, InFlight};
@@ -61,9 +61,9 @@ impl PhaseRun {
     }
 
     /// Notes a task container before it is created, so that the next run removes it should this
-    /// one be killed.
-    pub fn note_container(&mut self, name: &str) -> Result<()> {
-        self.in_flight.note(name)
+    /// one be killed, and guards it ([`InFlight::guard`]).
+    pub fn guard_container(&mut self, name: &str) -> Result<ContainerGuard> {
+        self.in_flight.guard(&self.docker, name)
     }
 
     /// The image the next predeploy task runs on: the last commit, else `image`'s.
