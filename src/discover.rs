@@ -415,6 +415,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_search_asks_every_source_and_names_the_cache_as_before() {
+        let search = Search::new(&SourceOptions::default());
+        assert_eq!(
+            search.host_copies,
+            [
+                (Source::AppJson, crate::dokku::APP_JSON),
+                (Source::Procfile, crate::dokku::PROCFILE)
+            ]
+        );
+        let searched: Vec<Source> = search.paths.iter().map(|(source, _)| *source).collect();
+        assert_eq!(searched, Source::ALL);
+        // The key the definitions cache had before the sources owned their paths, so an
+        // upgrade finds what the last deploy cached.
+        assert_eq!(search.fingerprint(), "edae55f49e3f11ca");
+        let mut moved = SourceOptions::default();
+        moved.flux_orbit.project_path = Some("api".into());
+        assert_ne!(Search::new(&moved).fingerprint(), search.fingerprint());
+    }
+
+    #[test]
     fn cache_round_trips_found_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let mut found = Definitions::default();

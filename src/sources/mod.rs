@@ -414,6 +414,9 @@ pub fn tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
+    use crate::dokku;
+    use crate::host::Host;
 
     fn file(content: &str) -> DefinitionFile {
         DefinitionFile {
@@ -526,6 +529,141 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    #[test]
+    fn the_registry_holds_every_source_once_in_discovery_order() {
+        let registered: Vec<Source> = ALL.iter().map(|source| source.source()).collect();
+        assert_eq!(registered, Source::ALL);
+    }
+
+    /// Each registered source's name, search paths and host copy under `options`.
+    fn searches(options: &SourceOptions) -> Vec<(&'static str, Vec<String>, Option<DokkuFile>)> {
+        ALL.iter()
+            .map(|source| {
+                (
+                    source.source().name(),
+                    source.search_paths(options),
+                    source.host_copy(options),
+                )
+            })
+            .collect()
+    }
+
+    fn strings(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|path| path.to_string()).collect()
+    }
+
+    #[test]
+    fn by_default_each_file_is_looked_for_by_its_name_and_dokkus_copies_count() {
+        assert_eq!(
+            searches(&SourceOptions::default()),
+            [
+                ("app.json", strings(&["app.json"]), Some(dokku::APP_JSON)),
+                ("Procfile", strings(&["Procfile"]), Some(dokku::PROCFILE)),
+                ("Boxfile", strings(&["Boxfile"]), None),
+                ("pre-deploy.sh", strings(&["pre-deploy.sh"]), None),
+                ("post-deploy.sh", strings(&["post-deploy.sh"]), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_and_config_move_the_search_and_a_named_path_leaves_dokkus_copy_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        let set = |scope: &str, key: &str, value: &str| {
+            let settings = dir.path().join("config/deploy-tasks").join(scope);
+            std::fs::create_dir_all(&settings).unwrap();
+            std::fs::write(settings.join(key), value).unwrap();
+        };
+        set("shop", "appjson-path", "./deploy/app.json\n");
+        set("--global", "procfile-path", "Procfile.web\n");
+        set("shop", "heroku-postdeploy", "every\n");
+        let config = AppConfig {
+            vars: vec![("PROJECT_PATH".into(), "api/".into())],
+            warnings: Vec::new(),
+        };
+        let options = SourceOptions::read(&Settings::of(&host, &app), &config).unwrap();
+        assert!(options.app_json.heroku_postdeploy_every);
+        assert_eq!(
+            searches(&options),
+            [
+                ("app.json", strings(&["deploy/app.json"]), None),
+                ("Procfile", strings(&["Procfile.web"]), None),
+                ("Boxfile", strings(&["Boxfile"]), None),
+                (
+                    "pre-deploy.sh",
+                    strings(&["api/pre-deploy.sh", "pre-deploy.sh"]),
+                    None
+                ),
+                (
+                    "post-deploy.sh",
+                    strings(&["api/post-deploy.sh", "post-deploy.sh"]),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_a_source_does_not_take_fails_reading_the_options_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let settings = Settings::of(&host, &App::new("shop").unwrap());
+        let config = |name: &str, value: &str| AppConfig {
+            vars: vec![(name.into(), value.into())],
+            warnings: Vec::new(),
+        };
+        let error = SourceOptions::read(&settings, &config("HOOK_TIMEOUT", "5m")).unwrap_err();
+        assert!(error.to_string().starts_with("HOOK_TIMEOUT"), "{error}");
+        let global = dir.path().join("config/deploy-tasks/--global");
+        std::fs::create_dir_all(&global).unwrap();
+        std::fs::write(global.join("heroku-postdeploy"), "twice").unwrap();
+        let error = SourceOptions::read(&settings, &AppConfig::default()).unwrap_err();
+        assert!(error.to_string().contains("heroku-postdeploy"), "{error}");
+    }
+
+    #[test]
+    fn stock_dokku_runs_the_app_json_scripts_and_the_procfile_release_only() {
+        let mut found = definitions(
+            r#"{"scripts": {"dokku": {"predeploy": "pre", "postdeploy": "post"}, "postdeploy": "once"}}"#,
+            "release: migrate\npostdeploy: scalingo\n",
+        );
+        found.insert(
+            Source::Boxfile,
+            file("web1:\n  after_deploy:\n    - warm\n"),
+        );
+        found.insert(Source::PreDeployScript, file("echo pre"));
+        let run_by_dokku = |phase| -> Vec<(String, bool)> {
+            tasks(&found, phase, &SourceOptions::default())
+                .unwrap()
+                .into_iter()
+                .map(|task| (task.command.clone(), task.run_by_stock_dokku()))
+                .collect()
+        };
+        let pair = |command: &str, dokku: bool| (command.to_string(), dokku);
+        assert_eq!(
+            run_by_dokku(Phase::Predeploy),
+            [pair("pre", true), pair("/app/file", false)]
+        );
+        assert_eq!(run_by_dokku(Phase::Release), [pair("migrate", true)]);
+        assert_eq!(
+            run_by_dokku(Phase::Postdeploy),
+            [
+                pair("post", true),
+                pair("once", true),
+                pair("scalingo", false),
+                pair("warm", false)
+            ]
+        );
     }
 
     #[test]
