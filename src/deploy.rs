@@ -23,7 +23,7 @@ use crate::phase_run::PhaseRun;
 use crate::plan::{self, PlanInput};
 use crate::plugn;
 use crate::settings::{CoreTasks, FailurePolicy, Settings};
-use crate::sources::{self, flux_orbit, Frequency, SourceOptions, Target, Task};
+use crate::sources::{self, Frequency, SourceOptions, Target, Task};
 
 /// What the host, or an admin, asked to run.
 #[derive(Debug, Clone)]
@@ -167,8 +167,8 @@ impl TaskSearch {
     fn read(host: &Host, app: &App) -> Result<TaskSearch> {
         let settings = Settings::of(host, app);
         let config = app_config::load(host, app)?;
-        let sources = source_options(&settings, &config)?;
-        let search = Search::new(&settings, &sources.flux_orbit);
+        let sources = SourceOptions::read(&settings, &config)?;
+        let search = Search::new(&sources);
         let defer = settings.core_tasks(host)? == CoreTasks::Defer;
         Ok(TaskSearch {
             settings,
@@ -597,14 +597,6 @@ fn conclude(
     entry.finish(outcome, code, image_after, started.elapsed());
     context.record(entry);
     step
-}
-
-/// How the sources read, from the plugin's settings and the app's config.
-fn source_options(settings: &Settings, config: &AppConfig) -> Result<SourceOptions> {
-    Ok(SourceOptions {
-        heroku_postdeploy_every: settings.heroku_postdeploy_every_deploy()?,
-        flux_orbit: flux_orbit::options(|name| config.get(name))?,
-    })
 }
 
 /// Why the phase is skipped, if it is ([`Settings::skipped`]).

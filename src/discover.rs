@@ -14,12 +14,11 @@ use crate::app::App;
 use crate::bounded_read::{self, Found};
 use crate::container::run_id;
 use crate::docker::{ContainerSpec, Docker, Image};
-use crate::dokku;
+use crate::dokku::DokkuFile;
 use crate::host::Host;
 use crate::in_flight::InFlight;
 use crate::ownership::Ownership;
-use crate::settings::Settings;
-use crate::sources::{flux_orbit, DefinitionFile, Definitions, Source, MAX_BYTES};
+use crate::sources::{self, DefinitionFile, Definitions, Source, SourceOptions, MAX_BYTES};
 use crate::takeover;
 
 /// How many images' definitions the cache keeps per app.
@@ -74,35 +73,21 @@ pub struct Search {
     /// For each source, the paths to try relative to the app's root in the image, first found
     /// wins.
     paths: Vec<(Source, Vec<String>)>,
-    /// The sources whose host-extracted copy counts: app.json and the Procfile, unless the
-    /// admin named another path for them (the host extracts the file at its own path).
-    host_copies: Vec<Source>,
+    /// The sources whose host-extracted copy counts, and the Dokku file that copy is.
+    host_copies: Vec<(Source, DokkuFile)>,
 }
 
 impl Search {
-    /// The search for an app: `appjson-path` and `procfile-path` replace the default names;
-    /// Flux-Orbit's scripts are looked for in `PROJECT_PATH` first.
-    pub fn new(settings: &Settings, flux_orbit: &flux_orbit::Options) -> Search {
+    /// The search for an app, each source's paths and host copy as the source says under
+    /// `options` ([`sources::TaskSource`]).
+    pub fn new(options: &SourceOptions) -> Search {
         let mut paths = Vec::new();
         let mut host_copies = Vec::new();
-        for source in Source::ALL {
-            let named = match source {
-                Source::AppJson => settings.get("appjson-path"),
-                Source::Procfile => settings.get("procfile-path"),
-                _ => None,
-            };
-            let candidates = match (source, named) {
-                (_, Some(path)) => vec![path.trim_start_matches("./").to_string()],
-                (Source::PreDeployScript | Source::PostDeployScript, None) => {
-                    flux_orbit::candidates(source, flux_orbit)
-                }
-                (Source::AppJson | Source::Procfile, None) => {
-                    host_copies.push(source);
-                    vec![source.name().to_string()]
-                }
-                (_, None) => vec![source.name().to_string()],
-            };
-            paths.push((source, candidates));
+        for source in sources::ALL {
+            paths.push((source.source(), source.search_paths(options)));
+            if let Some(file) = source.host_copy(options) {
+                host_copies.push((source.source(), file));
+            }
         }
         Search { paths, host_copies }
     }
@@ -127,17 +112,13 @@ impl Search {
     }
 }
 
-/// The host's extracted copies of app.json and the Procfile, where the search lets them count:
+/// The host's extracted copies of the sources Dokku extracts, where the search lets them count:
 /// the running deploy's own copies while they exist (Dokku's `NAME.$DOKKU_PID`, none where it
 /// marked the file missing), the originals where the plugin took them over.
 pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definitions> {
     let mut copies = Definitions::default();
-    for source in &search.host_copies {
-        let file = match source {
-            Source::AppJson => dokku::APP_JSON,
-            _ => dokku::PROCFILE,
-        };
-        let Some(copy) = takeover::task_definitions(host, app, file) else {
+    for (source, file) in &search.host_copies {
+        let Some(copy) = takeover::task_definitions(host, app, *file) else {
             continue;
         };
         if let Some(file) = read_host_copy(&copy)? {
@@ -366,6 +347,26 @@ fn prune_cache(cache: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_search_asks_every_source_and_names_the_cache_as_before() {
+        let search = Search::new(&SourceOptions::default());
+        assert_eq!(
+            search.host_copies,
+            [
+                (Source::AppJson, crate::dokku::APP_JSON),
+                (Source::Procfile, crate::dokku::PROCFILE)
+            ]
+        );
+        let searched: Vec<Source> = search.paths.iter().map(|(source, _)| *source).collect();
+        assert_eq!(searched, Source::ALL);
+        // The key the definitions cache had before the sources owned their paths, so an
+        // upgrade finds what the last deploy cached.
+        assert_eq!(search.fingerprint(), "edae55f49e3f11ca");
+        let mut moved = SourceOptions::default();
+        moved.flux_orbit.project_path = Some("api".into());
+        assert_ne!(Search::new(&moved).fingerprint(), search.fingerprint());
+    }
 
     #[test]
     fn cache_round_trips_found_and_missing_files() {

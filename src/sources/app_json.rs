@@ -22,12 +22,74 @@
 mod jsonc;
 mod shape;
 
+use crate::dokku::{self, DokkuFile};
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{check_command, decode, line_and_column, Frequency, Source, Task};
+use crate::settings::Settings;
+use crate::sources::{
+    check_command, decode, line_and_column, named_or_default, DefinitionFile, Frequency, Source,
+    SourceOptions, Task, TaskSource,
+};
 
 use jsonc::{Document, Value};
 use shape::{Reading, TypeError};
+
+/// app.json as a task source: looked for at `appjson-path`, else `app.json`, where Dokku's
+/// app-json plugin extracts it too (its copy counts only at the default path, the one it reads).
+/// A stock Dokku runs all of its scripts itself.
+pub struct AppJsonSource;
+
+impl TaskSource for AppJsonSource {
+    fn source(&self) -> Source {
+        Source::AppJson
+    }
+
+    fn search_paths(&self, options: &SourceOptions) -> Vec<String> {
+        named_or_default(options.app_json.path.as_deref(), Source::AppJson.name())
+    }
+
+    fn host_copy(&self, options: &SourceOptions) -> Option<DokkuFile> {
+        options.app_json.path.is_none().then_some(dokku::APP_JSON)
+    }
+
+    fn tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        options: &SourceOptions,
+    ) -> Result<Vec<Task>, InputError> {
+        let scripts = parse(&file.bytes, &file.origin)?;
+        Ok(scripts.tasks(phase, options.app_json.heroku_postdeploy_every))
+    }
+
+    fn run_by_stock_dokku(&self, _task: &Task) -> bool {
+        true
+    }
+}
+
+/// What the plugin's settings say about app.json.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `appjson-path`: where the file is in the image, relative to the app's root, instead of
+    /// `app.json`.
+    pub path: Option<String>,
+    /// `heroku-postdeploy` is `every`: `scripts.postdeploy` on every deploy (Scalingo) instead
+    /// of the first only.
+    pub heroku_postdeploy_every: bool,
+}
+
+/// Reads app.json's options from the plugin's settings.
+///
+/// # Errors
+///
+/// An [`InputError`] naming the setting when `heroku-postdeploy` holds a value it does not take.
+pub fn options(settings: &Settings) -> Result<Options, InputError> {
+    let heroku_postdeploy_every = settings.heroku_postdeploy_every_deploy()?;
+    Ok(Options {
+        path: settings.get("appjson-path"),
+        heroku_postdeploy_every,
+    })
+}
 
 /// The deployment commands an app.json defines. Each is `None` when the key is absent, `null`,
 /// or a string holding only whitespace.

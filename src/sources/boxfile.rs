@@ -14,7 +14,10 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{check_command, decode, Defaults, Source, Target, Task};
+use crate::sources::{
+    check_command, decode, Defaults, DefinitionFile, Source, SourceOptions, Target, Task,
+    TaskSource,
+};
 
 /// How deep YAML collections may nest, aliases expanded. Hooks sit three levels down; the limit
 /// keeps the tree, which is dropped recursively, far from the stack's end.
@@ -23,6 +26,28 @@ const MAX_DEPTH: usize = 64;
 /// How many nodes and scalar bytes aliases may add to the file once expanded, so that a few
 /// nested aliases (the "billion laughs") cannot make reading the file take forever.
 const MAX_ALIAS_EXPANSION: usize = 1_048_576;
+
+/// The Boxfile as a task source: `Boxfile` at the app's root in the image; no host keeps a copy.
+pub struct BoxfileSource;
+
+impl TaskSource for BoxfileSource {
+    fn source(&self) -> Source {
+        Source::Boxfile
+    }
+
+    fn search_paths(&self, _options: &SourceOptions) -> Vec<String> {
+        vec![Source::Boxfile.name().to_string()]
+    }
+
+    fn tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        _options: &SourceOptions,
+    ) -> Result<Vec<Task>, InputError> {
+        Ok(parse(&file.bytes, &file.origin)?.tasks(phase))
+    }
+}
 
 /// The deployment hooks a Boxfile declares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

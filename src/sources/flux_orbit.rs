@@ -11,7 +11,89 @@ use std::time::Duration;
 use crate::input_error::InputError;
 use crate::phase::Phase;
 use crate::settings::FailurePolicy;
-use crate::sources::{Command, Defaults, DefinitionFile, Source, Task};
+use crate::sources::{Command, Defaults, DefinitionFile, Source, SourceOptions, Task, TaskSource};
+
+/// One of Flux-Orbit's hook scripts as a task source: the phase it runs in and what its failure
+/// does.
+pub struct HookScript {
+    source: Source,
+    phase: Phase,
+    /// `None`: a failure fails the deploy.
+    on_failure: Option<FailurePolicy>,
+}
+
+/// `pre-deploy.sh`: runs in predeploy, committed; a failure fails the deploy.
+pub const PRE_DEPLOY: HookScript = HookScript {
+    source: Source::PreDeployScript,
+    phase: Phase::Predeploy,
+    on_failure: None,
+};
+
+/// `post-deploy.sh`: runs in postdeploy; a failure is a warning.
+pub const POST_DEPLOY: HookScript = HookScript {
+    source: Source::PostDeployScript,
+    phase: Phase::Postdeploy,
+    on_failure: Some(FailurePolicy::Warn),
+};
+
+impl HookScript {
+    /// The relative paths to look for the script at, the project folder first.
+    pub fn candidates(&self, options: &Options) -> Vec<String> {
+        let name = self.source.name();
+        let mut paths = Vec::new();
+        if let Some(folder) = &options.project_path {
+            paths.push(format!("{folder}/{name}"));
+        }
+        paths.push(name.to_string());
+        paths
+    }
+
+    /// The task `file` (the script, found in the image) defines for `phase`: none when the
+    /// script is for another phase, or was not read from the image (it is run there).
+    pub fn script_tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        options: &Options,
+    ) -> Vec<Task> {
+        let Some(path) = file.path_in_image.clone() else {
+            return Vec::new();
+        };
+        if phase != self.phase {
+            return Vec::new();
+        }
+        let mut task = Task::shell(phase, self.source, self.source.name(), &path);
+        task.run = Command::Script { path };
+        task.defaults = Defaults {
+            timeout: Some(options.hook_timeout),
+            on_failure: self.on_failure,
+            ignore_timeout: false,
+        };
+        if options.skip_hooks {
+            task.skip = Some("SKIP_HOOKS is true in the app's config".to_string());
+        }
+        vec![task]
+    }
+}
+
+impl TaskSource for HookScript {
+    fn source(&self) -> Source {
+        self.source
+    }
+
+    fn search_paths(&self, options: &SourceOptions) -> Vec<String> {
+        self.candidates(&options.flux_orbit)
+    }
+
+    fn tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        options: &SourceOptions,
+    ) -> Result<Vec<Task>, InputError> {
+        Ok(self.script_tasks(file, phase, &options.flux_orbit))
+    }
+}
 
 /// Flux-Orbit's hook time limit when `HOOK_TIMEOUT` is not set.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -84,49 +166,6 @@ pub fn options<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Options, Inp
     })
 }
 
-/// The relative paths to look for `source`'s script at, the project folder first.
-pub fn candidates(source: Source, options: &Options) -> Vec<String> {
-    let name = source.name();
-    let mut paths = Vec::new();
-    if let Some(folder) = &options.project_path {
-        paths.push(format!("{folder}/{name}"));
-    }
-    paths.push(name.to_string());
-    paths
-}
-
-/// The task `file` (the script `source` names, found in the image) defines for `phase`: none
-/// when the script is for another phase, or was not read from the image (it is run there).
-pub fn tasks(
-    source: Source,
-    file: Option<&DefinitionFile>,
-    phase: Phase,
-    options: &Options,
-) -> Vec<Task> {
-    let (script_phase, on_failure) = match source {
-        Source::PreDeployScript => (Phase::Predeploy, None),
-        Source::PostDeployScript => (Phase::Postdeploy, Some(FailurePolicy::Warn)),
-        _ => return Vec::new(),
-    };
-    let Some(path) = file.and_then(|file| file.path_in_image.clone()) else {
-        return Vec::new();
-    };
-    if phase != script_phase {
-        return Vec::new();
-    }
-    let mut task = Task::shell(phase, source, source.name(), &path);
-    task.run = Command::Script { path };
-    task.defaults = Defaults {
-        timeout: Some(options.hook_timeout),
-        on_failure,
-        ignore_timeout: false,
-    };
-    if options.skip_hooks {
-        task.skip = Some("SKIP_HOOKS is true in the app's config".to_string());
-    }
-    vec![task]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,11 +233,11 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(
-            candidates(Source::PreDeployScript, &with_folder),
+            PRE_DEPLOY.candidates(&with_folder),
             ["api/pre-deploy.sh", "pre-deploy.sh"]
         );
         assert_eq!(
-            candidates(Source::PostDeployScript, &Options::default()),
+            POST_DEPLOY.candidates(&Options::default()),
             ["post-deploy.sh"]
         );
     }
@@ -206,12 +245,8 @@ mod tests {
     #[test]
     fn pre_deploy_fails_the_deploy_and_post_deploy_warns() {
         let options = Options::default();
-        let pre = tasks(
-            Source::PreDeployScript,
-            Some(&script("/app/pre-deploy.sh")),
-            Phase::Predeploy,
-            &options,
-        );
+        let pre =
+            PRE_DEPLOY.script_tasks(&script("/app/pre-deploy.sh"), Phase::Predeploy, &options);
         assert_eq!(pre.len(), 1);
         assert_eq!(
             pre[0].run,
@@ -221,20 +256,12 @@ mod tests {
         );
         assert_eq!(pre[0].defaults.on_failure, None);
         assert_eq!(pre[0].defaults.timeout, Some(DEFAULT_HOOK_TIMEOUT));
-        let post = tasks(
-            Source::PostDeployScript,
-            Some(&script("/app/post-deploy.sh")),
-            Phase::Postdeploy,
-            &options,
-        );
+        let post =
+            POST_DEPLOY.script_tasks(&script("/app/post-deploy.sh"), Phase::Postdeploy, &options);
         assert_eq!(post[0].defaults.on_failure, Some(FailurePolicy::Warn));
-        assert!(tasks(
-            Source::PostDeployScript,
-            Some(&script("/app/post-deploy.sh")),
-            Phase::Predeploy,
-            &options
-        )
-        .is_empty());
+        assert!(POST_DEPLOY
+            .script_tasks(&script("/app/post-deploy.sh"), Phase::Predeploy, &options)
+            .is_empty());
     }
 
     #[test]
@@ -243,12 +270,8 @@ mod tests {
             skip_hooks: true,
             ..Options::default()
         };
-        let pre = tasks(
-            Source::PreDeployScript,
-            Some(&script("/app/pre-deploy.sh")),
-            Phase::Predeploy,
-            &options,
-        );
+        let pre =
+            PRE_DEPLOY.script_tasks(&script("/app/pre-deploy.sh"), Phase::Predeploy, &options);
         assert!(pre[0].skip.as_deref().unwrap().contains("SKIP_HOOKS"));
     }
 
@@ -256,12 +279,8 @@ mod tests {
     fn a_script_not_in_the_image_is_no_task() {
         let mut host_copy = script("/app/pre-deploy.sh");
         host_copy.path_in_image = None;
-        assert!(tasks(
-            Source::PreDeployScript,
-            Some(&host_copy),
-            Phase::Predeploy,
-            &Options::default()
-        )
-        .is_empty());
+        assert!(PRE_DEPLOY
+            .script_tasks(&host_copy, Phase::Predeploy, &Options::default())
+            .is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Where tasks are defined. Each module reads one kind of file, as the platform that defined it
-//! reads it, and yields that file's tasks for a phase; [`tasks`] puts them in the documented
-//! order:
+//! reads it, and is a [`TaskSource`] in [`ALL`]: it says where its file is looked for, whether
+//! the host's extracted copy counts, and which tasks the file defines for a phase. [`tasks`] puts
+//! them in the documented order:
 //!
 //! | phase      | sources, in order                                                                 |
 //! |------------|-----------------------------------------------------------------------------------|
@@ -10,7 +11,7 @@
 //!
 //! A task carries everything its source decides: phase, command, how and where it runs, how
 //! often, its default time limit and failure policy. The runner applies the admin's settings on
-//! top and knows no source by name.
+//! top and knows no source by name: it walks [`ALL`].
 
 pub mod app_json;
 pub mod boxfile;
@@ -20,9 +21,68 @@ pub mod procfile;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::app_config::AppConfig;
+use crate::dokku::DokkuFile;
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::settings::FailurePolicy;
+use crate::settings::{FailurePolicy, Settings};
+
+/// One kind of task definition file, as its platform reads it.
+pub trait TaskSource: Sync {
+    /// Which source this is: it names the source in messages, the history and the cache.
+    fn source(&self) -> Source;
+
+    /// The paths to look for the file at, relative to the app's root in the image; the first
+    /// found wins.
+    fn search_paths(&self, options: &SourceOptions) -> Vec<String>;
+
+    /// The file of a Dokku core plugin whose host-extracted copy stands for the one in the
+    /// image, when it counts under `options`; `None` for a file only the image holds.
+    fn host_copy(&self, options: &SourceOptions) -> Option<DokkuFile> {
+        let _ = options;
+        None
+    }
+
+    /// The tasks `file` defines for `phase`. Called for every phase, so a broken file fails
+    /// whichever trigger reads it first.
+    ///
+    /// # Errors
+    ///
+    /// An [`InputError`] naming the file, and where it is known the line, when the file is not
+    /// what its platform accepts.
+    fn tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        options: &SourceOptions,
+    ) -> Result<Vec<Task>, InputError>;
+
+    /// Whether a stock Dokku's core app-json plugin runs `task` (one of this source's) itself.
+    fn run_by_stock_dokku(&self, task: &Task) -> bool {
+        let _ = task;
+        false
+    }
+}
+
+/// Every task source, in the order discovery looks for them ([`Source::ALL`]'s order).
+pub const ALL: &[&dyn TaskSource] = &[
+    &app_json::AppJsonSource,
+    &procfile::ProcfileSource,
+    &boxfile::BoxfileSource,
+    &flux_orbit::PRE_DEPLOY,
+    &flux_orbit::POST_DEPLOY,
+];
+
+/// The task source that `source` identifies.
+fn of(source: Source) -> Option<&'static dyn TaskSource> {
+    ALL.iter().copied().find(|each| each.source() == source)
+}
+
+/// The path an admin's setting names for a file (`./` ignored), else the file's own name.
+fn named_or_default(setting: Option<&str>, name: &str) -> Vec<String> {
+    let path = setting.map_or(name, |path| path.trim_start_matches("./"));
+    vec![path.to_string()]
+}
 
 /// The file a task was defined in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,14 +238,10 @@ impl Task {
 }
 
 impl Task {
-    /// Whether a stock Dokku's core app-json plugin runs this task itself: app.json's scripts
-    /// and the Procfile's `release`. With `core-tasks` at `defer`, these are left to it.
+    /// Whether a stock Dokku's core app-json plugin runs this task itself, as its source says
+    /// ([`TaskSource::run_by_stock_dokku`]). With `core-tasks` at `defer`, these are left to it.
     pub fn run_by_stock_dokku(&self) -> bool {
-        match self.source {
-            Source::AppJson => true,
-            Source::Procfile => self.key == "release",
-            _ => false,
-        }
+        of(self.source).is_some_and(|source| source.run_by_stock_dokku(self))
     }
 }
 
@@ -223,13 +279,32 @@ pub struct DefinitionFile {
     pub bytes: Vec<u8>,
 }
 
-/// What the app's settings and config say about how sources read.
+/// What the app's settings and config say about where sources look and how they read, each
+/// source's options read by its module.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceOptions {
-    /// app.json `scripts.postdeploy` on every deploy (Scalingo) instead of the first only.
-    pub heroku_postdeploy_every: bool,
-    /// Flux-Orbit's settings from the app's config.
+    /// app.json's, from the plugin's settings.
+    pub app_json: app_json::Options,
+    /// The Procfile's, from the plugin's settings.
+    pub procfile: procfile::Options,
+    /// Flux-Orbit's, from the app's config.
     pub flux_orbit: flux_orbit::Options,
+}
+
+impl SourceOptions {
+    /// Reads every source's options from the plugin's `settings` and the app's `config`.
+    ///
+    /// # Errors
+    ///
+    /// An [`InputError`] naming the setting or config variable that holds a value its source
+    /// does not take.
+    pub fn read(settings: &Settings, config: &AppConfig) -> Result<SourceOptions, InputError> {
+        Ok(SourceOptions {
+            app_json: app_json::options(settings)?,
+            procfile: procfile::options(settings),
+            flux_orbit: flux_orbit::options(|name| config.get(name))?,
+        })
+    }
 }
 
 /// The largest definition file a parser accepts. Real files are a few KiB; anything near this is
@@ -323,43 +398,25 @@ pub fn tasks(
     phase: Phase,
     options: &SourceOptions,
 ) -> Result<Vec<Task>, InputError> {
-    let file = |source| definitions.get(source);
-    let app_json = match file(Source::AppJson) {
-        Some(file) => app_json::parse(&file.bytes, &file.origin)?,
-        None => app_json::AppJsonScripts::default(),
-    };
-    let procfile = match file(Source::Procfile) {
-        Some(file) => procfile::parse(&file.bytes, &file.origin)?,
-        None => procfile::Procfile::default(),
-    };
-    let boxfile = match file(Source::Boxfile) {
-        Some(file) => boxfile::parse(&file.bytes, &file.origin)?,
-        None => boxfile::Boxfile::default(),
-    };
-    let mut tasks = Vec::new();
-    for source in Source::order(phase) {
-        match source {
-            Source::AppJson => {
-                tasks.extend(app_json.tasks(phase, options.heroku_postdeploy_every));
-            }
-            Source::Procfile => tasks.extend(procfile.tasks(phase)),
-            Source::Boxfile => tasks.extend(boxfile.tasks(phase)),
-            Source::PreDeployScript | Source::PostDeployScript => {
-                tasks.extend(flux_orbit::tasks(
-                    *source,
-                    file(*source),
-                    phase,
-                    &options.flux_orbit,
-                ));
-            }
+    let mut by_source = BTreeMap::new();
+    for source in ALL {
+        if let Some(file) = definitions.get(source.source()) {
+            by_source.insert(source.source(), source.tasks(file, phase, options)?);
         }
     }
-    Ok(tasks)
+    Ok(Source::order(phase)
+        .iter()
+        .filter_map(|source| by_source.remove(source))
+        .flatten()
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::App;
+    use crate::dokku;
+    use crate::host::Host;
 
     fn file(content: &str) -> DefinitionFile {
         DefinitionFile {
@@ -428,7 +485,10 @@ mod tests {
     fn heroku_postdeploy_every_deploy_is_an_option() {
         let found = definitions(r#"{"scripts": {"postdeploy": "seed"}}"#, "");
         let options = SourceOptions {
-            heroku_postdeploy_every: true,
+            app_json: app_json::Options {
+                heroku_postdeploy_every: true,
+                ..app_json::Options::default()
+            },
             ..SourceOptions::default()
         };
         let postdeploy = tasks(&found, Phase::Postdeploy, &options).unwrap();
@@ -469,6 +529,141 @@ mod tests {
                     .is_empty()
             );
         }
+    }
+
+    #[test]
+    fn the_registry_holds_every_source_once_in_discovery_order() {
+        let registered: Vec<Source> = ALL.iter().map(|source| source.source()).collect();
+        assert_eq!(registered, Source::ALL);
+    }
+
+    /// Each registered source's name, search paths and host copy under `options`.
+    fn searches(options: &SourceOptions) -> Vec<(&'static str, Vec<String>, Option<DokkuFile>)> {
+        ALL.iter()
+            .map(|source| {
+                (
+                    source.source().name(),
+                    source.search_paths(options),
+                    source.host_copy(options),
+                )
+            })
+            .collect()
+    }
+
+    fn strings(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|path| path.to_string()).collect()
+    }
+
+    #[test]
+    fn by_default_each_file_is_looked_for_by_its_name_and_dokkus_copies_count() {
+        assert_eq!(
+            searches(&SourceOptions::default()),
+            [
+                ("app.json", strings(&["app.json"]), Some(dokku::APP_JSON)),
+                ("Procfile", strings(&["Procfile"]), Some(dokku::PROCFILE)),
+                ("Boxfile", strings(&["Boxfile"]), None),
+                ("pre-deploy.sh", strings(&["pre-deploy.sh"]), None),
+                ("post-deploy.sh", strings(&["post-deploy.sh"]), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_and_config_move_the_search_and_a_named_path_leaves_dokkus_copy_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        let set = |scope: &str, key: &str, value: &str| {
+            let settings = dir.path().join("config/deploy-tasks").join(scope);
+            std::fs::create_dir_all(&settings).unwrap();
+            std::fs::write(settings.join(key), value).unwrap();
+        };
+        set("shop", "appjson-path", "./deploy/app.json\n");
+        set("--global", "procfile-path", "Procfile.web\n");
+        set("shop", "heroku-postdeploy", "every\n");
+        let config = AppConfig {
+            vars: vec![("PROJECT_PATH".into(), "api/".into())],
+            warnings: Vec::new(),
+        };
+        let options = SourceOptions::read(&Settings::of(&host, &app), &config).unwrap();
+        assert!(options.app_json.heroku_postdeploy_every);
+        assert_eq!(
+            searches(&options),
+            [
+                ("app.json", strings(&["deploy/app.json"]), None),
+                ("Procfile", strings(&["Procfile.web"]), None),
+                ("Boxfile", strings(&["Boxfile"]), None),
+                (
+                    "pre-deploy.sh",
+                    strings(&["api/pre-deploy.sh", "pre-deploy.sh"]),
+                    None
+                ),
+                (
+                    "post-deploy.sh",
+                    strings(&["api/post-deploy.sh", "post-deploy.sh"]),
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_a_source_does_not_take_fails_reading_the_options_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let settings = Settings::of(&host, &App::new("shop").unwrap());
+        let config = |name: &str, value: &str| AppConfig {
+            vars: vec![(name.into(), value.into())],
+            warnings: Vec::new(),
+        };
+        let error = SourceOptions::read(&settings, &config("HOOK_TIMEOUT", "5m")).unwrap_err();
+        assert!(error.to_string().starts_with("HOOK_TIMEOUT"), "{error}");
+        let global = dir.path().join("config/deploy-tasks/--global");
+        std::fs::create_dir_all(&global).unwrap();
+        std::fs::write(global.join("heroku-postdeploy"), "twice").unwrap();
+        let error = SourceOptions::read(&settings, &AppConfig::default()).unwrap_err();
+        assert!(error.to_string().contains("heroku-postdeploy"), "{error}");
+    }
+
+    #[test]
+    fn stock_dokku_runs_the_app_json_scripts_and_the_procfile_release_only() {
+        let mut found = definitions(
+            r#"{"scripts": {"dokku": {"predeploy": "pre", "postdeploy": "post"}, "postdeploy": "once"}}"#,
+            "release: migrate\npostdeploy: scalingo\n",
+        );
+        found.insert(
+            Source::Boxfile,
+            file("web1:\n  after_deploy:\n    - warm\n"),
+        );
+        found.insert(Source::PreDeployScript, file("echo pre"));
+        let run_by_dokku = |phase| -> Vec<(String, bool)> {
+            tasks(&found, phase, &SourceOptions::default())
+                .unwrap()
+                .into_iter()
+                .map(|task| (task.command.clone(), task.run_by_stock_dokku()))
+                .collect()
+        };
+        let pair = |command: &str, dokku: bool| (command.to_string(), dokku);
+        assert_eq!(
+            run_by_dokku(Phase::Predeploy),
+            [pair("pre", true), pair("/app/file", false)]
+        );
+        assert_eq!(run_by_dokku(Phase::Release), [pair("migrate", true)]);
+        assert_eq!(
+            run_by_dokku(Phase::Postdeploy),
+            [
+                pair("post", true),
+                pair("once", true),
+                pair("scalingo", false),
+                pair("warm", false)
+            ]
+        );
     }
 
     #[test]

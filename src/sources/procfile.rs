@@ -8,9 +8,61 @@
 
 use std::collections::HashMap;
 
+use crate::dokku::{self, DokkuFile};
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{check_command, Command, Source, Task, MAX_BYTES};
+use crate::settings::Settings;
+use crate::sources::{
+    check_command, named_or_default, Command, DefinitionFile, Source, SourceOptions, Task,
+    TaskSource, MAX_BYTES,
+};
+
+/// The Procfile as a task source: looked for at `procfile-path`, else `Procfile`, where Dokku's
+/// ps plugin extracts it too (its copy counts only at the default path, the one it reads). A
+/// stock Dokku runs its `release` itself, not Scalingo's `postdeploy`.
+pub struct ProcfileSource;
+
+impl TaskSource for ProcfileSource {
+    fn source(&self) -> Source {
+        Source::Procfile
+    }
+
+    fn search_paths(&self, options: &SourceOptions) -> Vec<String> {
+        named_or_default(options.procfile.path.as_deref(), Source::Procfile.name())
+    }
+
+    fn host_copy(&self, options: &SourceOptions) -> Option<DokkuFile> {
+        options.procfile.path.is_none().then_some(dokku::PROCFILE)
+    }
+
+    fn tasks(
+        &self,
+        file: &DefinitionFile,
+        phase: Phase,
+        _options: &SourceOptions,
+    ) -> Result<Vec<Task>, InputError> {
+        Ok(parse(&file.bytes, &file.origin)?.tasks(phase))
+    }
+
+    fn run_by_stock_dokku(&self, task: &Task) -> bool {
+        task.key == "release"
+    }
+}
+
+/// What the plugin's settings say about the Procfile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `procfile-path`: where the file is in the image, relative to the app's root, instead of
+    /// `Procfile`.
+    pub path: Option<String>,
+}
+
+/// Reads the Procfile's options from the plugin's settings.
+pub fn options(settings: &Settings) -> Options {
+    Options {
+        path: settings.get("procfile-path"),
+    }
+}
 
 /// The process types of a Procfile, in file order, each name appearing once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
