@@ -349,7 +349,14 @@ fn given_a_release_task_under_podman_then_its_output_streams_live_and_it_sees_th
         .into_iter()
         .find(|name| name.starts_with(&format!("{}.release.", app.app())))
         .expect("a running release container");
-    podman(&["exec", &container, "touch", "/tmp/go-on"]);
+    // Detached, as Podman's exec is race-free only so: the touch lets the task end and `--rm`
+    // remove its container, and an attached `podman exec` reads its session back from the
+    // container after the command exits, without holding the container's lock while it ran, so
+    // it can find the container gone ("container has already been removed", "no such
+    // container": libpod/container_exec.go, `exec` after `execStartAndAttach`). A detached exec
+    // starts the command and records it started under that lock, which the removal waits for;
+    // "second" below proves that the touch ran.
+    podman(&["exec", "--detach", &container, "touch", "/tmp/go-on"]);
     let run = finish(child, Some(stdout));
 
     run.expect_code(0);
