@@ -368,6 +368,20 @@ impl Drop for TestHost {
         for reference in String::from_utf8_lossy(&images.stdout).lines() {
             let _ = docker_output(&["rmi", reference]);
         }
+        // What the app's tags held and nothing else does any more: the images a stand-in
+        // Dokku's commits left untagged, labelled with this app's unique name.
+        let label = format!("label=com.dokku.app-name={}", self.app);
+        let dangling = docker_output(&[
+            "images",
+            "--quiet",
+            "--filter",
+            "dangling=true",
+            "--filter",
+            &label,
+        ]);
+        for id in String::from_utf8_lossy(&dangling.stdout).lines() {
+            let _ = docker_output(&["rmi", id]);
+        }
     }
 }
 
