@@ -29,18 +29,20 @@ pub fn intermediate_name(app: &App, run_id: &str, ordinal: usize) -> String {
     )
 }
 
-/// Whether `reference` is a name [`intermediate_name`] gives for `app`: the only image names a
-/// record of a killed run makes the next run remove, whatever else the record holds.
+/// Whether `reference` is a name [`intermediate_name`] gives for `app`: the only image names the
+/// removal of killed runs' leftovers touches ([`leftover_images`]).
 pub fn is_intermediate_name_of(app: &App, reference: &str) -> bool {
     reference
         .strip_prefix(&app.image_repository())
         .and_then(|rest| rest.strip_prefix(':'))
         .and_then(|tag| tag.strip_prefix(INTERMEDIATE_PREFIX))
         .is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|byte| byte.is_ascii_digit() || byte == b'-')
+            // `MILLIS-PID-N`, as `run_id` and `intermediate_name` write it: an admin's tag such
+            // as `deploy-tasks-2024-06-01` is none of the plugin's.
+            let fields: Vec<&str> = rest.split('-').collect();
+            let digits =
+                |field: &str| !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit());
+            fields.len() == 3 && fields.iter().all(|field| digits(field)) && fields[0].len() >= 13
         })
 }
 
@@ -53,7 +55,6 @@ pub fn leftover_images(docker: &Docker, app: &App) -> Result<Vec<String>> {
         .filter(|name| is_intermediate_name_of(app, name))
         .collect();
     names.sort_by_key(|name| std::cmp::Reverse(age_order(name)));
-    names.dedup();
     Ok(names)
 }
 
@@ -158,6 +159,11 @@ mod tests {
             "dokku/shop:deploy-tasks-1-1 dokku/shop:latest",
             "sha256:0123",
             "shop.predeploy.1-2",
+            "dokku/shop:deploy-tasks-2024-06-01",
+            "dokku/shop:deploy-tasks-1",
+            "dokku/shop:deploy-tasks---",
+            "dokku/shop:deploy-tasks-1700000000000-42",
+            "dokku/shop:deploy-tasks-1700000000000-42-1-1",
         ] {
             assert!(!is_intermediate_name_of(&app, other), "{other}");
         }

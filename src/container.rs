@@ -21,7 +21,7 @@ const MAX_LINE: usize = 64 * 1024;
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
 /// How long a task gets to exit after SIGTERM when the trigger was interrupted: within the
 /// grace of what must finish ([`crate::interrupt::FINISHING_GRACE`]), so that the stop is done
-/// when the removal starts, and the trigger ends within about two seconds.
+/// when the removal starts, and the trigger ends within about two seconds when the engine answers.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 /// How often the wait looks at the clock, signals and the output streams.
 pub const POLL: Duration = Duration::from_millis(20);
@@ -92,30 +92,55 @@ pub enum Ending {
 pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
 
 /// Waits for the task's exit status while watching for stop signals, a reader that went away,
-/// and the time limit; stops the container on any of them.
+/// and the time limit; stops the container on any of them. A stop signal that arrives while a
+/// timeout's stop runs turns it into an interrupted run, stopped again with the shorter grace.
+///
+/// Once the container was told to stop, the wait is bounded too: should the engine not report
+/// the end by the stop's grace plus [`interrupt::FINISHING_GRACE`], `abandon` cuts what the run
+/// still waits on (the CLI child, the attach connection) and the ending is returned as it is;
+/// the caller's guard then removes the container, or leaves it to the next run.
 pub fn supervise(
     docker: &dyn ContainerEngine,
     name: &str,
     exit: mpsc::Receiver<Result<i32>>,
     timeout: Option<Duration>,
+    abandon: &dyn Fn(),
 ) -> Result<Ending> {
     let started = Instant::now();
     let mut stopping: Option<Ending> = None;
+    let mut give_up_at: Option<Instant> = None;
     let code = loop {
         match exit.recv_timeout(POLL) {
             Ok(code) => break code?,
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => bail!("lost track of the task container {name}"),
         }
-        if stopping.is_none() {
-            let signal =
-                interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP));
-            if let Some(signal) = signal {
-                stop(docker, name, INTERRUPT_GRACE);
-                stopping = Some(Ending::Interrupted(signal));
-            } else if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
-                stop(docker, name, TIMEOUT_GRACE);
-                stopping = Some(Ending::TimedOut(limit));
+        let signal =
+            || interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP));
+        match stopping {
+            None | Some(Ending::TimedOut(_)) => {
+                if let Some(signal) = signal() {
+                    stop(docker, name, INTERRUPT_GRACE);
+                    stopping = Some(Ending::Interrupted(signal));
+                    give_up_at = Some(Instant::now() + interrupt::FINISHING_GRACE);
+                } else if stopping.is_none() {
+                    if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
+                        stop(docker, name, TIMEOUT_GRACE);
+                        stopping = Some(Ending::TimedOut(limit));
+                        give_up_at = Some(Instant::now() + interrupt::FINISHING_GRACE);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let (Some(at), Some(ending)) = (give_up_at, stopping) {
+            if Instant::now() >= at {
+                abandon();
+                output::write_line(
+                    Stream::Stderr,
+                    &format!(" !     the engine did not report the end of {name} after its stop: no longer waiting for it\n"),
+                );
+                return Ok(ending);
             }
         }
     };

@@ -386,6 +386,15 @@ fn run_task(
     index: usize,
     task: &Task,
 ) -> Result<Step> {
+    // A signal that came during the previous task's commit, which finished first.
+    if let Some(signal) = interrupt::received() {
+        return Ok(Step::Stop(interrupted(
+            context.host,
+            task.phase,
+            signal,
+            false,
+        )));
+    }
     if let Some(why) = &task.skip {
         context.host.output.detail(&format!(
             "Skipping {} task from {} ({why})",

@@ -238,7 +238,7 @@ fn extract(
 const MAX_LINKS: usize = 40;
 
 /// A definition file in a container, at most [`MAX_BYTES`] + 1 bytes of it, following symbolic
-/// links as `docker cp -L` does; `None` when nothing is at `path`. `entry` gives the first
+/// links here, as `docker cp -L` would, on every backend; `None` when nothing is at `path`. `entry` gives the first
 /// archive entry of a path in the container (`None`: no such path); `origin` names the file
 /// in errors. Anything but a regular file, after links, is an error, not an absent file.
 fn read_in_container(

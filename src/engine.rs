@@ -1,5 +1,6 @@
-//! The Docker Engine API over its Unix socket, for the calls on a deploy's hot path: inspecting
-//! the image and running a task container.
+//! The transport of the Engine API over its Unix socket: one HTTP/1.1 request a connection,
+//! attach upgrades, chunked and streamed answers, and reads that give up at the engine's time
+//! limit or a stop signal. What the plugin asks through it is in [`crate::docker::EngineApi`].
 //!
 //! Every Docker CLI process is 24 to 40 MiB resident whatever it does, more than the trigger
 //! needs in all; speaking the API directly keeps the trigger's largest process at a few MiB

@@ -5,8 +5,8 @@
 //! directory, holds an exclusive lock on it for as long as it lives, and writes into it, one a
 //! line, each container's name before creating the container. A record whose lock can be taken
 //! belongs to a run that is gone, however long ago or recently it started; one whose lock is held
-//! belongs to a live run (a concurrent deploy) and is left alone. Reading the records costs no
-//! Docker call, and the no-task path never reads them.
+//! belongs to a live run (a concurrent deploy) and is left alone. The no-task path never reads
+//! the records; a run with tasks reads them and lists the app's images once.
 //!
 //! Images need no record: a run names each image it commits in its own namespace before the
 //! commit starts ([`crate::commit::intermediate_name`]), and only a run holding the app's lock
@@ -87,6 +87,8 @@ impl Drop for InFlight {
 /// finished after the run that asked for it was killed and a later run had looked.
 pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output) -> Result<()> {
     let mut containers = Vec::new();
+    // What could not be removed fails no deploy: it is said, and tried again by the next run.
+    let mut failed = Vec::new();
     if let Ok(entries) = std::fs::read_dir(records_dir(host, app)) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -98,22 +100,38 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
             let _ = (&mut record_file)
                 .take(64 * 1024)
                 .read_to_string(&mut record);
+            let mut all_gone = true;
             for name in record
                 .lines()
                 .filter(|name| is_task_container_of(app, name))
             {
-                if docker.remove_container(name)? {
-                    containers.push(name.to_string());
+                match docker.remove_container(name) {
+                    Ok(true) => containers.push(name.to_string()),
+                    Ok(false) => {}
+                    Err(error) => {
+                        all_gone = false;
+                        failed.push(format!("{name} ({error:#})"));
+                    }
                 }
             }
-            let _ = std::fs::remove_file(&path);
+            // Kept for the next run when something it lists is still there.
+            if all_gone {
+                let _ = std::fs::remove_file(&path);
+            }
         }
     }
     let mut images = Vec::new();
-    for name in commit::leftover_images(docker, app)? {
-        if docker.remove_image(&name)? {
-            images.push(name);
+    match commit::leftover_images(docker, app) {
+        Ok(names) => {
+            for name in names {
+                match docker.remove_image(&name) {
+                    Ok(true) => images.push(name),
+                    Ok(false) => {}
+                    Err(error) => failed.push(format!("{name} ({error:#})")),
+                }
+            }
         }
+        Err(error) => failed.push(format!("the list of its images ({error:#})")),
     }
     if !containers.is_empty() {
         output.warn(&format!(
@@ -127,6 +145,13 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
             "removed images committed by a run of {} that was killed: {}",
             app.name(),
             images.join(", ")
+        ));
+    }
+    if !failed.is_empty() {
+        output.warn(&format!(
+            "could not remove what a killed run of {} left: {}; the next task run tries again",
+            app.name(),
+            failed.join(", ")
         ));
     }
     Ok(())

@@ -2,18 +2,20 @@
 //! SIGHUP (a terminal closing), SIGQUIT (Ctrl-\\, which would otherwise kill the trigger and leave
 //! the task container running). The handler only records the signal; the run notices it, stops the
 //! task container and exits 128+N. What must finish (a commit, the tag move, the removal of what
-//! the run made) gets [`FINISHING_GRACE`] after the signal to do so, then gives up too: the trigger
-//! ends within about two seconds whatever the engine does, and what is left is the next run's to
-//! remove.
+//! the run made) gets [`FINISHING_GRACE`] after the signal, or after its own start if it starts
+//! later, then gives up too: the trigger ends in about two seconds with an engine that answers,
+//! about three with one that stopped answering, and what is left is the next run's to remove.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The first stop signal received, or 0.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// How many critical sections are open: while any is, nothing is cut short for a signal.
 static CRITICAL: AtomicUsize = AtomicUsize::new(0);
+/// When the outermost open critical section began.
+static CRITICAL_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
 /// When the run first noticed the stop signal.
 static NOTICED: OnceLock<Instant> = OnceLock::new();
 
@@ -78,7 +80,11 @@ pub fn grace_over(call_started: Option<Instant>) -> Option<i32> {
 /// its grace lasts.
 pub fn pending() -> Option<i32> {
     if CRITICAL.load(Ordering::SeqCst) > 0 {
-        grace_over(None)
+        // The section gets its grace from its own start, however late after the signal.
+        let since = *CRITICAL_SINCE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        grace_over(since)
     } else {
         received()
     }
@@ -92,7 +98,11 @@ pub struct Critical(());
 impl Critical {
     /// Opens a critical section.
     pub fn begin() -> Critical {
-        CRITICAL.fetch_add(1, Ordering::SeqCst);
+        if CRITICAL.fetch_add(1, Ordering::SeqCst) == 0 {
+            *CRITICAL_SINCE
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
+        }
         Critical(())
     }
 }

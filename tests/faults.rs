@@ -293,7 +293,7 @@ on_both_backends! {
         assert_eq!(image_id(&host.image()), before);
     }
 
-    fn given_an_image_a_killed_runs_commit_named_after_the_next_run_had_reaped_then_the_run_after_removes_it(backend) {
+    fn given_an_image_named_as_a_killed_runs_commit_that_no_record_lists_then_the_next_run_removes_it_and_no_other_tag(backend) {
         // The engine finishes a commit whose client is gone, even after a later run removed the
         // container it came from (`docker rm -f` does not wait for a commit): the image then
         // appears with the run's name, and no record lists it any more.
@@ -301,7 +301,7 @@ on_both_backends! {
         let before = host.build(&busybox_app(""), &[]);
         host.host_procfile("release: echo released\n");
         let late = format!("dokku/{}:deploy-tasks-1700000000000-4242-1", host.app);
-        let kept = format!("dokku/{}:kept-by-the-admin", host.app);
+        let kept = format!("dokku/{}:deploy-tasks-2024-06-01", host.app);
         host.build_tagged("deploy-tasks-1700000000000-4242-1", &busybox_app("LABEL late=1"), &[]);
         docker(&["tag", &late, &kept]);
 
@@ -444,7 +444,7 @@ fn given_a_trigger_killed_with_sigkill_when_the_next_run_starts_then_it_removes_
 }
 
 #[test]
-fn given_a_live_concurrent_run_then_its_container_is_not_taken_for_a_leftover() {
+fn given_a_running_release_when_a_postdeploy_starts_then_it_waits_its_turn_and_both_run() {
     let host = TestHost::new("live");
     host.build(&busybox_app(""), &[]);
     host.host_procfile("release: echo started; sleep 4; echo release-finished\n");
@@ -505,4 +505,122 @@ fn given_two_concurrent_predeploys_then_every_run_that_succeeds_has_its_change_i
     }
     assert!(runs.iter().any(|run| run.code == Some(0)), "{runs:#?}");
     assert!(host.task_containers().is_empty());
+}
+
+on_both_backends! {
+    fn given_a_running_predeploy_when_the_engine_stops_answering_and_ctrl_c_arrives_then_the_trigger_still_ends_and_the_next_run_removes_the_container(backend) {
+        let host = TestHost::on("frozen", backend);
+        let before = hanging_predeploy(&host);
+        let interposer = Interposer::passing(backend);
+        let mut child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        wait_for_line(&mut stdout, "       started", LONG);
+        let left = host.task_containers();
+        assert_eq!(left.len(), 1, "{left:?}");
+
+        interposer.freeze();
+        send(&child, libc::SIGINT);
+        child.stdout = Some(stdout.into_inner());
+
+        let run = finish_within(child);
+        run.expect_code(130)
+            .stderr_has("predeploy interrupted (received SIGINT)")
+            .stderr_has(&format!("could not remove task container {}", left[0]))
+            .stderr_has("the next task run of the app removes it");
+        interposer.thaw();
+        assert_eq!(host.task_containers(), left, "the engine never heard of the stop");
+        host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo fresh"}}}"#);
+
+        let next = host.predeploy();
+
+        next.expect_code(0).stdout_has("       fresh").stderr_has(&format!(
+            "removed task containers left by a run of {} that was killed: {}",
+            host.app, left[0]
+        ));
+        assert!(host.task_containers().is_empty());
+        assert_ne!(image_id(&host.image()), before);
+    }
+
+    fn given_chained_predeploys_when_a_signal_arrives_during_the_first_commit_then_the_second_never_starts_and_nothing_is_committed(backend) {
+        let host = TestHost::on("signal-chain", backend);
+        let before = chained_predeploys(&host);
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+
+        send(&child, libc::SIGTERM);
+        interposer.release();
+
+        let run = finish_within(child);
+        run.expect_code(143)
+            .stderr_has("predeploy interrupted (received SIGTERM): the task was stopped and the image was not changed");
+        assert!(!run.stdout.contains("pre-deploy.sh"), "{run:#?}");
+        assert_eq!(host.history().len(), 1, "the second task ran");
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert_eq!(image_id(&host.image()), before);
+        assert!(host.task_containers().is_empty());
+    }
+
+    fn given_docker_options_then_the_run_goes_through_the_cli_as_a_whole_and_the_commit_clears_the_cmd_there(backend) {
+        let host = TestHost::on("options-cli", backend);
+        host.build(&busybox_app(""), &[]);
+        host.host_app_json(
+            r#"{"scripts": {"dokku": {"predeploy": "grep -q options-cli.invalid /etc/hosts && echo marker > /app/marker"}}}"#,
+        );
+        host.write_lib(
+            &format!("config/docker-options/{}/_default_.deploy", host.app),
+            "--add-host=options-cli.invalid:127.0.0.1\n",
+        );
+
+        let run = Run::from(
+            host.trigger_command("pre-deploy", &[&host.app])
+                .env("DOKKU_TRACE", "1")
+                .output()
+                .unwrap(),
+        );
+
+        run.expect_code(0)
+            .stderr_has(" run --interactive --name ")
+            .stderr_has("--add-host=options-cli.invalid:127.0.0.1")
+            .stderr_has(" commit ")
+            .stderr_has(" build --quiet --force-rm ");
+        assert!(!run.stderr.contains("+ engine POST /commit"), "{run:#?}");
+        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+        assert_eq!(image_config(&host.image(), "Entrypoint"), "null");
+        assert_eq!(image_config(&host.image(), "Cmd"), "null");
+        assert!(host.task_containers().is_empty());
+    }
+}
+
+on_both_backends! {
+    fn given_a_live_run_reading_its_definitions_outside_the_lock_then_another_run_leaves_its_container_alone(backend) {
+        let host = TestHost::on("live-discovery", backend);
+        host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        host.host_procfile("release: echo released\n");
+        // The first run's discovery container exists, in a record its live run holds, while
+        // its first read is held.
+        let interposer = Interposer::holding(backend, Call::DefinitionRead, 1);
+        let first = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+
+        let other = host.release();
+
+        other.expect_code(0).stdout_has("       released");
+        assert!(!other.stderr.contains("removed task containers"), "{other:#?}");
+        interposer.release();
+        let first = finish_within(first);
+        first.expect_code(0).stdout_has("Committed the predeploy result");
+        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+        assert!(host.task_containers().is_empty());
+    }
 }

@@ -349,7 +349,7 @@ fn given_a_release_task_under_podman_then_its_output_streams_live_and_it_sees_th
         .into_iter()
         .find(|name| name.starts_with(&format!("{}.release.", app.app())))
         .expect("a running release container");
-    // Detached, as Podman's exec is race-free only so: the touch lets the task end and `--rm`
+    // Detached, as Podman's exec is race-free only so: the touch lets the task end and the plugin
     // remove its container, and an attached `podman exec` reads its session back from the
     // container after the command exits, without holding the container's lock while it ran, so
     // it can find the container gone ("container has already been removed", "no such

@@ -145,6 +145,8 @@ impl Cli {
             stdout,
             stderr,
             call,
+            started: Instant::now(),
+            limit: self.limit,
         })
     }
 
@@ -319,14 +321,24 @@ impl ContainerEngine for Cli {
         });
         let [stdout, stderr] = container::stream_output(&mut child);
         let (exited, exit) = mpsc::channel();
+        let pid = child.id() as libc::pid_t;
+        let verb = args[0].clone();
         thread::spawn(move || {
             let status = child
                 .wait()
                 .map(|status| status.code().unwrap_or(128))
-                .context("waiting for docker run");
+                .with_context(|| format!("waiting for docker {verb}"));
             let _ = exited.send(status);
         });
-        let ending = container::supervise(self, name, exit, spec.timeout);
+        let abandon = || {
+            // SAFETY: plain kill(2) of our own child, which the waiter has not reaped yet (it
+            // would have reported the end, and the wait would not be abandoned): the PID is
+            // still its own.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        };
+        let ending = container::supervise(self, name, exit, spec.timeout, &abandon);
         for thread in [writer, stdout, stderr].into_iter().flatten() {
             let _ = thread.join();
         }
@@ -337,8 +349,8 @@ impl ContainerEngine for Cli {
     /// entry is read.
     fn read_entry(&self, container: &str, path: &str, limit: usize) -> Result<Option<Found>> {
         let source = format!("{container}:{path}");
-        // Podman's `cp` has no `--follow-link`, and never follows a link in an archive it
-        // writes; Docker's does without it too for `-`.
+        // Without `--follow-link`, which Podman's `cp` does not take: a link comes back as a
+        // link, and the caller follows it, as on the Engine API path.
         let mut archive = self.stream(["cp", &source, "-"])?;
         let first = bounded_read::first_entry(&mut archive, limit)
             .with_context(|| format!("reading {path} from {container}"));
@@ -396,7 +408,8 @@ impl ContainerEngine for Cli {
     }
 
     fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
-        let seconds = grace.as_secs().to_string();
+        // Whole seconds, rounded up: a grace under one second is not an immediate SIGKILL.
+        let seconds = grace.as_secs_f64().ceil().to_string();
         self.run_unless_missing(&["stop", "--time", &seconds, name])
             .map(drop)
     }
@@ -411,17 +424,29 @@ impl ContainerEngine for Cli {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args = vec!["container", "inspect", "--format", "{{.Image}} {{.Name}}"];
-        args.extend(&ids);
-        Ok(self
-            .query(args)?
-            .lines()
-            .filter_map(|line| line.split_once(' '))
-            .map(|(image, name)| RunningContainer {
-                name: name.trim_start_matches('/').to_string(),
-                image_id: image.to_string(),
-            })
-            .collect())
+        // One at a time: a container that ends meanwhile is not an error, as it is not listed.
+        let mut running = Vec::new();
+        for id in ids {
+            match self.query([
+                "container",
+                "inspect",
+                "--format",
+                "{{.Image}} {{.Name}}",
+                id,
+            ]) {
+                Ok(line) => {
+                    if let Some((image, name)) = line.trim().split_once(' ') {
+                        running.push(RunningContainer {
+                            name: name.trim_start_matches('/').to_string(),
+                            image_id: image.to_string(),
+                        });
+                    }
+                }
+                Err(error) if is_missing(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(running)
     }
 
     /// The engine cannot kill an exec'd process: the time limit is enforced inside the
@@ -504,16 +529,27 @@ struct CliStream {
     stdout: ChildStdout,
     stderr: Option<thread::JoinHandle<Vec<u8>>>,
     call: String,
+    started: Instant,
+    /// How long the whole call may take, as any query.
+    limit: Duration,
 }
 
 impl CliStream {
-    /// Waits for the call to end after its output was read; a failure is one line with the
-    /// call and what the CLI said.
+    /// Waits for the call to end after its output was read, within its limit and until a stop
+    /// signal (dropped, the value kills the CLI); a failure is one line with the call and what
+    /// the CLI said.
     fn finish(mut self) -> Result<()> {
-        let status = self
-            .child
-            .wait()
-            .with_context(|| format!("waiting for `{}`", self.call))?;
+        let status = loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .with_context(|| format!("waiting for `{}`", self.call))?
+            {
+                break status;
+            }
+            self.check()?;
+            thread::sleep(container::POLL);
+        };
         if status.success() {
             return Ok(());
         }
@@ -526,6 +562,27 @@ impl CliStream {
     }
 }
 
+impl CliStream {
+    /// An error once a stop signal arrived or the call ran past its limit.
+    fn check(&self) -> std::io::Result<()> {
+        if let Some(signal) = interrupt::pending() {
+            return Err(std::io::Error::other(format!(
+                "stopped by {} while waiting for `{}`",
+                interrupt::signal_name(signal),
+                self.call
+            )));
+        }
+        if self.started.elapsed() > self.limit {
+            return Err(std::io::Error::other(format!(
+                "`{}` did not answer within {}s: check that the Docker engine runs (docker info), or raise engine-timeout",
+                self.call,
+                self.limit.as_secs()
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Read for CliStream {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         let mut ready = libc::pollfd {
@@ -534,13 +591,7 @@ impl Read for CliStream {
             revents: 0,
         };
         loop {
-            if let Some(signal) = interrupt::pending() {
-                return Err(std::io::Error::other(format!(
-                    "stopped by {} while waiting for `{}`",
-                    interrupt::signal_name(signal),
-                    self.call
-                )));
-            }
+            self.check()?;
             // SAFETY: `ready` is one valid pollfd for the duration of the call, and its fd is
             // the pipe this value owns.
             let polled = unsafe { libc::poll(&mut ready, 1, POLL_MS) };
@@ -664,6 +715,8 @@ fn masked(words: &[String]) -> Vec<String> {
             hide_next = true;
         } else if let Some(assignment) = word.strip_prefix("--env=") {
             masked.push(format!("--env={}", mask_assignment(assignment)));
+        } else if let Some(assignment) = word.strip_prefix("-e").filter(|rest| !rest.is_empty()) {
+            masked.push(format!("-e{}", mask_assignment(assignment)));
         } else {
             masked.push(word.clone());
         }
@@ -689,6 +742,7 @@ mod tests {
             "-e",
             "SECRET=hunter2",
             "--env=TOKEN=abc",
+            "-eKEY=xyz",
             "-e",
             "PLAIN",
             "image",
@@ -703,6 +757,7 @@ mod tests {
                 "-e",
                 "SECRET=***",
                 "--env=TOKEN=***",
+                "-eKEY=***",
                 "-e",
                 "PLAIN",
                 "image"

@@ -1,7 +1,6 @@
 //! The engine through its API over the local socket ([`crate::engine`]): a deploy's hot path
-//! starts no CLI process. Used only where the CLI would talk to the same engine; the calls the
-//! API path has no reason to make itself (`exec` in a running container, the build that clears
-//! a committed CMD) go through that CLI, whose behaviour is the same.
+//! starts no CLI process. Used only where the CLI would talk to the same engine; `exec` in a
+//! running container goes through that CLI, whose behaviour is the same.
 
 use std::io::Write;
 use std::net::Shutdown;
@@ -153,12 +152,21 @@ impl ContainerEngine for EngineApi {
         Ok(listed
             .into_iter()
             .flat_map(|image| image.repo_tags.unwrap_or_default())
+            // Podman's compatible API lists names with their registry (`localhost/dokku/shop`).
+            .map(|name| {
+                name.strip_prefix("localhost/")
+                    .map(str::to_string)
+                    .unwrap_or(name)
+            })
             .filter(|name| name.starts_with(&prefix))
             .collect())
     }
 
     fn create(&self, spec: &ContainerSpec) -> Result<String> {
         let name = &spec.name;
+        if !spec.cli_options.is_empty() {
+            bail!("the container {name} needs docker options, which only the CLI reads: this is a bug, please report it");
+        }
         let created = self.engine.request(
             "POST",
             &format!("/containers/create?name={}", query_value(name)),
@@ -174,10 +182,6 @@ impl ContainerEngine for EngineApi {
     }
 
     fn run(&self, spec: &ContainerSpec, before_start: Option<BeforeStart>) -> Result<Ending> {
-        if !spec.cli_options.is_empty() {
-            // Only the CLI reads docker options ([`super::for_run`] chooses it for such a run).
-            return self.cli.run(spec, before_start);
-        }
         let name = &spec.name;
         let id = self.create(spec)?;
         if let Some(before_start) = before_start {
@@ -192,6 +196,7 @@ impl ContainerEngine for EngineApi {
         if started.status != 204 && started.status != 304 {
             bail!("starting the task container {name}: {}", started.message());
         }
+        let connection = input.try_clone().context("sharing the attach connection")?;
         let stdin = spec.stdin.clone();
         let writer = thread::spawn(move || {
             let _ = input.write_all(&stdin);
@@ -217,7 +222,11 @@ impl ContainerEngine for EngineApi {
                 waiter.request_unbounded("POST", &wait_path, None),
             ));
         });
-        let ending = container::supervise(self, name, exit, spec.timeout);
+        // Closing the attach connection ends the reader and the writer.
+        let abandon = || {
+            let _ = connection.shutdown(Shutdown::Both);
+        };
+        let ending = container::supervise(self, name, exit, spec.timeout, &abandon);
         let _ = writer.join();
         let _ = reader.join();
         ending
@@ -232,7 +241,14 @@ impl ContainerEngine for EngineApi {
         match status {
             200 => bounded_read::first_entry(body, limit)
                 .with_context(|| format!("reading {path} from {container}")),
-            404 => Ok(None),
+            // Not the file's absence when the container itself is gone.
+            404 => {
+                let message = body.message(status);
+                if message.contains("No such container") {
+                    bail!("reading {path} from {container}: {message}");
+                }
+                Ok(None)
+            }
             _ => bail!("reading {path} from {container}: {}", body.message(status)),
         }
     }
@@ -318,7 +334,7 @@ impl ContainerEngine for EngineApi {
     fn stop_container(&self, name: &str, grace: Duration) -> Result<()> {
         let response = self.engine.request_to_the_end(
             "POST",
-            &format!("/containers/{name}/stop?t={}", grace.as_secs()),
+            &format!("/containers/{name}/stop?t={}", grace.as_secs_f64().ceil()),
             None,
         )?;
         match response.status {

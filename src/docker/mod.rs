@@ -7,8 +7,10 @@
 //! here.
 //!
 //! Both implementations keep the same promises: every call has the engine's time limit
-//! (`engine-timeout`) and gives way to a stop signal, except those that must finish (removals,
-//! commits, the tag move), and a failure is one line naming the call.
+//! (`engine-timeout`) and gives way to a stop signal; those that must finish (removals, commits,
+//! the tag move) give way only after [`crate::interrupt::FINISHING_GRACE`]; the wait for a
+//! running task lasts as long as the task, until its own time limit or a stop signal
+//! ([`crate::container::supervise`]); and a failure is one line naming the call.
 
 mod cli;
 mod engine_api;

@@ -25,6 +25,9 @@ pub enum Call {
     /// The creation of a task container: `docker run`, `POST /containers/create` (not the
     /// discovery's container).
     TaskContainer,
+    /// A read of a task definition out of the container made for it: `docker cp`, `GET
+    /// /containers/NAME/archive`.
+    DefinitionRead,
 }
 
 impl Call {
@@ -34,6 +37,7 @@ impl Call {
             Call::Tag => "tag",
             Call::Build => "build",
             Call::TaskContainer => "run",
+            Call::DefinitionRead => "cp",
         }
     }
 
@@ -50,6 +54,9 @@ impl Call {
             }
             _ => target,
         };
+        if self == Call::DefinitionRead {
+            return method == "GET" && path.contains(".discover.") && path.contains("/archive");
+        }
         method == "POST"
             && match self {
                 Call::Commit => path.starts_with("/commit"),
@@ -58,6 +65,7 @@ impl Call {
                 Call::TaskContainer => {
                     path.starts_with("/containers/create") && !path.contains(".discover.")
                 }
+                Call::DefinitionRead => false,
             }
     }
 }
@@ -69,6 +77,8 @@ enum Rule {
     Hold(Call, usize),
     /// Fails every one, as the engine fails a call.
     Fail(Call),
+    /// Lets every call through, until [`Interposer::freeze`].
+    Pass,
 }
 
 pub struct Interposer {
@@ -90,6 +100,7 @@ struct GateState {
     held: bool,
     open: bool,
     finished: bool,
+    frozen: bool,
 }
 
 impl Interposer {
@@ -104,6 +115,27 @@ impl Interposer {
     /// Fails every `call` as the engine fails one: "VERB refused by the test".
     pub fn failing(backend: Backend, call: Call) -> Interposer {
         Interposer::new(backend, Rule::Fail(call))
+    }
+
+    /// Lets every call through, until [`Interposer::freeze`].
+    pub fn passing(backend: Backend) -> Interposer {
+        Interposer::new(backend, Rule::Pass)
+    }
+
+    /// From now on the engine seems to stop answering: no call gets an answer, nor any more of
+    /// one under way, until [`Interposer::thaw`] (at most [`BOUND`] times 3); on the Engine API
+    /// path, a call made meanwhile is lost.
+    pub fn freeze(&self) {
+        std::fs::write(self.dir.path().join("frozen"), "").unwrap();
+        self.gates.state.lock().unwrap().frozen = true;
+        self.gates.changed.notify_all();
+    }
+
+    /// Ends [`Interposer::freeze`].
+    pub fn thaw(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("frozen"));
+        self.gates.state.lock().unwrap().frozen = false;
+        self.gates.changed.notify_all();
     }
 
     fn new(backend: Backend, rule: Rule) -> Interposer {
@@ -182,9 +214,23 @@ impl Interposer {
 /// The wrapper script around the real CLI, in `dir`.
 fn write_wrapper(dir: &Path, rule: Rule) {
     use std::os::unix::fs::PermissionsExt;
+    let frozen = format!(
+        r#"deadline=$(( $(date +%s) + {seconds} ))
+while [ -e "$gates/frozen" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+"#,
+        seconds = BOUND.as_secs() * 3
+    );
+    let matches = |call: Call| {
+        match call {
+        // With Dokku's plugins the task container is made by `create`, then started.
+        Call::TaskContainer => r#"{ [ "$1" = run ] || { [ "$1" = create ] && ! echo "$*" | grep -q '\.discover\.'; }; }"#.to_string(),
+        other => format!(r#"[ "$1" = '{}' ]"#, other.cli_verb()),
+    }
+    };
     let body = match rule {
+        Rule::Pass => String::new(),
         Rule::Hold(call, nth) => format!(
-            r#"if [ "$1" = '{verb}' ]; then
+            r#"if {matched}; then
     echo >> "$gates/calls"
     if [ "$(wc -l < "$gates/calls")" -eq {nth} ]; then
         : > "$gates/held"
@@ -203,18 +249,21 @@ fn write_wrapper(dir: &Path, rule: Rule) {
     fi
 fi
 "#,
+            matched = matches(call),
             verb = call.cli_verb(),
             seconds = BOUND.as_secs()
         ),
         Rule::Fail(call) => format!(
-            r#"if [ "$1" = '{verb}' ]; then
+            r#"if {matched}; then
     echo "Error response from daemon: {verb} refused by the test" >&2
     exit 1
 fi
 "#,
+            matched = matches(call),
             verb = call.cli_verb()
         ),
     };
+    let body = format!("{frozen}{body}");
     let script = format!(
         "#!/bin/sh\n# A test's wrapper around the real Docker CLI.\ngates='{}'\nreal='{}'\n{body}exec \"$real\" \"$@\"\n",
         dir.display(),
@@ -244,7 +293,21 @@ fn start_proxy(socket: &Path, rule: Rule, gates: &Arc<Gates>) {
     });
 }
 
+/// Waits while the interposer is frozen, at most [`BOUND`] times 3.
+fn while_frozen(gates: &Gates) {
+    let state = gates.state.lock().unwrap();
+    let _ = gates
+        .changed
+        .wait_timeout_while(state, BOUND * 3, |state| state.frozen)
+        .unwrap();
+}
+
 fn proxy_connection(client: UnixStream, rule: Rule, gates: &Gates) -> std::io::Result<()> {
+    // A call made while frozen is never answered, nor passed on later: the hung engine lost it.
+    if gates.state.lock().unwrap().frozen {
+        while_frozen(gates);
+        return Ok(());
+    }
     let mut from_client = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
     loop {
@@ -320,6 +383,7 @@ fn proxy_connection(client: UnixStream, rule: Rule, gates: &Gates) -> std::io::R
         if read == 0 {
             break;
         }
+        while_frozen(gates);
         if !client_gone && to_client.write_all(&chunk[..read]).is_err() {
             client_gone = true;
         }
