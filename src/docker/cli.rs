@@ -699,7 +699,11 @@ fn describe(command: &Command) -> String {
         .get_args()
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect();
-    format!("docker {}", masked(&words).join(" "))
+    // The CLI by its own name (`docker`, `podman`), as the admin would type the call.
+    let program = Path::new(command.get_program())
+        .file_name()
+        .map_or_else(|| "docker".into(), |name| name.to_string_lossy());
+    format!("{program} {}", masked(&words).join(" "))
 }
 
 /// Hides values that an admin's docker options may hold as `-e KEY=VALUE`.

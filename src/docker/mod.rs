@@ -100,7 +100,10 @@ pub trait ContainerEngine: std::fmt::Debug + Send + Sync {
 /// to stderr first; `limit` bounds each call.
 pub fn connect(bin: PathBuf, trace: bool, limit: Duration, engine_api: bool) -> Docker {
     let cli = Cli::new(bin, trace, limit);
-    match Engine::local(cli.bin(), trace, limit).filter(|_| engine_api) {
+    match engine_api
+        .then(|| Engine::local(cli.bin(), trace, limit))
+        .flatten()
+    {
         Some(engine) => Arc::new(EngineApi::new(engine, cli)),
         None => Arc::new(cli),
     }
@@ -263,7 +266,9 @@ fn split_reference(reference: &str) -> (&str, &str) {
 
 /// A Dockerfile JSON array (`["a","b"]`); serde_json's escapes are what Docker's parser reads.
 fn json_array(words: &[String]) -> String {
-    serde_json::to_string(words).unwrap_or_else(|_| "[]".into())
+    // Strings only: serde_json fails on maps with non-string keys and on failing writers, and
+    // this is neither.
+    serde_json::to_string(words).expect("a list of strings always serializes")
 }
 
 /// The Dockerfile-style changes of a commit (`ENTRYPOINT [...]`, `CMD [...]`, `LABEL k=v ...`),

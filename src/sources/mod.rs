@@ -38,8 +38,7 @@ pub trait TaskSource: Sync {
 
     /// The file of a Dokku core plugin whose host-extracted copy stands for the one in the
     /// image, when it counts under `options`; `None` for a file only the image holds.
-    fn host_copy(&self, options: &SourceOptions) -> Option<DokkuFile> {
-        let _ = options;
+    fn host_copy(&self, _options: &SourceOptions) -> Option<DokkuFile> {
         None
     }
 
