@@ -23,6 +23,8 @@ pub const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
 /// grace of what must finish ([`crate::interrupt::FINISHING_GRACE`]), so that the stop is done
 /// when the removal starts, and the trigger ends within about two seconds when the engine answers.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+/// How long after a stop's grace the engine may take to report the container's end.
+const REPORT_SLACK: Duration = Duration::from_secs(1);
 /// How often the wait looks at the clock, signals and the output streams.
 pub const POLL: Duration = Duration::from_millis(20);
 
@@ -96,7 +98,7 @@ pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
 /// timeout's stop runs turns it into an interrupted run, stopped again with the shorter grace.
 ///
 /// Once the container was told to stop, the wait is bounded too: should the engine not report
-/// the end by the stop's grace plus [`interrupt::FINISHING_GRACE`], `abandon` cuts what the run
+/// the end by the stop's grace plus [`REPORT_SLACK`] from the stop's start, `abandon` cuts what the run
 /// still waits on (the CLI child, the attach connection) and the ending is returned as it is;
 /// the caller's guard then removes the container, or leaves it to the next run.
 pub fn supervise(
@@ -120,14 +122,14 @@ pub fn supervise(
         match stopping {
             None | Some(Ending::TimedOut(_)) => {
                 if let Some(signal) = signal() {
+                    give_up_at = Some(Instant::now() + INTERRUPT_GRACE + REPORT_SLACK);
                     stop(docker, name, INTERRUPT_GRACE);
                     stopping = Some(Ending::Interrupted(signal));
-                    give_up_at = Some(Instant::now() + interrupt::FINISHING_GRACE);
                 } else if stopping.is_none() {
                     if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
+                        give_up_at = Some(Instant::now() + TIMEOUT_GRACE + REPORT_SLACK);
                         stop(docker, name, TIMEOUT_GRACE);
                         stopping = Some(Ending::TimedOut(limit));
-                        give_up_at = Some(Instant::now() + interrupt::FINISHING_GRACE);
                     }
                 }
             }

@@ -10,9 +10,12 @@
 //!
 //! Images need no record: a run names each image it commits in its own namespace before the
 //! commit starts ([`crate::commit::intermediate_name`]), and only a run holding the app's lock
-//! commits, so the names are found by their form. They are removed by name, never by ID:
-//! removing a name removes the image only when nothing else holds it, so a run killed after its
-//! tag move loses its own names and the app's image stays.
+//! commits, so the names are found by their form. Listing the app's images costs the engine tens
+//! of milliseconds, so it is done only while a [`Sweep`] is due: from the moment a killed run is
+//! found (or a run could not remove its own images) and for [`SWEEP_WINDOW`] after, since the
+//! engine may finish a killed run's commit long after the run that reaped it. They are removed by
+//! name, never by ID: removing a name removes the image only when nothing else holds it, so a run
+//! killed after its tag move loses its own names and the app's image stays.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -21,15 +24,18 @@ use std::path::{Path, PathBuf};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 use crate::app::App;
+use crate::bounded_read;
 use crate::commit;
 use crate::container::ContainerGuard;
 use crate::docker::Docker;
 use crate::host::Host;
 use crate::output::Output;
+use crate::ownership::Ownership;
 
 /// This run's record, removed when dropped, unless a container it lists could not be removed.
 pub struct InFlight {
@@ -79,8 +85,50 @@ impl Drop for InFlight {
     }
 }
 
-/// Removes what runs that are gone left: the containers their records list, then the images
-/// their commits named ([`commit::intermediate_name`]), newest first (a later commit is the
+/// How long after a killed run was found the runs of its app look for images it named.
+pub const SWEEP_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The record that the app's images named by runs should be looked for: a file under the app's
+/// data directory holding, in seconds since the epoch, until when.
+pub struct Sweep {
+    path: PathBuf,
+    ownership: Ownership,
+}
+
+impl Sweep {
+    pub fn of(host: &Host, app: &App) -> Sweep {
+        Sweep {
+            path: host.data_dir(app).join("sweep-images-until"),
+            ownership: host.ownership(),
+        }
+    }
+
+    /// Whether the window is open.
+    fn due(&self) -> bool {
+        bounded_read::host_file(&self.path, 64)
+            .ok()
+            .flatten()
+            .and_then(|bytes| String::from_utf8(bytes).ok()?.trim().parse::<u64>().ok())
+            .is_some_and(|until| until > now())
+    }
+
+    /// Opens the window for [`SWEEP_WINDOW`] from now. Best effort: without it, a late image is
+    /// still found by the sweep after the next killed run.
+    pub fn schedule(&self) {
+        let until = now() + SWEEP_WINDOW.as_secs();
+        let _ = self.ownership.write(&self.path, until.to_string());
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+/// Removes what runs that are gone left: the containers their records list, then, while a
+/// [`Sweep`] is due, the images their commits named ([`commit::intermediate_name`]), newest first (a later commit is the
 /// child of an earlier one, and removing a parent's name first would leave it untagged). Says
 /// so in one line for each kind it removed. Called under the app's lock, which every run that
 /// commits holds: any image named so is then a leftover, even one whose commit the engine
@@ -89,12 +137,18 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
     let mut containers = Vec::new();
     // What could not be removed fails no deploy: it is said, and tried again by the next run.
     let mut failed = Vec::new();
+    let sweep = Sweep::of(host, app);
+    let mut killed_run_found = false;
     if let Ok(entries) = std::fs::read_dir(records_dir(host, app)) {
         for entry in entries.flatten() {
             let path = entry.path();
             let Some(mut record_file) = owner_gone(&path) else {
                 continue;
             };
+            if !killed_run_found {
+                killed_run_found = true;
+                sweep.schedule();
+            }
             let mut record = String::new();
             // A record lists a few names: 64 KiB is plenty, and bounds a planted one.
             let _ = (&mut record_file)
@@ -121,7 +175,12 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
         }
     }
     let mut images = Vec::new();
-    match commit::leftover_images(docker, app) {
+    let listed = if killed_run_found || sweep.due() {
+        commit::leftover_images(docker, app)
+    } else {
+        Ok(Vec::new())
+    };
+    match listed {
         Ok(names) => {
             for name in names {
                 match docker.remove_image(&name) {

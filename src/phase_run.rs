@@ -9,7 +9,7 @@ use crate::commit;
 use crate::container::{self, ContainerGuard};
 use crate::docker::{Docker, Image};
 use crate::host::Host;
-use crate::in_flight::{self, InFlight};
+use crate::in_flight::{self, InFlight, Sweep};
 use crate::interrupt;
 use crate::lock::AppLock;
 use crate::output::Output;
@@ -31,6 +31,8 @@ pub struct PhaseRun {
     images: Vec<String>,
     /// The last commit's image ID: what the next predeploy task runs on and the tag moves to.
     latest: Option<String>,
+    /// Where to tell the next runs to look for what this one could not remove.
+    sweep: Sweep,
     // Dropped in this order, after `drop` ran: the record, then the lock.
     in_flight: InFlight,
     _lock: AppLock,
@@ -50,6 +52,7 @@ impl PhaseRun {
             id,
             images: Vec::new(),
             latest: None,
+            sweep: Sweep::of(host, app),
             in_flight,
             _lock: lock,
         })
@@ -114,6 +117,7 @@ impl Drop for PhaseRun {
             }
         }
         if !left.is_empty() {
+            self.sweep.schedule();
             self.output.warn(&format!(
                 "could not remove the images this run committed: {}; the next task run of {} removes them",
                 left.join(", "),

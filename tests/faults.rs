@@ -293,13 +293,25 @@ on_both_backends! {
         assert_eq!(image_id(&host.image()), before);
     }
 
-    fn given_an_image_named_as_a_killed_runs_commit_that_no_record_lists_then_the_next_run_removes_it_and_no_other_tag(backend) {
-        // The engine finishes a commit whose client is gone, even after a later run removed the
-        // container it came from (`docker rm -f` does not wait for a commit): the image then
-        // appears with the run's name, and no record lists it any more.
+    fn given_a_killed_runs_commit_that_ends_after_the_next_run_reaped_then_a_later_run_removes_its_image_and_no_other_tag(backend) {
         let host = TestHost::on("late-commit", backend);
         let before = host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
         host.host_procfile("release: echo released\n");
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let mut child = interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .spawn()
+            .unwrap();
+        interposer.wait_until_held();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The next run reaps the killed run's container while its commit is still under way.
+        host.release()
+            .expect_code(0)
+            .stderr_has("removed task containers left by a run of");
+        // The engine then finishes the commit (`docker rm -f` does not wait for one), under the
+        // name the killed run gave it; no record lists it any more.
         let late = format!("dokku/{}:deploy-tasks-1700000000000-4242-1", host.app);
         let kept = format!("dokku/{}:deploy-tasks-2024-06-01", host.app);
         host.build_tagged("deploy-tasks-1700000000000-4242-1", &busybox_app("LABEL late=1"), &[]);
@@ -316,6 +328,7 @@ on_both_backends! {
         assert!(!docker_output(&["image", "inspect", &late]).status.success());
         assert!(docker_output(&["image", "inspect", &kept]).status.success(), "the admin's tag went");
         assert_eq!(image_id(&host.image()), before);
+        interposer.release();
     }
 }
 
@@ -623,4 +636,28 @@ on_both_backends! {
         assert_eq!(host.run_in_image("cat /app/marker"), "marker");
         assert!(host.task_containers().is_empty());
     }
+}
+
+#[test]
+fn given_no_killed_run_then_a_predeploy_lists_no_images_and_leaves_none_of_its_names() {
+    let host = TestHost::new("no-sweep");
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+
+    let run = Run::from(
+        host.trigger_command("pre-deploy", &[&host.app])
+            .env("DOKKU_TRACE", "1")
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(0).stderr_has("+ engine POST /commit");
+    assert!(!run.stderr.contains("GET /images/json"), "{run:#?}");
+    let names = docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        &format!("dokku/{}", host.app),
+    ]);
+    assert_eq!(names, format!("dokku/{}:latest", host.app));
 }
