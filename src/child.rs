@@ -27,21 +27,19 @@ pub enum Failure {
 
 /// Runs `command` to its end; `limit` bounds the wait, and a stop signal ends it.
 pub fn output(command: &mut Command, limit: Option<Duration>) -> Result<Output, Failure> {
-    output_until(command, limit, |_| interrupt::pending())
+    output_until(command, limit, interrupt::pending)
 }
 
 /// [`output`] for a call that must finish (a commit, a tag, a removal): a stop signal ends it
 /// only once its grace is over ([`interrupt::grace_over`]).
 pub fn finish(command: &mut Command, limit: Option<Duration>) -> Result<Output, Failure> {
-    output_until(command, limit, |started| {
-        interrupt::grace_over(Some(started))
-    })
+    output_until(command, limit, interrupt::grace_over)
 }
 
 fn output_until(
     command: &mut Command,
     limit: Option<Duration>,
-    stop_signal: fn(Instant) -> Option<i32>,
+    stop_signal: fn() -> Option<i32>,
 ) -> Result<Output, Failure> {
     let mut child = command
         .stdin(Stdio::null())
@@ -72,7 +70,7 @@ fn output_until(
                 return Err(Failure::Wait(error));
             }
         }
-        let stop = match (stop_signal(started), limit) {
+        let stop = match (stop_signal(), limit) {
             (Some(signal), _) => Some(Failure::Interrupted(signal)),
             (None, Some(limit)) if started.elapsed() > limit => Some(Failure::TimedOut(limit)),
             _ => None,

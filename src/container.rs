@@ -23,8 +23,9 @@ pub const TIMEOUT_GRACE: Duration = Duration::from_secs(10);
 /// grace of what must finish ([`crate::interrupt::FINISHING_GRACE`]), so that the stop is done
 /// when the removal starts, and the trigger ends within about two seconds when the engine answers.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
-/// How long after a stop's grace the engine may take to report the container's end.
-const REPORT_SLACK: Duration = Duration::from_secs(1);
+/// How long after a stop's grace the engine may take to report the container's end: short, so
+/// that the removal still fits in [`interrupt::FINISHING_GRACE`].
+const REPORT_SLACK: Duration = Duration::from_millis(300);
 /// How often the wait looks at the clock, signals and the output streams.
 pub const POLL: Duration = Duration::from_millis(20);
 

@@ -306,9 +306,7 @@ impl Read for Patient {
                 {
                     let (limit, signal) = match self.patience {
                         Patience::Limited(limit) => (limit, interrupt::pending()),
-                        Patience::Finishing(limit) => {
-                            (limit, interrupt::grace_over(Some(self.started)))
-                        }
+                        Patience::Finishing(limit) => (limit, interrupt::grace_over()),
                         Patience::Unbounded => continue,
                     };
                     // `Other`, not `Interrupted`: std's readers retry an interrupted read.

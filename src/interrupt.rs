@@ -2,25 +2,23 @@
 //! SIGHUP (a terminal closing), SIGQUIT (Ctrl-\\, which would otherwise kill the trigger and leave
 //! the task container running). The handler only records the signal; the run notices it, stops the
 //! task container and exits 128+N. What must finish (a commit, the tag move, the removal of what
-//! the run made) gets [`FINISHING_GRACE`] after the signal, or after its own start if it starts
-//! later, then gives up too: the trigger ends in about two seconds with an engine that answers,
-//! about three with one that stopped answering, and what is left is the next run's to remove.
+//! the run made) goes on until [`FINISHING_GRACE`] after the run noticed the signal, then gives
+//! up too: the trigger ends within about two seconds whatever the engine does, and what is left
+//! is the next run's to remove.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The first stop signal received, or 0.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 /// How many critical sections are open: while any is, nothing is cut short for a signal.
 static CRITICAL: AtomicUsize = AtomicUsize::new(0);
-/// When the outermost open critical section began.
-static CRITICAL_SINCE: Mutex<Option<Instant>> = Mutex::new(None);
 /// When the run first noticed the stop signal.
 static NOTICED: OnceLock<Instant> = OnceLock::new();
 
-/// How long what must finish still gets once a stop signal arrived.
-pub const FINISHING_GRACE: Duration = Duration::from_millis(1500);
+/// How long after a stop signal what must finish may still run.
+pub const FINISHING_GRACE: Duration = Duration::from_millis(1900);
 
 /// The signals a trigger stops on.
 pub const STOP_SIGNALS: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -66,25 +64,19 @@ pub fn received() -> Option<i32> {
     }
 }
 
-/// The stop signal, once [`FINISHING_GRACE`] has passed since the run noticed it and since
-/// `call_started` (a call made after the signal, such as a removal, gets its grace too): what
-/// must finish gives up then, critical section or not.
-pub fn grace_over(call_started: Option<Instant>) -> Option<i32> {
+/// The stop signal, once [`FINISHING_GRACE`] has passed since the run noticed it: what must
+/// finish gives up then, critical section or not.
+pub fn grace_over() -> Option<i32> {
     let signal = received()?;
-    let noticed = *NOTICED.get_or_init(Instant::now);
-    let from = call_started.map_or(noticed, |started| started.max(noticed));
-    (from.elapsed() > FINISHING_GRACE).then_some(signal)
+    let noticed = NOTICED.get_or_init(Instant::now);
+    (noticed.elapsed() > FINISHING_GRACE).then_some(signal)
 }
 
 /// The stop signal to act on now: the one received, unless a critical section is open and
 /// its grace lasts.
 pub fn pending() -> Option<i32> {
     if CRITICAL.load(Ordering::SeqCst) > 0 {
-        // The section gets its grace from its own start, however late after the signal.
-        let since = *CRITICAL_SINCE
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        grace_over(since)
+        grace_over()
     } else {
         received()
     }
@@ -98,11 +90,7 @@ pub struct Critical(());
 impl Critical {
     /// Opens a critical section.
     pub fn begin() -> Critical {
-        if CRITICAL.fetch_add(1, Ordering::SeqCst) == 0 {
-            *CRITICAL_SINCE
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
-        }
+        CRITICAL.fetch_add(1, Ordering::SeqCst);
         Critical(())
     }
 }
