@@ -26,7 +26,7 @@ use crate::app_config::AppConfig;
 use crate::docker::{ContainerSpec, Image, Mount};
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{procfile, Command, Task};
+use crate::sources::{Command, Task};
 
 /// Where the helper is mounted in every task container. Mount points under `/dev` (a tmpfs)
 /// leave nothing in a committed layer.
@@ -136,19 +136,12 @@ fn helper_arguments(
 ) -> Result<(Vec<String>, Vec<String>), InputError> {
     let task = input.task;
     let mut args = Vec::new();
-    let shell_command = match &task.run {
-        Command::Shell(command) => Some(command.clone()),
-        Command::Expanded {
-            command,
-            process_type,
-        } => Some(procfile::expand(command, process_type, |name| {
-            variables
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        })),
-        Command::Script { .. } => None,
-    };
+    let shell_command = task.run.shell_line(|name| {
+        variables
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    });
     let mut launch = launch(input.image, input.config);
     if let (Command::Script { .. }, Launch::Entrypoint(_)) = (&task.run, &launch) {
         // A script is the shell's to run, whatever the image's ENTRYPOINT does with arguments.

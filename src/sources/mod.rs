@@ -170,6 +170,21 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The command line the shell runs, its variables expanded from `variable` where its source
+    /// says so; `None` for a script.
+    pub fn shell_line<'a>(&'a self, variable: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
+        match self {
+            Command::Shell(command) => Some(command.clone()),
+            Command::Expanded {
+                command,
+                process_type,
+            } => Some(procfile::expand(command, process_type, variable)),
+            Command::Script { .. } => None,
+        }
+    }
+}
+
 /// Where a task runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
