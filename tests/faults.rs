@@ -194,6 +194,24 @@ fn given_a_running_task_when_the_pushers_connection_drops_then_it_stops_like_a_h
     assert_clean(&host, &before);
 }
 
+/// An app with a predeploy and a release task whose `pre-deploy` was killed with SIGKILL while
+/// its commit is held: the host, the image before, and the interposer holding the commit.
+fn killed_during_the_commit(backend: Backend, name: &str) -> (TestHost, String, Interposer) {
+    let host = TestHost::on(name, backend);
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    host.host_procfile("release: echo released\n");
+    let interposer = Interposer::holding(backend, Call::Commit, 1);
+    let mut child = interposer
+        .trigger(&host, "pre-deploy", &[&host.app])
+        .spawn()
+        .unwrap();
+    interposer.wait_until_held();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (host, before, interposer)
+}
+
 const PREDEPLOY_WRITES_MARKER: &str =
     r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker"}}}"#;
 
@@ -256,19 +274,7 @@ on_both_backends! {
     }
 
     fn given_a_trigger_killed_with_sigkill_during_the_commit_when_the_next_run_starts_then_it_removes_the_image_and_the_container(backend) {
-        let host = TestHost::on("sigkill-commit", backend);
-        let before = host.build(&busybox_app(""), &[]);
-        host.host_app_json(PREDEPLOY_WRITES_MARKER);
-        host.host_procfile("release: echo released\n");
-        let interposer = Interposer::holding(backend, Call::Commit, 1);
-        let mut child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
-
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let (host, before, interposer) = killed_during_the_commit(backend, "sigkill-commit");
         // The commit outlives the trigger, as the engine finishes a commit whose client is gone.
         interposer.release();
         interposer.wait_until_finished();
@@ -294,18 +300,7 @@ on_both_backends! {
     }
 
     fn given_a_killed_runs_commit_that_ends_after_the_next_run_reaped_then_a_later_run_removes_its_image_and_no_other_tag(backend) {
-        let host = TestHost::on("late-commit", backend);
-        let before = host.build(&busybox_app(""), &[]);
-        host.host_app_json(PREDEPLOY_WRITES_MARKER);
-        host.host_procfile("release: echo released\n");
-        let interposer = Interposer::holding(backend, Call::Commit, 1);
-        let mut child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
-        child.kill().unwrap();
-        child.wait().unwrap();
+        let (host, before, interposer) = killed_during_the_commit(backend, "late-commit");
         // The next run reaps the killed run's container while its commit is still under way.
         host.release()
             .expect_code(0)
