@@ -75,7 +75,7 @@ impl Engine {
         use std::os::unix::fs::FileTypeExt;
         let is_socket =
             std::fs::metadata(&socket).is_ok_and(|metadata| metadata.file_type().is_socket());
-        is_socket.then_some(Engine {
+        (is_socket && !is_podmans(&socket)).then_some(Engine {
             socket,
             trace,
             limit,
@@ -343,6 +343,17 @@ pub fn query_value(text: &str) -> String {
         .collect()
 }
 
+/// Whether `socket` is Podman's Docker-compatible one (`podman.sock`, also behind the
+/// `/var/run/docker.sock` link that Debian's podman-docker installs): its API differs from
+/// Docker's in details the CLI path adapts to (registry-prefixed names, one `LABEL` a label), so
+/// the plugin then speaks to it through the CLI.
+fn is_podmans(socket: &Path) -> bool {
+    std::fs::canonicalize(socket)
+        .unwrap_or_else(|_| socket.to_path_buf())
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().contains("podman"))
+}
+
 /// The engine is asked directly only where the CLI would work too, so that a missing CLI is
 /// reported the same way on every path.
 fn cli_exists(docker_bin: &Path) -> bool {
@@ -510,6 +521,20 @@ pub fn demultiplex(mut stream: impl Read, mut emit: impl FnMut(Stream, &[u8])) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn podmans_socket_is_told_also_behind_dockers_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let podman = dir.path().join("podman.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&podman).unwrap();
+        let docker = dir.path().join("docker.sock");
+        std::os::unix::fs::symlink(&podman, &docker).unwrap();
+        assert!(is_podmans(&podman));
+        assert!(is_podmans(&docker));
+        let real = dir.path().join("engine.sock");
+        let _engine = std::os::unix::net::UnixListener::bind(&real).unwrap();
+        assert!(!is_podmans(&real));
+    }
 
     #[test]
     fn query_values_keep_only_unreserved_characters() {
