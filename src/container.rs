@@ -91,6 +91,12 @@ pub enum Ending {
     Interrupted(i32),
 }
 
+/// The signal a running task is stopped for: a stop signal, or SIGHUP for a reader that went
+/// away.
+pub fn stop_asked() -> Option<i32> {
+    interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP))
+}
+
 /// What runs on a created task container's ID before it starts.
 pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
 
@@ -118,11 +124,9 @@ pub fn supervise(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => bail!("lost track of the task container {name}"),
         }
-        let signal =
-            || interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP));
         match stopping {
             None | Some(Ending::TimedOut(_)) => {
-                if let Some(signal) = signal() {
+                if let Some(signal) = stop_asked() {
                     give_up_at = Some(Instant::now() + INTERRUPT_GRACE + REPORT_SLACK);
                     stop(docker, name, INTERRUPT_GRACE);
                     stopping = Some(Ending::Interrupted(signal));

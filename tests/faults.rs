@@ -202,11 +202,7 @@ fn killed_during_the_commit(backend: Backend, name: &str) -> (TestHost, String, 
     host.host_app_json(PREDEPLOY_WRITES_MARKER);
     host.host_procfile("release: echo released\n");
     let interposer = Interposer::holding(backend, Call::Commit, 1);
-    let mut child = interposer
-        .trigger(&host, "pre-deploy", &[&host.app])
-        .spawn()
-        .unwrap();
-    interposer.wait_until_held();
+    let mut child = interposer.start_held(&host, "pre-deploy");
     child.kill().unwrap();
     child.wait().unwrap();
     (host, before, interposer)
@@ -221,11 +217,7 @@ on_both_backends! {
         host.build(&busybox_app(""), &[]);
         host.host_app_json(PREDEPLOY_WRITES_MARKER);
         let interposer = Interposer::holding(backend, Call::Commit, 1);
-        let child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
+        let child = interposer.start_held(&host, "pre-deploy");
 
         let theirs = host.build_tagged(
             "theirs",
@@ -250,11 +242,7 @@ on_both_backends! {
         host.build(&busybox_app(""), &[]);
         host.host_app_json(PREDEPLOY_WRITES_MARKER);
         let interposer = Interposer::holding(backend, Call::Commit, 1);
-        let child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
+        let child = interposer.start_held(&host, "pre-deploy");
 
         send(&child, libc::SIGINT);
         interposer.release();
@@ -345,11 +333,7 @@ on_both_backends! {
         host.host_procfile("release: echo released\n");
         // The second task's container is created after the first one's commit.
         let interposer = Interposer::holding(backend, Call::TaskContainer, 2);
-        let mut child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
+        let mut child = interposer.start_held(&host, "pre-deploy");
         assert!(
             !host.committed_images().is_empty(),
             "the first task committed nothing"
@@ -556,11 +540,7 @@ on_both_backends! {
         let host = TestHost::on("signal-chain", backend);
         let before = chained_predeploys(&host);
         let interposer = Interposer::holding(backend, Call::Commit, 1);
-        let child = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
+        let child = interposer.start_held(&host, "pre-deploy");
 
         send(&child, libc::SIGTERM);
         interposer.release();
@@ -615,11 +595,7 @@ on_both_backends! {
         // The first run's discovery container exists, in a record its live run holds, while
         // its first read is held.
         let interposer = Interposer::holding(backend, Call::DefinitionRead, 1);
-        let first = interposer
-            .trigger(&host, "pre-deploy", &[&host.app])
-            .spawn()
-            .unwrap();
-        interposer.wait_until_held();
+        let first = interposer.start_held(&host, "pre-deploy");
 
         let other = host.release();
 

@@ -17,14 +17,14 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
-    clearing_dockerfile, commit_changes, CommitConfig, ContainerEngine, ContainerSpec, Docker,
-    Image, InspectedImage, RunningContainer,
+    clearing_dockerfile, commit_changes, commit_named, ClearCmd, CommitConfig, ContainerEngine,
+    ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::child;
 use crate::container::{self, BeforeStart, Ending, TIMEOUT_GRACE};
 use crate::interrupt;
-use crate::output::{self, write_line, Stream};
+use crate::output::{write_line, Stream};
 
 /// The Docker CLI (or a compatible one, such as Podman's) the host names in `DOCKER_BIN`.
 #[derive(Debug, Clone)]
@@ -369,30 +369,28 @@ impl ContainerEngine for Cli {
         config: &CommitConfig,
         name_next: &mut dyn FnMut() -> Result<String>,
     ) -> Result<String> {
-        let into = name_next()?;
-        let mut args: Vec<String> = vec!["commit".into()];
-        if self.podman {
-            // Docker's image format, as `docker commit` writes: Podman's default (OCI) has no
-            // place for a HEALTHCHECK, which would be lost.
-            args.extend(["--format".into(), "docker".into()]);
-        }
-        // Podman takes one KEY=VALUE per LABEL: the others would become the first one's value.
-        for change in commit_changes(config, self.podman) {
-            args.extend(["--change".into(), change]);
-        }
-        args.extend([container.to_string(), into]);
-        let id = self.run_call(&args)?;
-        if id.is_empty() {
-            bail!("`docker commit {container}` printed no image ID");
-        }
+        let commit = |into: String| {
+            let mut args: Vec<String> = vec!["commit".into()];
+            if self.podman {
+                // Docker's image format, as `docker commit` writes: Podman's default (OCI) has
+                // no place for a HEALTHCHECK, which would be lost.
+                args.extend(["--format".into(), "docker".into()]);
+            }
+            // Podman takes one KEY=VALUE per LABEL: the others would become the first one's.
+            for change in commit_changes(config, self.podman) {
+                args.extend(["--change".into(), change]);
+            }
+            args.extend([container.to_string(), into]);
+            let id = self.run_call(&args)?;
+            if id.is_empty() {
+                bail!("`docker commit {container}` printed no image ID");
+            }
+            Ok(id)
+        };
+        let clear = |id: &str, into: &str| self.clear_cmd(id, into);
         // `podman commit` clears the CMD as asked.
-        if config.clears_both() && !self.podman {
-            let into = name_next()?;
-            return self.clear_cmd(&id, &into).with_context(|| {
-                format!("clearing the CMD of the image committed from {container}")
-            });
-        }
-        Ok(id)
+        let clear: Option<ClearCmd> = (!self.podman).then_some(&clear);
+        commit_named(container, config, name_next, commit, clear)
     }
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {
@@ -489,9 +487,7 @@ impl ContainerEngine for Cli {
                 break status.code().unwrap_or(128);
             }
             thread::sleep(container::POLL);
-            let signal =
-                interrupt::received().or_else(|| output::peer_gone().then_some(libc::SIGHUP));
-            match (stopping, signal) {
+            match (stopping, container::stop_asked()) {
                 (None | Some(Ending::TimedOut(_)), Some(signal)) => {
                     stopping = Some(Ending::Interrupted(signal));
                     give_up_at = Some(Instant::now());

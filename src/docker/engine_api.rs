@@ -13,8 +13,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
 use super::{
-    clearing_dockerfile, commit_changes, split_reference, Cli, CommitConfig, ContainerEngine,
-    ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
+    clearing_dockerfile, commit_changes, commit_named, split_reference, Cli, CommitConfig,
+    ContainerEngine, ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::container::{self, BeforeStart, Ending, LineSplitter};
@@ -175,10 +175,7 @@ impl ContainerEngine for EngineApi {
         if created.status != 201 {
             bail!("creating the container {name}: {}", created.message());
         }
-        Ok(serde_json::from_slice::<serde_json::Value>(&created.body)
-            .ok()
-            .and_then(|body| body["Id"].as_str().map(str::to_string))
-            .unwrap_or_else(|| name.clone()))
+        Ok(id_of(&created).unwrap_or_else(|| name.clone()))
     }
 
     fn run(&self, spec: &ContainerSpec, before_start: Option<BeforeStart>) -> Result<Ending> {
@@ -261,32 +258,26 @@ impl ContainerEngine for EngineApi {
         config: &CommitConfig,
         name_next: &mut dyn FnMut() -> Result<String>,
     ) -> Result<String> {
-        let into = name_next()?;
-        let (repository, tag) = split_reference(&into);
-        let mut query = format!(
-            "/commit?container={}&repo={}&tag={}",
-            query_value(container),
-            query_value(repository),
-            query_value(tag)
-        );
-        for change in commit_changes(config, false) {
-            query.push_str(&format!("&changes={}", query_value(&change)));
-        }
-        let answer = self.engine.request_to_the_end("POST", &query, None)?;
-        if answer.status != 201 {
-            bail!("the engine refused the commit: {}", answer.message());
-        }
-        let id = serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .ok()
-            .and_then(|body| body["Id"].as_str().map(str::to_string))
-            .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))?;
-        if config.clears_both() {
-            let into = name_next()?;
-            return self.clear_cmd(&id, &into).with_context(|| {
-                format!("clearing the CMD of the image committed from {container}")
-            });
-        }
-        Ok(id)
+        let commit = |into: String| {
+            let (repository, tag) = split_reference(&into);
+            let mut query = format!(
+                "/commit?container={}&repo={}&tag={}",
+                query_value(container),
+                query_value(repository),
+                query_value(tag)
+            );
+            for change in commit_changes(config, false) {
+                query.push_str(&format!("&changes={}", query_value(&change)));
+            }
+            let answer = self.engine.request_to_the_end("POST", &query, None)?;
+            if answer.status != 201 {
+                bail!("the engine refused the commit: {}", answer.message());
+            }
+            id_of(&answer)
+                .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))
+        };
+        let clear = |id: &str, into: &str| self.clear_cmd(id, into);
+        commit_named(container, config, name_next, commit, Some(&clear))
     }
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {
@@ -385,6 +376,13 @@ impl ContainerEngine for EngineApi {
     fn through_cli(&self) -> Docker {
         Arc::new(self.cli.clone())
     }
+}
+
+/// The `Id` an answer of the engine names (a created container, a committed image).
+fn id_of(answer: &Response) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|body| body["Id"].as_str().map(str::to_string))
 }
 
 fn status_code(response: Result<Response>) -> Result<i32> {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::bounded_read::Found;
@@ -254,6 +254,29 @@ impl From<InspectedImage> for Image {
 /// is removed, until someone prunes the build cache, and its image has no parent.
 fn clearing_dockerfile(id: &str) -> String {
     format!("FROM {id}\nENTRYPOINT []\n")
+}
+
+/// Writes neither ENTRYPOINT nor CMD into a committed image (its ID), as a new image with the
+/// given name; the result's ID.
+type ClearCmd<'a> = &'a dyn Fn(&str, &str) -> Result<String>;
+
+/// The commit protocol both backends share: `commit` creates the image under the first name
+/// `name_next` gives; where the image must get neither ENTRYPOINT nor CMD and the engine cannot
+/// write that itself, `clear` writes it into a second image under the next name.
+fn commit_named(
+    container: &str,
+    config: &CommitConfig,
+    name_next: &mut dyn FnMut() -> Result<String>,
+    commit: impl FnOnce(String) -> Result<String>,
+    clear: Option<ClearCmd>,
+) -> Result<String> {
+    let id = commit(name_next()?)?;
+    let Some(clear) = clear.filter(|_| config.clears_both()) else {
+        return Ok(id);
+    };
+    let into = name_next()?;
+    clear(&id, &into)
+        .with_context(|| format!("clearing the CMD of the image committed from {container}"))
 }
 
 /// `REPOSITORY:TAG` as its two parts (a `:` in a registry's port is not the tag's).

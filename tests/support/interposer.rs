@@ -168,6 +168,17 @@ impl Interposer {
         command
     }
 
+    /// Starts `host`'s trigger for its app through the interposer and returns once the held call
+    /// has started; panics after [`BOUND`].
+    pub fn start_held(&self, host: &TestHost, trigger: &str) -> std::process::Child {
+        let child = self
+            .trigger(host, trigger, &[&host.app])
+            .spawn()
+            .expect("starting the trigger");
+        self.wait_until_held();
+        child
+    }
+
     /// Returns once the held call has started; panics after [`BOUND`].
     pub fn wait_until_held(&self) {
         assert!(
