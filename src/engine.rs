@@ -98,15 +98,26 @@ impl Engine {
         )
     }
 
-    /// `POST` of a tar archive (a build's context), read whole, within the engine's time limit;
-    /// a call that must finish, as [`Engine::request_to_the_end`].
-    pub fn post_archive(&self, path: &str, archive: &[u8]) -> Result<Response> {
-        self.request_within(
+    /// Starts a `POST` of a tar archive (a build's context) with its last `held` bytes kept back:
+    /// the engine starts on the request (the classic builder starts the process that unpacks a
+    /// context) and waits for them, so that this work overlaps whatever the caller does
+    /// meanwhile. [`HeldPost::finish`] sends them and reads the answer, a call that must finish;
+    /// dropping the [`HeldPost`] closes the connection, and the engine drops the request.
+    pub fn post_archive_held(&self, path: &str, archive: &[u8], held: usize) -> Result<HeldPost> {
+        let held = held.min(archive.len());
+        let (sent, tail) = archive.split_at(archive.len() - held);
+        let reader = self.send(
             "POST",
             path,
-            Some(Payload::Archive(archive)),
+            Some(Payload::Archive(sent)),
+            tail.len(),
+            &[("Connection", "close")],
             Patience::Finishing(self.limit),
-        )
+        )?;
+        Ok(HeldPost {
+            reader,
+            tail: tail.to_vec(),
+        })
     }
 
     /// [`Engine::request`] for a call that must finish (a commit, a tag, a removal): a stop
@@ -165,21 +176,8 @@ impl Engine {
         body: Option<Payload>,
         patience: Patience,
     ) -> Result<(u16, Body)> {
-        let mut reader = self.send(method, path, body, &[("Connection", "close")], patience)?;
-        let (status, headers) = read_head(&mut reader)?;
-        let chunked = headers
-            .iter()
-            .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
-        let body = if chunked {
-            Body::Chunked {
-                reader,
-                left: Some(0),
-            }
-        } else {
-            // The connection closes after the answer: its end is the body's.
-            Body::UntilClose(reader)
-        };
-        Ok((status, body))
+        let reader = self.send(method, path, body, 0, &[("Connection", "close")], patience)?;
+        answer(reader)
     }
 
     /// Sends a request that upgrades the connection to a raw stream (attach), returning the
@@ -189,6 +187,7 @@ impl Engine {
             "POST",
             path,
             None,
+            0,
             &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
             Patience::Limited(self.limit),
         )?;
@@ -219,6 +218,7 @@ impl Engine {
         method: &str,
         path: &str,
         body: Option<Payload>,
+        held: usize,
         headers: &[(&str, &str)],
         patience: Patience,
     ) -> Result<BufReader<Patient>> {
@@ -236,9 +236,10 @@ impl Engine {
             Some(Payload::Archive(bytes)) => ("application/x-tar", bytes.into()),
             None => ("", Cow::Borrowed(&[])),
         };
+        // `held` more bytes follow later ([`HeldPost::finish`]).
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Length: {}\r\n",
-            body.len()
+            body.len() + held
         );
         if !body.is_empty() {
             request.push_str(&format!("Content-Type: {content_type}\r\n"));
@@ -261,6 +262,60 @@ impl Engine {
             started: Instant::now(),
             call: format!("{method} {}", path.split('?').next().unwrap_or(path)),
         }))
+    }
+}
+
+/// The head of the answer on `reader` and its body.
+fn answer(mut reader: BufReader<Patient>) -> Result<(u16, Body)> {
+    let (status, headers) = read_head(&mut reader)?;
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.as_str())
+    };
+    let body = if header("transfer-encoding").is_some_and(|value| value.contains("chunked")) {
+        Body::Chunked {
+            reader,
+            left: Some(0),
+        }
+    } else if let Some(length) = header("content-length").and_then(|value| value.parse().ok()) {
+        Body::Sized(reader.take(length))
+    } else {
+        // The connection closes after the answer: its end is the body's.
+        Body::UntilClose(reader)
+    };
+    Ok((status, body))
+}
+
+/// A request sent but for the last bytes of its body ([`Engine::post_archive_held`]).
+#[derive(Debug)]
+pub struct HeldPost {
+    reader: BufReader<Patient>,
+    tail: Vec<u8>,
+}
+
+impl HeldPost {
+    /// Sends the held bytes and reads the whole answer, within the engine's time limit counted
+    /// from now. An engine that answered early (a refusal) and closed may refuse the bytes: its
+    /// answer is what counts.
+    pub fn finish(mut self) -> Result<Response> {
+        let patient = self.reader.get_mut();
+        patient.started = Instant::now();
+        let sent = (&patient.stream).write_all(&self.tail);
+        let (status, mut body) = answer(self.reader).map_err(|error| match sent {
+            Err(sent) => {
+                anyhow!(error).context(format!("sending the rest of the request ({sent})"))
+            }
+            Ok(()) => error,
+        })?;
+        let mut bytes = Vec::new();
+        body.read_to_end(&mut bytes)
+            .context("reading the engine's answer")?;
+        Ok(Response {
+            status,
+            body: bytes,
+        })
     }
 }
 
@@ -422,6 +477,9 @@ pub enum Body {
         reader: BufReader<Patient>,
         left: Option<usize>,
     },
+    /// `Content-Length` bytes: what the engine says it sends, which it may follow by closing
+    /// a connection whose request it did not read to its end.
+    Sized(std::io::Take<BufReader<Patient>>),
     /// Everything until the engine closes the connection.
     UntilClose(BufReader<Patient>),
 }
@@ -439,6 +497,7 @@ impl Body {
 impl Read for Body {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
+            Body::Sized(reader) => reader.read(buffer),
             Body::UntilClose(reader) => reader.read(buffer),
             Body::Chunked { reader, left } => read_chunk(reader, left, buffer),
         }
@@ -587,5 +646,99 @@ mod tests {
         }
         assert_eq!(body, b"abcde");
         assert_eq!(left, None);
+    }
+
+    /// An engine on a socket of the test's own that reads a request's head and body as they come:
+    /// what it read before the held bytes came, and the whole body.
+    fn engine_reading_in_parts(socket: &Path) -> std::thread::JoinHandle<(Vec<u8>, Vec<u8>)> {
+        let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(value) = line.strip_prefix("Content-Length: ") {
+                    length = value.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            // All that comes before the client's pause.
+            stream
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            let mut early = vec![0; length];
+            let mut got = 0;
+            while let Ok(read @ 1..) = reader.read(&mut early[got..]) {
+                got += read;
+            }
+            early.truncate(got);
+            stream.set_read_timeout(None).unwrap();
+            let mut body = early.clone();
+            body.resize(length, 0);
+            reader.read_exact(&mut body[got..]).unwrap();
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
+                .unwrap();
+            (early, body)
+        })
+    }
+
+    #[test]
+    fn a_held_post_sends_its_last_bytes_only_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let engine_side = engine_reading_in_parts(&socket);
+        let engine = Engine {
+            socket,
+            trace: false,
+            limit: Duration::from_secs(10),
+        };
+        let archive: Vec<u8> = (0..2048u32).map(|n| n as u8).collect();
+
+        let held = engine.post_archive_held("/build", &archive, 1024).unwrap();
+        // The engine reads until the client pauses: only the part before the held bytes.
+        std::thread::sleep(Duration::from_millis(600));
+        let answer = held.finish().unwrap();
+
+        let (early, body) = engine_side.join().unwrap();
+        assert_eq!(early, &archive[..1024]);
+        assert_eq!(body, archive);
+        assert_eq!((answer.status, answer.body), (200, b"done".to_vec()));
+    }
+
+    #[test]
+    fn a_held_post_the_engine_refused_early_gives_the_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let engine_side = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let refusal = r#"{"message":"no"}"#;
+            write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{refusal}",
+                refusal.len()
+            )
+            .unwrap();
+            // Gone before the rest of the request comes.
+        });
+        let engine = Engine {
+            socket,
+            trace: false,
+            limit: Duration::from_secs(10),
+        };
+
+        let held = engine
+            .post_archive_held("/build", &[7; 4096], 1024)
+            .unwrap();
+        engine_side.join().unwrap();
+        let answer = held.finish().unwrap();
+
+        assert_eq!((answer.status, answer.message()), (500, "no".to_string()));
     }
 }

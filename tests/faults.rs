@@ -381,6 +381,30 @@ on_both_backends! {
         assert!(host.task_containers().is_empty());
     }
 
+    fn given_a_commit_the_engine_refuses_then_the_deploy_fails_and_nothing_is_left(backend) {
+        let host = TestHost::on("commit-refused", backend);
+        // No ENTRYPOINT and no CMD: on the Engine API path the build that clears the CMD has
+        // begun when the commit is refused, and must be dropped.
+        let before = host.build(&busybox_app(""), &[]);
+        host.host_app_json(PREDEPLOY_WRITES_MARKER);
+        let interposer = Interposer::failing(backend, Call::Commit);
+
+        let run = Run::from(
+            interposer
+                .trigger(&host, "pre-deploy", &[&host.app])
+                .output()
+                .unwrap(),
+        );
+
+        run.expect_code(1)
+            .one_line_error()
+            .stderr_has("committing the predeploy container")
+            .stderr_has("commit refused by the test");
+        assert_eq!(host.committed_images(), Vec::<String>::new());
+        assert_eq!(image_id(&host.image()), before);
+        assert!(host.task_containers().is_empty());
+    }
+
     fn given_a_commit_whose_cmd_cannot_be_cleared_then_the_image_it_committed_is_removed(backend) {
         let host = TestHost::on("build-fails", backend);
         // No ENTRYPOINT and no CMD: after the commit, a build writes the empty CMD.

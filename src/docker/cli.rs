@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
-    clearing_dockerfile, commit_changes, commit_named, ClearCmd, CommitConfig, ContainerEngine,
-    ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
+    clearing_dockerfile, commit_changes, commit_named, BeginClear, CommitConfig, ContainerEngine,
+    ContainerSpec, Docker, FinishClear, Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::child;
@@ -387,9 +387,13 @@ impl ContainerEngine for Cli {
             }
             Ok(id)
         };
-        let clear = |id: &str, into: &str| self.clear_cmd(id, into);
+        // The build starts once the commit has ended, from the commit's ID.
+        let begin = |_: &str, into: &str| {
+            let into = into.to_string();
+            Ok(Box::new(move |id: &str| self.clear_cmd(id, &into)) as FinishClear)
+        };
         // `podman commit` clears the CMD as asked.
-        let clear: Option<ClearCmd> = (!self.podman).then_some(&clear);
+        let clear: Option<BeginClear> = (!self.podman).then_some(&begin);
         commit_named(container, config, name_next, commit, clear)
     }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{
     clearing_dockerfile, commit_changes, commit_named, split_reference, Cli, CommitConfig,
-    ContainerEngine, ContainerSpec, Docker, Image, InspectedImage, RunningContainer,
+    ContainerEngine, ContainerSpec, Docker, FinishClear, Image, InspectedImage, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::container::{self, BeforeStart, Ending, LineSplitter};
@@ -71,11 +71,15 @@ impl EngineApi {
 }
 
 impl EngineApi {
-    /// Writes neither ENTRYPOINT nor CMD into the committed image `id`, as a new image named
-    /// `into` ([`super::clearing_dockerfile`]); its ID. No CLI process to start, and the
-    /// context is one file written in memory.
-    fn clear_cmd(&self, id: &str, into: &str) -> Result<String> {
-        let dockerfile = clearing_dockerfile(id);
+    /// Begins the build that writes neither ENTRYPOINT nor CMD into the image about to be
+    /// committed as `from`, as a new image named `into` ([`super::clearing_dockerfile`]). The
+    /// build's context, one file written in memory, is sent but for its end: the engine starts
+    /// unpacking it (a process of its own, some 60 ms) while the commit runs, and reads the
+    /// Dockerfile's `FROM` only once the end comes, after the commit. What it returns sends the
+    /// end and gives the built image's ID, checked to be built on the committed image; dropped, it
+    /// closes the connection and the engine builds nothing.
+    fn begin_clear(&self, from: &str, into: &str) -> Result<FinishClear<'_>> {
+        let dockerfile = clearing_dockerfile(from);
         let mut context = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_ustar();
         header.set_size(dockerfile.len() as u64);
@@ -86,16 +90,50 @@ impl EngineApi {
         let context = context
             .into_inner()
             .context("writing the build's context")?;
-        let answer = self.engine.post_archive(
+        let held = self.engine.post_archive_held(
             &format!("/build?q=1&forcerm=1&t={}", query_value(into)),
             &context,
+            TAR_END,
+        )?;
+        let from = from.to_string();
+        Ok(Box::new(move |committed: &str| {
+            let answer = held.finish()?;
+            if answer.status != 200 {
+                bail!("the engine refused the build: {}", answer.message());
+            }
+            let built = built_image(&answer.body)?;
+            let parent = self.parent(&built)?;
+            if parent != committed {
+                bail!("the build made {built} from {parent}, not from the committed {committed}: {from} was moved meanwhile");
+            }
+            Ok(built)
+        }))
+    }
+
+    /// The ID of the image `id` was built or committed on.
+    fn parent(&self, id: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Inspected {
+            parent: String,
+        }
+        let answer = self.engine.request_to_the_end(
+            "GET",
+            &format!("/images/{}/json", query_value(id)),
+            None,
         )?;
         if answer.status != 200 {
-            bail!("the engine refused the build: {}", answer.message());
+            bail!("inspecting {id}: {}", answer.message());
         }
-        built_image(&answer.body)
+        serde_json::from_slice::<Inspected>(&answer.body)
+            .map(|inspected| inspected.parent)
+            .with_context(|| format!("reading the engine's inspection of {id}"))
     }
 }
+
+/// The end of a tar archive: two blocks of zeros, all `tar::Builder` writes after the last
+/// file. Held back, the archive seems to go on.
+const TAR_END: usize = 1024;
 
 /// The ID of the image a quiet build made, from its answer: one JSON message a line, the ID as
 /// the last `stream` text, or the build's error, which comes with status 200 too.
@@ -276,8 +314,8 @@ impl ContainerEngine for EngineApi {
             id_of(&answer)
                 .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))
         };
-        let clear = |id: &str, into: &str| self.clear_cmd(id, into);
-        commit_named(container, config, name_next, commit, Some(&clear))
+        let begin = |from: &str, into: &str| self.begin_clear(from, into);
+        commit_named(container, config, name_next, commit, Some(&begin))
     }
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {

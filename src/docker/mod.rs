@@ -239,8 +239,8 @@ impl From<InspectedImage> for Image {
     }
 }
 
-/// The Dockerfile that writes the committed image `id` back with ENTRYPOINT and CMD null, as an
-/// image that had neither has them.
+/// The Dockerfile that writes the committed image `image` (its ID, or the name its commit gives
+/// it) back with ENTRYPOINT and CMD null, as an image that had neither has them.
 ///
 /// A commit cannot: it fills an empty CMD, and a null ENTRYPOINT, from the container's config
 /// (`daemon/commit.go`, `merge`), whatever the changes or the config it is given. The classic
@@ -251,32 +251,47 @@ impl From<InspectedImage> for Image {
 /// Docker gives its containers anyway. It creates, commits and removes a container for the step
 /// (`internals.go`, `commit`), so the build is asked to remove it even when the step fails.
 /// BuildKit, three times faster, is not used: its cache keeps the image's layers after the image
-/// is removed, until someone prunes the build cache, and its image has no parent.
-fn clearing_dockerfile(id: &str) -> String {
-    format!("FROM {id}\nENTRYPOINT []\n")
+/// is removed, until someone prunes the build cache, its image has no parent, and Debian's CLI
+/// has no buildx to drive it. The step's commit is a second layer registration after the task's
+/// (a process the engine starts for each): what an image without ENTRYPOINT and CMD costs more.
+fn clearing_dockerfile(image: &str) -> String {
+    format!("FROM {image}\nENTRYPOINT []\n")
 }
 
-/// Writes neither ENTRYPOINT nor CMD into a committed image (its ID), as a new image with the
-/// given name; the result's ID.
-type ClearCmd<'a> = &'a dyn Fn(&str, &str) -> Result<String>;
+/// Starts writing neither ENTRYPOINT nor CMD into the image a commit is about to create under
+/// the first name given, as a new image under the second; what it returns ends that work once
+/// the commit made the image (its ID), and gives the result's ID.
+type BeginClear<'a> = &'a dyn Fn(&str, &str) -> Result<FinishClear<'a>>;
+
+/// The end of a clearing begun by a [`BeginClear`]: given the committed image's ID, the ID of
+/// the image without ENTRYPOINT and CMD. Dropped uncalled, it abandons the clearing.
+type FinishClear<'a> = Box<dyn FnOnce(&str) -> Result<String> + 'a>;
 
 /// The commit protocol both backends share: `commit` creates the image under the first name
 /// `name_next` gives; where the image must get neither ENTRYPOINT nor CMD and the engine cannot
-/// write that itself, `clear` writes it into a second image under the next name.
+/// write that itself, `clear` writes it into a second image under the next name. The clearing
+/// begins before the commit, so that a backend can overlap its start with the commit.
 fn commit_named(
     container: &str,
     config: &CommitConfig,
     name_next: &mut dyn FnMut() -> Result<String>,
     commit: impl FnOnce(String) -> Result<String>,
-    clear: Option<ClearCmd>,
+    clear: Option<BeginClear>,
 ) -> Result<String> {
-    let id = commit(name_next()?)?;
-    let Some(clear) = clear.filter(|_| config.clears_both()) else {
-        return Ok(id);
+    let clearing = || format!("clearing the CMD of the image committed from {container}");
+    let name = name_next()?;
+    let finish = match clear.filter(|_| config.clears_both()) {
+        Some(begin) => {
+            let into = name_next()?;
+            Some(begin(&name, &into).with_context(clearing)?)
+        }
+        None => None,
     };
-    let into = name_next()?;
-    clear(&id, &into)
-        .with_context(|| format!("clearing the CMD of the image committed from {container}"))
+    let id = commit(name)?;
+    match finish {
+        Some(finish) => finish(&id).with_context(clearing),
+        None => Ok(id),
+    }
 }
 
 /// `REPOSITORY:TAG` as its two parts (a `:` in a registry's port is not the tag's).
