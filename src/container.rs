@@ -83,7 +83,8 @@ impl Drop for ContainerGuard {
 /// How a task container's run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
-    /// The task exited with this status (`docker run`'s own: 125 to 127 are Docker's failures).
+    /// The task exited with this status. A CLI that failed before the container started
+    /// (`docker run`'s 125) is the engine's failure, an error, not an ending.
     Exited(i32),
     /// The task ran past its time limit and was stopped.
     TimedOut(Duration),

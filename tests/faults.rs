@@ -610,6 +610,53 @@ on_both_backends! {
     }
 }
 
+#[test]
+fn given_docker_options_the_engine_refuses_then_the_deploy_fails_as_the_engines_failure_not_the_tasks(
+) {
+    let host = TestHost::new("options-refused");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    host.write_lib(
+        &format!("config/docker-options/{}/_default_.deploy", host.app),
+        "--network=deploy-tasks-test-no-such-network\n",
+    );
+
+    let run = host.predeploy();
+
+    // `docker run` exits with 125, which a task could exit with too: the container never
+    // started, so the task never ran. What the CLI said streams as it comes, then the error.
+    run.expect_code(1)
+        .stderr_has("network deploy-tasks-test-no-such-network not found");
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(" !     the engine did not start the task container")
+            && last.contains("exited with 125 before the task began"),
+        "{run:#?}"
+    );
+    assert_eq!(run.stderr.matches(" !     ").count(), 1, "{run:#?}");
+    assert_eq!(image_id(&host.image()), before);
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert!(host.task_containers().is_empty());
+}
+
+#[test]
+fn given_a_task_that_exits_with_125_through_the_cli_then_it_is_the_tasks_failure() {
+    let host = TestHost::new("task-125");
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "exit 125"}}}"#);
+    host.write_lib(
+        &format!("config/docker-options/{}/_default_.deploy", host.app),
+        "--add-host=task-125.invalid:127.0.0.1\n",
+    );
+
+    let run = host.predeploy();
+
+    run.expect_code(1).stderr_has("exit").stderr_has("125");
+    assert!(!run.stderr.contains("did not start"), "{run:#?}");
+    assert_eq!(image_id(&host.image()), before);
+    assert!(host.task_containers().is_empty());
+}
+
 on_both_backends! {
     fn given_a_live_run_reading_its_definitions_outside_the_lock_then_another_run_leaves_its_container_alone(backend) {
         let host = TestHost::on("live-discovery", backend);

@@ -198,6 +198,23 @@ impl Cli {
         stdout_of(&command, output)
     }
 
+    /// Whether the container `name` has ever started: its start time is not the zero time
+    /// Docker and Podman both write as `0001-01-01...`. A container that cannot be inspected
+    /// (never created, or the engine gone) has not, as far as the task is concerned.
+    fn started(&self, name: &str) -> bool {
+        self.query([
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.StartedAt}}",
+            name,
+        ])
+        .is_ok_and(|started| {
+            let started = started.trim();
+            !started.is_empty() && !started.starts_with("0001-01-01")
+        })
+    }
+
     /// `docker create` or `docker run` of `spec`, as the CLI spells it.
     fn container_args(&self, verb: &str, spec: &ContainerSpec) -> Vec<String> {
         let mut args: Vec<String> = vec![
@@ -342,7 +359,15 @@ impl ContainerEngine for Cli {
         for thread in [writer, stdout, stderr].into_iter().flatten() {
             let _ = thread.join();
         }
-        ending
+        match ending? {
+            // The CLI's own failures (125 and others) end it as a task's failure would: only a
+            // container that started ran the task.
+            Ending::Exited(code) if code != 0 && !self.started(name) => bail!(
+                "the engine did not start the task container {name} (`docker {}` exited with {code} before the task began; its message is above): check the app's docker options, or the engine (docker info)",
+                args[0]
+            ),
+            ending => Ok(ending),
+        }
     }
 
     /// Read as it streams from `docker cp CONTAINER:PATH -`; the CLI is stopped once the first
