@@ -105,3 +105,32 @@ fn given_no_predeploy_task_then_the_trigger_says_so_and_succeeds() {
     );
     assert_eq!(image_id(&host.image()), before);
 }
+
+on_both_backends! {
+    fn given_a_plugin_path_with_a_comma_and_a_quote_when_predeploy_runs_then_the_helper_is_mounted_from_it(backend) {
+        let host = TestHost::on("comma-path", backend);
+        host.build(&busybox_app(""), &[]);
+        host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker"}}}"#);
+        // An operator's plugin path: the CLI's `--mount` reads its value as comma-separated.
+        let plugins = host.dir.path().join("plugins,with \"odd\" names");
+        std::fs::create_dir(&plugins).unwrap();
+        let installed = plugins.join("deploy-tasks");
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(plugin_path().join("deploy-tasks").canonicalize().unwrap())
+            .arg(&installed)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+
+        let run = Run::from(
+            host.trigger_command_in(&installed, "pre-deploy", &[&host.app])
+                .output()
+                .unwrap(),
+        );
+
+        run.expect_code(0).stdout_has("Committed the predeploy result");
+        assert_eq!(host.run_in_image("cat /app/marker"), "marker");
+        assert!(host.task_containers().is_empty());
+    }
+}

@@ -230,9 +230,9 @@ impl Cli {
             args.extend([
                 "--mount".into(),
                 format!(
-                    "type=bind,source={},target={},readonly",
-                    mount.source.display(),
-                    mount.target
+                    "type=bind,{},{},readonly",
+                    csv_field(&format!("source={}", mount.source.display())),
+                    csv_field(&format!("target={}", mount.target))
                 ),
             ]);
         }
@@ -760,6 +760,16 @@ fn mask_assignment(assignment: &str) -> String {
     }
 }
 
+/// One field of a comma-separated value, as Docker's and Podman's CLIs read `--mount` (Go's
+/// `encoding/csv`): quoted, its quotes doubled, when it holds a comma, a quote or a line end.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -814,6 +824,13 @@ mod tests {
             podman_args(words(&["commit", "--change", "CMD []", "c"])),
             words(&["commit", "--change", "CMD []", "c"])
         );
+    }
+
+    #[test]
+    fn a_mount_source_with_commas_or_quotes_is_one_quoted_field() {
+        assert_eq!(csv_field("source=/var/lib/x"), "source=/var/lib/x");
+        assert_eq!(csv_field("source=/a,b"), "\"source=/a,b\"");
+        assert_eq!(csv_field("source=/q\"c"), "\"source=/q\"\"c\"");
     }
 
     #[test]

@@ -270,7 +270,12 @@ impl TestHost {
     /// The command that runs a trigger as the host would (`plugn trigger` runs
     /// `$PLUGIN_ENABLED_PATH/*/TRIGGER`).
     pub fn trigger_command(&self, trigger: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(plugin_path().join("deploy-tasks").join(trigger));
+        self.trigger_command_in(&plugin_path().join("deploy-tasks"), trigger, args)
+    }
+
+    /// [`TestHost::trigger_command`] of the plugin tree at `plugin` (one `install.sh` built).
+    pub fn trigger_command_in(&self, plugin: &Path, trigger: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(plugin.join(trigger));
         command
             .args(args)
             .env_remove("DOKKU_TRACE")
