@@ -412,11 +412,17 @@ fn is_podmans(socket: &Path) -> bool {
 /// The engine is asked directly only where the CLI would work too, so that a missing CLI is
 /// reported the same way on every path.
 fn cli_exists(docker_bin: &Path) -> bool {
+    find_cli(docker_bin).is_some()
+}
+
+/// The file `docker_bin` runs: itself when it is a path, else the first of that name on `PATH`.
+pub fn find_cli(docker_bin: &Path) -> Option<PathBuf> {
     if docker_bin.components().count() > 1 {
-        return docker_bin.is_file();
+        return docker_bin.is_file().then(|| docker_bin.to_path_buf());
     }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(docker_bin).is_file()))
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(docker_bin))
+        .find(|path| path.is_file())
 }
 
 /// True when the Docker CLI's config selects a context other than the default, which may point

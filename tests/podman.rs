@@ -417,3 +417,76 @@ fn given_a_hung_postdeploy_under_podman_when_its_timeout_passes_then_it_is_stopp
     assert!(!run.stdout.contains("       never\n"), "{run:#?}");
     assert!(app.containers().is_empty(), "{:?}", app.containers());
 }
+
+#[test]
+fn given_debians_podman_docker_shim_as_the_hosts_docker_when_predeploy_commits_then_podman_is_driven_as_podman_and_the_shims_notice_stays_out(
+) {
+    let Some(mut app) = PodmanApp::new("shim") else {
+        return;
+    };
+    app.build("ENV GREETING=hello", &[]);
+    app.host.host_app_json(
+        r#"{"scripts": {"dokku": {"predeploy": "echo \"$GREETING, container=${container:-unset}\" | tee /done.txt"}}}"#,
+    );
+    let reference = app.image();
+    let env_before = podman_image_env(&reference);
+    // The shape of the `docker` that Debian's podman-docker installs in place of Docker's CLI: a
+    // notice on stderr on every call, then Podman. Dokku calls it by name, from PATH.
+    let bin = tempfile::tempdir().unwrap();
+    let podman_path = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v podman"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        bin.path().join("docker"),
+        format!(
+            "#!/bin/sh\n[ -e /etc/containers/nodocker ] || \\\necho \"Emulate Docker CLI using podman. Create /etc/containers/nodocker to quiet msg.\" >&2\nexec {} \"$@\"\n",
+            podman_path.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.path().join("docker"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let run = Run::from(
+        app.trigger_command("pre-deploy", &[app.app()])
+            .env("DOCKER_BIN", "docker")
+            .env("PATH", path)
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(0)
+        .stdout_has("       hello, container=unset\n")
+        .stdout_has(&format!("Committed the predeploy result into {reference}"));
+    assert!(
+        !run.stdout.contains("Emulate Docker CLI") && !run.stderr.contains("Emulate Docker CLI"),
+        "{run:#?}"
+    );
+    // Podman's dialect: one label a LABEL, its variables kept out of the image, CMD cleared by
+    // the commit.
+    let labels = podman_image_config(&reference, "Labels");
+    for label in [
+        "\"com.dokku.predeploy-phase\":\"true\"",
+        "\"org.label-schema.vendor\":\"dokku\"",
+        &format!("\"com.dokku.app-name\":\"{}\"", app.app()),
+    ] {
+        assert!(labels.contains(label), "no {label} in {labels}");
+    }
+    assert_eq!(podman_image_env(&reference), env_before);
+    assert_eq!(podman_image_config(&reference, "Cmd"), "null");
+    assert_eq!(app.run_in_image("cat /done.txt"), "hello, container=unset");
+    assert!(app.containers().is_empty(), "{:?}", app.containers());
+}

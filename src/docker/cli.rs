@@ -40,7 +40,10 @@ impl Cli {
     /// The CLI at `bin`; with `trace`, every call is written to stderr first.
     pub fn new(bin: PathBuf, trace: bool, limit: Duration) -> Cli {
         // Podman's docker-compatible commands differ in details the calls adapt to.
-        let podman = bin.file_name().is_some_and(|name| name == "podman");
+        let (bin, podman) = match podman_behind(&bin) {
+            Some(podman) => (podman, true),
+            None => (bin, false),
+        };
         Cli {
             bin,
             trace,
@@ -672,6 +675,35 @@ fn is_missing(error: &anyhow::Error) -> bool {
         || text.contains("image not known")
 }
 
+/// Podman, when `bin` is Podman's CLI: the path to run. `podman` itself, by its name or behind a
+/// link; or Debian's `podman-docker` shim, a `docker` script that ends in `exec /usr/bin/podman
+/// "$@"` (on a Podman host Dokku's own `docker` is that shim), which is run past, as it only
+/// starts Podman: it would write "Emulate Docker CLI using podman" on every call, into the
+/// tasks' output and the errors. Any other script is taken for Docker's CLI.
+fn podman_behind(bin: &Path) -> Option<PathBuf> {
+    if bin.file_name()? == "podman" {
+        return Some(bin.to_path_buf());
+    }
+    let file = crate::engine::find_cli(bin)?;
+    if std::fs::canonicalize(&file).ok()?.file_name()? == "podman" {
+        return Some(bin.to_path_buf());
+    }
+    // The shim is a few lines; Docker's CLI is a binary of tens of MiB, never read.
+    const SCRIPT_MAX: u64 = 4096;
+    if std::fs::metadata(&file).ok()?.len() > SCRIPT_MAX {
+        return None;
+    }
+    let script = std::fs::read(&file).ok()?;
+    let script = std::str::from_utf8(script.strip_prefix(b"#!")?).ok()?;
+    let last = script
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())?;
+    let target = Path::new(last.strip_prefix("exec ")?.strip_suffix(" \"$@\"")?.trim());
+    (target.is_absolute() && target.file_name()? == "podman" && target.is_file())
+        .then(|| target.to_path_buf())
+}
+
 /// Podman's spelling of the calls the plugin makes: it adds `container=podman` and `TERM=xterm`
 /// to every container's environment, and the host's proxy variables, and `podman commit` writes
 /// them into the image's ENV. Unset here, a task sees the environment Docker would give it and a
@@ -824,6 +856,41 @@ mod tests {
             podman_args(words(&["commit", "--change", "CMD []", "c"])),
             words(&["commit", "--change", "CMD []", "c"])
         );
+    }
+
+    #[test]
+    fn podman_is_told_by_name_behind_a_link_and_behind_debians_shim() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let podman = dir.path().join("podman");
+        std::fs::write(&podman, "").unwrap();
+        let script = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let shim = script(
+            "docker",
+            &format!(
+                "#!/bin/sh\n[ -e /etc/containers/nodocker ] || \\\necho \"Emulate Docker CLI using podman.\" >&2\nexec {} \"$@\"\n",
+                podman.display()
+            ),
+        );
+        let other = script(
+            "docker-wrapper",
+            "#!/bin/sh\nexec /usr/bin/docker.real \"$@\"\n",
+        );
+        let linked = dir.path().join("docker-link");
+        symlink(&podman, &linked).unwrap();
+
+        assert_eq!(
+            podman_behind(Path::new("/usr/bin/podman")).as_deref(),
+            Some(Path::new("/usr/bin/podman"))
+        );
+        assert_eq!(podman_behind(&shim), Some(podman.clone()));
+        assert_eq!(podman_behind(&linked), Some(linked.clone()));
+        assert_eq!(podman_behind(&other), None);
+        assert_eq!(podman_behind(&dir.path().join("missing")), None);
     }
 
     #[test]
