@@ -3,18 +3,19 @@
 //!
 //! Each run that creates containers keeps a file `in-flight/RUNID` under the app's data
 //! directory, holds an exclusive lock on it for as long as it lives, and writes into it, one a
-//! line, each container's name before creating the container. A record whose lock can be taken
-//! belongs to a run that is gone, however long ago or recently it started; one whose lock is held
-//! belongs to a live run (a concurrent deploy) and is left alone. The no-task path never reads
-//! the records; a run with tasks reads them and lists the app's images once.
+//! line, each container's name before creating the container, and each image's name before the
+//! commit that creates it. A record whose lock can be taken belongs to a run that is gone,
+//! however long ago or recently it started; one whose lock is held belongs to a live run (a
+//! concurrent deploy) and is left alone. The no-task path never reads the records.
 //!
-//! Images need no record: a run names each image it commits in its own namespace before the
-//! commit starts ([`crate::commit::intermediate_name`]), and only a run holding the app's lock
-//! commits, so the names are found by their form. Listing the app's images costs the engine tens
-//! of milliseconds, so it is done only while a [`Sweep`] is due: from the moment a killed run is
-//! found (or a run could not remove its own images) and for [`SWEEP_WINDOW`] after, since the
-//! engine may finish a killed run's commit long after the run that reaped it. They are removed by
-//! name, never by ID: removing a name removes the image only when nothing else holds it, so a run
+//! A run names each image it commits in its own namespace before the commit starts
+//! ([`crate::commit::intermediate_name`]), and only a run holding the app's lock commits. The
+//! record's names are removed with its containers; but the engine may finish a killed run's
+//! commit after the run that reaped the record looked, so the names are also found by their
+//! form, in a listing of the app's images. That listing costs the engine tens of milliseconds, so
+//! it is done only while a [`Sweep`] is due: from the moment a killed run is found (or a run
+//! could not remove its own images) and for [`SWEEP_WINDOW`] after. Images are removed by name,
+//! never by ID: removing a name removes the image only when nothing else holds it, so a run
 //! killed after its tag move loses its own names and the app's image stays.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -77,6 +78,13 @@ impl InFlight {
     }
 }
 
+impl InFlight {
+    /// Notes the name of an image this run is about to commit.
+    pub fn note_image(&mut self, name: &str) -> Result<()> {
+        writeln!(self.file, "{name}").with_context(|| format!("writing {}", self.path.display()))
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         if !self.keep.load(Ordering::SeqCst) {
@@ -127,14 +135,16 @@ fn now() -> u64 {
         .unwrap_or_default()
 }
 
-/// Removes what runs that are gone left: the containers their records list, then, while a
-/// [`Sweep`] is due, the images their commits named ([`commit::intermediate_name`]), newest first (a later commit is the
-/// child of an earlier one, and removing a parent's name first would leave it untagged). Says
-/// so in one line for each kind it removed. Called under the app's lock, which every run that
-/// commits holds: any image named so is then a leftover, even one whose commit the engine
-/// finished after the run that asked for it was killed and a later run had looked.
+/// Removes what runs that are gone left: the containers their records list and the images they
+/// name, then, while a [`Sweep`] is due, every image named so ([`commit::intermediate_name`]);
+/// images newest first (a later commit is the child of an earlier one, and removing a parent's
+/// name first would leave it untagged). Says so in one line for each kind it removed. Called
+/// under the app's lock, which every run that commits holds: any image named so is then a
+/// leftover, even one whose commit the engine finished after the run that asked for it was
+/// killed and a later run had looked.
 pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output) -> Result<()> {
     let mut containers = Vec::new();
+    let mut images = Vec::new();
     // What could not be removed fails no deploy: it is said, and tried again by the next run.
     let mut failed = Vec::new();
     let sweep = Sweep::of(host, app);
@@ -168,13 +178,28 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
                     }
                 }
             }
+            // Newest first, as a later commit is the child of an earlier one; after the
+            // containers, which may hold them.
+            for name in record
+                .lines()
+                .rev()
+                .filter(|name| commit::is_intermediate_name_of(app, name))
+            {
+                match docker.remove_image(name) {
+                    Ok(true) => images.push(name.to_string()),
+                    Ok(false) => {}
+                    Err(error) => {
+                        all_gone = false;
+                        failed.push(format!("{name} ({error:#})"));
+                    }
+                }
+            }
             // Kept for the next run when something it lists is still there.
             if all_gone {
                 let _ = std::fs::remove_file(&path);
             }
         }
     }
-    let mut images = Vec::new();
     let listed = if killed_run_found || sweep.due() {
         commit::leftover_images(docker, app)
     } else {

@@ -75,18 +75,21 @@ impl PhaseRun {
     }
 
     /// Commits a predeploy task's stopped container ([`commit::commit`]) and returns the image
-    /// ID. Each image is named in the run's own namespace before the call that creates it
-    /// starts, so that the next run finds it should this one be killed.
+    /// ID. Each image is named in the run's own namespace, and the name noted in the in-flight
+    /// record, before the call that creates it starts, so that the next run finds it should this
+    /// one be killed.
     pub fn commit(&mut self, container: &str, before: &Image) -> Result<String> {
         let PhaseRun {
             docker,
             app,
             id,
             images,
+            in_flight,
             ..
         } = self;
         let mut name_next = || -> Result<String> {
             let name = commit::intermediate_name(app, id, images.len() + 1);
+            in_flight.note_image(&name)?;
             images.push(name.clone());
             Ok(name)
         };

@@ -269,6 +269,16 @@ on_both_backends! {
         assert_eq!(host.committed_images().len(), 1, "the commit made no image");
         let leftover = host.task_containers();
         assert_eq!(leftover.len(), 1, "{leftover:?}");
+        // The killed run's record lists its container and, noted before the commit began, the
+        // name of the image the commit made.
+        let records = host.lib_root().join(format!("data/deploy-tasks/{}/in-flight", host.app));
+        let record: Vec<String> = std::fs::read_dir(&records)
+            .unwrap()
+            .flat_map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap().lines().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(record.contains(&leftover[0]), "{record:?}");
+        let named = format!("dokku/{}:deploy-tasks-", host.app);
+        assert!(record.iter().any(|line| line.starts_with(&named)), "{record:?}");
 
         let run = host.release();
 
