@@ -191,17 +191,15 @@ impl Engine {
             &[("Connection", "Upgrade"), ("Upgrade", "tcp")],
             Patience::Limited(self.limit),
         )?;
-        let (status, _) = read_head(&mut reader)?;
+        let (status, headers) = read_head(&mut reader)?;
+        if status != 101 && status != 200 {
+            // A refusal's body, read within the call's time limit: the connection was asked
+            // to upgrade, not to close, so its end may never come.
+            let refusal = body(reader, &headers).message(status);
+            bail!("the engine refused `POST {path}`: {refusal}");
+        }
         // The stream then carries the task's output for as long as it runs.
         reader.get_mut().patience = Patience::Unbounded;
-        if status != 101 && status != 200 {
-            let mut body = Vec::new();
-            let _ = reader.read_to_end(&mut body);
-            bail!(
-                "the engine refused `POST {path}`: {}",
-                Response { status, body }.message()
-            );
-        }
         let writer = reader
             .get_ref()
             .stream
@@ -241,7 +239,7 @@ impl Engine {
             "{method} {path} HTTP/1.1\r\nHost: docker\r\nContent-Length: {}\r\n",
             body.len() + held
         );
-        if !body.is_empty() {
+        if !body.is_empty() || held > 0 {
             request.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         for (name, value) in headers {
@@ -268,24 +266,28 @@ impl Engine {
 /// The head of the answer on `reader` and its body.
 fn answer(mut reader: BufReader<Patient>) -> Result<(u16, Body)> {
     let (status, headers) = read_head(&mut reader)?;
+    Ok((status, body(reader, &headers)))
+}
+
+/// The body that follows `headers` on `reader`.
+fn body(reader: BufReader<Patient>, headers: &[(String, String)]) -> Body {
     let header = |wanted: &str| {
         headers
             .iter()
             .find(|(name, _)| name == wanted)
             .map(|(_, value)| value.as_str())
     };
-    let body = if header("transfer-encoding").is_some_and(|value| value.contains("chunked")) {
+    if header("transfer-encoding").is_some_and(|value| value.contains("chunked")) {
         Body::Chunked {
             reader,
             left: Some(0),
         }
-    } else if let Some(length) = header("content-length").and_then(|value| value.parse().ok()) {
-        Body::Sized(reader.take(length))
+    } else if let Some(left) = header("content-length").and_then(|value| value.parse().ok()) {
+        Body::Sized { reader, left }
     } else {
         // The connection closes after the answer: its end is the body's.
         Body::UntilClose(reader)
-    };
-    Ok((status, body))
+    }
 }
 
 /// A request sent but for the last bytes of its body ([`Engine::post_archive_held`]).
@@ -300,6 +302,15 @@ impl HeldPost {
     /// from now. An engine that answered early (a refusal) and closed may refuse the bytes: its
     /// answer is what counts.
     pub fn finish(mut self) -> Result<Response> {
+        // Past a stop signal's grace the run gives up on what must finish: a request still held
+        // is then dropped whole, and the engine does nothing of it.
+        if let Some(signal) = interrupt::grace_over() {
+            bail!(
+                "stopped by {} before the engine got the rest of `{}`",
+                interrupt::signal_name(signal),
+                self.reader.get_ref().call
+            );
+        }
         let patient = self.reader.get_mut();
         patient.started = Instant::now();
         let sent = (&patient.stream).write_all(&self.tail);
@@ -484,8 +495,11 @@ pub enum Body {
         left: Option<usize>,
     },
     /// `Content-Length` bytes: what the engine says it sends, which it may follow by closing
-    /// a connection whose request it did not read to its end.
-    Sized(std::io::Take<BufReader<Patient>>),
+    /// a connection whose request it did not read to its end. `left` is what is still owed.
+    Sized {
+        reader: BufReader<Patient>,
+        left: u64,
+    },
     /// Everything until the engine closes the connection.
     UntilClose(BufReader<Patient>),
 }
@@ -503,7 +517,25 @@ impl Body {
 impl Read for Body {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            Body::Sized(reader) => reader.read(buffer),
+            Body::Sized { reader, left } => {
+                if *left == 0 {
+                    return Ok(0);
+                }
+                let wanted = buffer
+                    .len()
+                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let read = reader.read(&mut buffer[..wanted])?;
+                if read == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the engine closed the connection {left} bytes before the answer's end"
+                        ),
+                    ));
+                }
+                *left -= read as u64;
+                Ok(read)
+            }
             Body::UntilClose(reader) => reader.read(buffer),
             Body::Chunked { reader, left } => read_chunk(reader, left, buffer),
         }
@@ -746,5 +778,31 @@ mod tests {
         let answer = held.finish().unwrap();
 
         assert_eq!((answer.status, answer.message()), (500, "no".to_string()));
+    }
+
+    #[test]
+    fn an_answer_cut_before_its_content_length_is_an_error_not_a_short_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let engine_side = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut head = [0u8; 256];
+            let _ = stream.read(&mut head).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                .unwrap();
+        });
+        let engine = Engine {
+            socket,
+            trace: false,
+            limit: Duration::from_secs(10),
+        };
+
+        let answer = engine.request("GET", "/images/x/json", None);
+        engine_side.join().unwrap();
+
+        let error = format!("{:#}", answer.unwrap_err());
+        assert!(error.contains("7 bytes before the answer's end"), "{error}");
     }
 }

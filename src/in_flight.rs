@@ -145,6 +145,8 @@ fn now() -> u64 {
 pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output) -> Result<()> {
     let mut containers = Vec::new();
     let mut images = Vec::new();
+    // Image names the records gave, removed or tried once already.
+    let mut tried = std::collections::HashSet::new();
     // What could not be removed fails no deploy: it is said, and tried again by the next run.
     let mut failed = Vec::new();
     let sweep = Sweep::of(host, app);
@@ -179,19 +181,18 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
                 }
             }
             // Newest first, as a later commit is the child of an earlier one; after the
-            // containers, which may hold them.
+            // containers, which may hold them. One that cannot be removed keeps no record: the
+            // sweep, now due, looks for it.
             for name in record
                 .lines()
                 .rev()
                 .filter(|name| commit::is_intermediate_name_of(app, name))
             {
+                tried.insert(name.to_string());
                 match docker.remove_image(name) {
                     Ok(true) => images.push(name.to_string()),
                     Ok(false) => {}
-                    Err(error) => {
-                        all_gone = false;
-                        failed.push(format!("{name} ({error:#})"));
-                    }
+                    Err(error) => failed.push(format!("{name} ({error:#})")),
                 }
             }
             // Kept for the next run when something it lists is still there.
@@ -207,7 +208,7 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
     };
     match listed {
         Ok(names) => {
-            for name in names {
+            for name in names.into_iter().filter(|name| !tried.contains(name)) {
                 match docker.remove_image(&name) {
                     Ok(true) => images.push(name),
                     Ok(false) => {}

@@ -119,6 +119,11 @@ impl Drop for PhaseRun {
                 left.push(format!("{name} ({error:#})"));
             }
         }
+        // A call given up at a stop signal's deadline (a commit, a build) may still make its
+        // image in the engine, under a name this run has just found absent: the next runs look.
+        if !self.images.is_empty() && interrupt::grace_over().is_some() {
+            self.sweep.schedule();
+        }
         if !left.is_empty() {
             self.sweep.schedule();
             self.output.warn(&format!(

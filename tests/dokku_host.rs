@@ -29,6 +29,26 @@ fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// An app with a task of every kind, for Dokku to build from its Dockerfile.
+fn every_task_source() -> tempfile::TempDir {
+    source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", APP_JSON),
+        ("Procfile", PROCFILE),
+    ])
+}
+
+/// `dokku git-push APP SOURCE` on `host`'s stand-in, with the plugin installed as an operator
+/// would for a Dokku 0.38 host.
+fn push(host: &TestHost, source: &tempfile::TempDir) -> Run {
+    host.dokku(&push_args(host, source))
+}
+
+/// The stand-in's arguments for a push of `source` to `host`'s app.
+fn push_args<'a>(host: &'a TestHost, source: &'a tempfile::TempDir) -> [&'a str; 3] {
+    ["git-push", &host.app, source.path().to_str().unwrap()]
+}
+
 /// The task lines of a run, in order (a task's output is shown behind seven spaces).
 fn tasks(run: &Run) -> Vec<&str> {
     run.stdout
@@ -87,7 +107,7 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
     ])
     .expect_code(0);
 
-    let push = host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()]);
+    let push = push(&host, &app);
 
     push.expect_code(0);
     assert_eq!(
@@ -166,13 +186,8 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
 fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_the_plugin_follows_and_the_old_container_serves(
 ) {
     let host = TestHost::new("dokku-change");
-    let first = source(&[
-        ("Dockerfile", DOCKERFILE),
-        ("app.json", APP_JSON),
-        ("Procfile", PROCFILE),
-    ]);
-    host.dokku(&["git-push", &host.app, first.path().to_str().unwrap()])
-        .expect_code(0);
+    let first = every_task_source();
+    push(&host, &first).expect_code(0);
     let web = format!("{}.web.1", host.app);
     let serving = docker(&["inspect", "--format", "{{.Id}}", &web]);
 
@@ -184,7 +199,7 @@ fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_th
             "release: echo TASK broken-release; exit 3\nweb: sleep 600\n",
         ),
     ]);
-    let broken = host.dokku(&["git-push", &host.app, second.path().to_str().unwrap()]);
+    let broken = push(&host, &second);
 
     assert_ne!(broken.code, Some(0), "{broken:#?}");
     assert_eq!(tasks(&broken), ["broken-release"], "{broken:#?}");
@@ -192,7 +207,7 @@ fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_th
 
     // A push without app.json and a good release: no app.json task runs any more.
     let third = source(&[("Dockerfile", DOCKERFILE), ("Procfile", PROCFILE)]);
-    let fixed = host.dokku(&["git-push", &host.app, third.path().to_str().unwrap()]);
+    let fixed = push(&host, &third);
     fixed.expect_code(0);
     assert_eq!(tasks(&fixed), ["release on 5000"], "{fixed:#?}");
 }
@@ -201,16 +216,11 @@ fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_th
 fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_and_uninstalled_then_the_tasks_change_hands_each_time(
 ) {
     let host = TestHost::new("dokku-handover");
-    let app = source(&[
-        ("Dockerfile", DOCKERFILE),
-        ("app.json", APP_JSON),
-        ("Procfile", PROCFILE),
-    ]);
+    let app = every_task_source();
     let deploy_tasks = dokku_plugin_path().join("deploy-tasks");
 
     // The plugin's install trigger takes over every app Dokku has files for.
-    host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()])
-        .expect_code(0);
+    push(&host, &app).expect_code(0);
     let dokku_app_json = host
         .lib_root()
         .join("data/app-json")
@@ -320,7 +330,7 @@ fn given_another_plugins_storage_mount_when_dokku_deploys_then_the_tasks_see_it_
         ),
     ]);
 
-    let push = host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()]);
+    let push = push(&host, &app);
 
     push.expect_code(0);
     assert_eq!(tasks(&push), ["predeploy from the mount"], "{push:#?}");
@@ -332,20 +342,13 @@ fn given_another_plugins_storage_mount_when_dokku_deploys_then_the_tasks_see_it_
 fn given_every_trigger_installed_when_dokkus_registry_plugin_fires_pre_deploy_too_then_the_predeploy_still_runs_once(
 ) {
     let host = TestHost::new("dokku-all-triggers");
-    let app = source(&[
-        ("Dockerfile", DOCKERFILE),
-        ("app.json", APP_JSON),
-        ("Procfile", PROCFILE),
-    ]);
+    let app = every_task_source();
 
     // plugin_path(): installed with DOKKU_DEPLOY_TASKS_TRIGGERS=all, `pre-deploy` included.
     let push = Run::from(
-        host.dokku_command(
-            plugin_path(),
-            &["git-push", &host.app, app.path().to_str().unwrap()],
-        )
-        .output()
-        .expect("running tests/host/dokku"),
+        host.dokku_command(plugin_path(), &push_args(&host, &app))
+            .output()
+            .expect("running tests/host/dokku"),
     );
 
     push.expect_code(0)
@@ -375,20 +378,13 @@ fn given_a_plugin_answering_post_container_create_when_dokku_deploys_then_it_see
     );
     for engine_api in ["1", "0"] {
         let host = TestHost::new("dokku-post-create");
-        let app = source(&[
-            ("Dockerfile", DOCKERFILE),
-            ("app.json", APP_JSON),
-            ("Procfile", PROCFILE),
-        ]);
+        let app = every_task_source();
 
         let push = Run::from(
-            host.dokku_command(
-                dokku_plugin_path(),
-                &["git-push", &host.app, app.path().to_str().unwrap()],
-            )
-            .env("DOKKU_DEPLOY_TASKS_ENGINE_API", engine_api)
-            .output()
-            .expect("running tests/host/dokku"),
+            host.dokku_command(dokku_plugin_path(), &push_args(&host, &app))
+                .env("DOKKU_DEPLOY_TASKS_ENGINE_API", engine_api)
+                .output()
+                .expect("running tests/host/dokku"),
         );
 
         push.expect_code(0).stdout_has("attached release");
@@ -419,13 +415,8 @@ fn given_a_plugin_answering_post_container_create_when_dokku_deploys_then_it_see
 fn given_a_deployed_app_when_dokku_renames_or_clones_it_then_the_new_app_keeps_its_tasks_and_the_old_records_go(
 ) {
     let host = TestHost::new("dokku-rename");
-    let app = source(&[
-        ("Dockerfile", DOCKERFILE),
-        ("app.json", APP_JSON),
-        ("Procfile", PROCFILE),
-    ]);
-    host.dokku(&["git-push", &host.app, app.path().to_str().unwrap()])
-        .expect_code(0);
+    let app = every_task_source();
+    push(&host, &app).expect_code(0);
     let plugin = dokku_plugin_path().join("deploy-tasks");
     let trigger = |name: &str, args: &[&str]| {
         let run = std::process::Command::new(plugin.join(name))

@@ -1,6 +1,7 @@
 //! Scenarios: a Docker engine that accepts connections and never answers (a socket of the test's
-//! own, on this machine). Every trigger must still stop: at a stop signal, with 128+N, and
-//! without one, at `engine-timeout`, with a one-line error; on the Engine API path and the CLI's.
+//! own, on this machine). Every trigger must still stop: at each stop signal, with 128+N, and
+//! without one, at `engine-timeout`, with a one-line error; each on the Engine API path and the
+//! CLI's.
 
 mod support;
 
@@ -28,26 +29,32 @@ fn hung_engine(dir: &std::path::Path) -> (std::path::PathBuf, mpsc::Receiver<()>
     (socket, gate)
 }
 
-fn start(host: &TestHost, socket: &std::path::Path, engine_api: bool) -> std::process::Child {
+/// Starts `pre-deploy` of a fresh app of `host` against the hung engine at `socket`, and returns
+/// once the trigger is waiting on it.
+fn start_against(
+    host: &TestHost,
+    socket: &std::path::Path,
+    gate: &mpsc::Receiver<()>,
+) -> std::process::Child {
     host.build_own("");
     host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo never"}}}"#);
-    let mut command = host.trigger_command("pre-deploy", &[&host.app]);
-    command
+    let child = host
+        .trigger_command("pre-deploy", &[&host.app])
         .env("DOCKER_HOST", format!("unix://{}", socket.display()))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if !engine_api {
-        command.env("DOKKU_DEPLOY_TASKS_ENGINE_API", "0");
-    }
-    command.spawn().expect("starting the trigger")
-}
-
-fn signal_scenario(name: &str, signal: i32, engine_api: bool) {
-    let host = TestHost::new(name);
-    let (socket, gate) = hung_engine(host.dir.path());
-    let child = start(&host, &socket, engine_api);
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the trigger");
     gate.recv_timeout(BOUND)
         .expect("the trigger never reached the engine");
+    child
+}
+
+/// A trigger waiting on the hung engine gets `signal`: it stops with 128+N and one line.
+fn signal_scenario(name: &str, signal: i32, backend: Backend) {
+    let host = TestHost::on(name, backend);
+    let (socket, gate) = hung_engine(host.dir.path());
+    let child = start_against(&host, &socket, &gate);
 
     send(&child, signal);
 
@@ -56,41 +63,28 @@ fn signal_scenario(name: &str, signal: i32, engine_api: bool) {
     assert!(run.stderr.contains("stopped by"), "{run:#?}");
 }
 
-#[test]
-fn given_a_hung_engine_when_sigint_arrives_then_the_trigger_stops_with_130() {
-    signal_scenario("hung-sigint", libc::SIGINT, true);
-}
+on_both_backends! {
+    fn given_a_hung_engine_when_sigint_arrives_then_the_trigger_stops_with_130(backend) {
+        signal_scenario("hung-sigint", libc::SIGINT, backend);
+    }
 
-#[test]
-fn given_a_hung_engine_when_sigterm_arrives_then_the_trigger_stops_with_143() {
-    signal_scenario("hung-sigterm", libc::SIGTERM, true);
-}
+    fn given_a_hung_engine_when_sigterm_arrives_then_the_trigger_stops_with_143(backend) {
+        signal_scenario("hung-sigterm", libc::SIGTERM, backend);
+    }
 
-#[test]
-fn given_a_hung_engine_when_sighup_arrives_then_the_trigger_stops_with_129() {
-    signal_scenario("hung-sighup", libc::SIGHUP, true);
-}
+    fn given_a_hung_engine_when_sighup_arrives_then_the_trigger_stops_with_129(backend) {
+        signal_scenario("hung-sighup", libc::SIGHUP, backend);
+    }
 
-#[test]
-fn given_a_hung_engine_when_sigquit_arrives_then_the_trigger_stops_with_131() {
-    signal_scenario("hung-sigquit", libc::SIGQUIT, true);
-}
+    fn given_a_hung_engine_when_sigquit_arrives_then_the_trigger_stops_with_131(backend) {
+        signal_scenario("hung-sigquit", libc::SIGQUIT, backend);
+    }
 
-#[test]
-fn given_a_hung_engine_behind_the_cli_when_sigterm_arrives_then_the_trigger_stops_with_143() {
-    signal_scenario("hung-cli-sigterm", libc::SIGTERM, false);
-}
-
-#[test]
-fn given_a_hung_engine_and_no_signal_then_the_trigger_gives_up_at_engine_timeout_on_either_path() {
-    for engine_api in [true, false] {
-        let host = TestHost::new("hung-timeout");
+    fn given_a_hung_engine_and_no_signal_then_the_trigger_gives_up_at_engine_timeout(backend) {
+        let host = TestHost::on("hung-timeout", backend);
         host.write_lib("config/deploy-tasks/--global/engine-timeout", "1");
         let (socket, gate) = hung_engine(host.dir.path());
-
-        let child = start(&host, &socket, engine_api);
-        gate.recv_timeout(BOUND)
-            .expect("the trigger never reached the engine");
+        let child = start_against(&host, &socket, &gate);
 
         let run = finish_within(child);
         run.expect_code(1).one_line_error();

@@ -52,9 +52,14 @@ impl Cli {
         }
     }
 
-    /// The CLI's path as the host named it.
+    /// The CLI's path: as the host named it, or the Podman a shim starts ([`podman_behind`]).
     pub fn bin(&self) -> &Path {
         &self.bin
+    }
+
+    /// Whether the CLI is Podman's.
+    pub fn is_podman(&self) -> bool {
+        self.podman
     }
 
     /// A command for the CLI. It runs in a process group of its own, so that a Ctrl-C or a
@@ -202,20 +207,22 @@ impl Cli {
     }
 
     /// Whether the container `name` has ever started: its start time is not the zero time
-    /// Docker and Podman both write as `0001-01-01...`. A container that cannot be inspected
-    /// (never created, or the engine gone) has not, as far as the task is concerned.
+    /// Docker and Podman both write as `0001-01-01...`, and it exists. When the engine cannot
+    /// say (it is gone, or a stop signal cut the inspection), the task's own ending stands.
     fn started(&self, name: &str) -> bool {
-        self.query([
+        match self.query([
             "container",
             "inspect",
             "--format",
             "{{.State.StartedAt}}",
             name,
-        ])
-        .is_ok_and(|started| {
-            let started = started.trim();
-            !started.is_empty() && !started.starts_with("0001-01-01")
-        })
+        ]) {
+            Ok(started) => {
+                let started = started.trim();
+                !started.is_empty() && !started.starts_with("0001-01-01")
+            }
+            Err(error) => !is_missing(&error),
+        }
     }
 
     /// `docker create` or `docker run` of `spec`, as the CLI spells it.

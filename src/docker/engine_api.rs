@@ -75,21 +75,11 @@ impl EngineApi {
     /// committed as `from`, as a new image named `into` ([`super::clearing_dockerfile`]). The
     /// build's context, one file written in memory, is sent but for its end: the engine starts
     /// unpacking it (a process of its own, some 60 ms) while the commit runs, and reads the
-    /// Dockerfile's `FROM` only once the end comes, after the commit. What it returns sends the
-    /// end and gives the built image's ID, checked to be built on the committed image; dropped, it
-    /// closes the connection and the engine builds nothing.
+    /// Dockerfile's `FROM` only once the end comes. What it returns checks that `from` names the
+    /// committed image, sends the end and gives the built image's ID; dropped, it closes the
+    /// connection and the engine builds nothing.
     fn begin_clear(&self, from: &str, into: &str) -> Result<FinishClear<'_>> {
-        let dockerfile = clearing_dockerfile(from);
-        let mut context = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_ustar();
-        header.set_size(dockerfile.len() as u64);
-        header.set_mode(0o644);
-        context
-            .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-            .context("writing the build's context")?;
-        let context = context
-            .into_inner()
-            .context("writing the build's context")?;
+        let context = clearing_context(from)?;
         let held = self.engine.post_archive_held(
             &format!("/build?q=1&forcerm=1&t={}", query_value(into)),
             &context,
@@ -97,38 +87,54 @@ impl EngineApi {
         )?;
         let from = from.to_string();
         Ok(Box::new(move |committed: &str| {
+            // The run's own name, given under the app's lock; checked all the same, since the
+            // build reads it only from now on. An inspection says what the name holds on every
+            // image store (an image's `Parent` is the graph driver's only).
+            let named = self.named_id(&from)?;
+            if named.as_deref() != Some(committed) {
+                bail!(
+                    "{from} names {} instead of the committed {committed}: something else tagged it meanwhile",
+                    named.as_deref().unwrap_or("no image")
+                );
+            }
             let answer = held.finish()?;
             if answer.status != 200 {
                 bail!("the engine refused the build: {}", answer.message());
             }
-            let built = built_image(&answer.body)?;
-            let parent = self.parent(&built)?;
-            if parent != committed {
-                bail!("the build made {built} from {parent}, not from the committed {committed}: {from} was moved meanwhile");
-            }
-            Ok(built)
+            built_image(&answer.body)
         }))
     }
 
-    /// The ID of the image `id` was built or committed on.
-    fn parent(&self, id: &str) -> Result<String> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Inspected {
-            parent: String,
-        }
+    /// The ID of the image `reference` names, if any: an inspection that must finish, as it
+    /// belongs to a commit.
+    fn named_id(&self, reference: &str) -> Result<Option<String>> {
         let answer = self.engine.request_to_the_end(
             "GET",
-            &format!("/images/{}/json", query_value(id)),
+            &format!("/images/{}/json", query_value(reference)),
             None,
         )?;
-        if answer.status != 200 {
-            bail!("inspecting {id}: {}", answer.message());
+        match answer.status {
+            200 => id_of(&answer)
+                .map(Some)
+                .ok_or_else(|| anyhow!("the engine's inspection of {reference} has no ID")),
+            404 => Ok(None),
+            _ => bail!("inspecting {reference}: {}", answer.message()),
         }
-        serde_json::from_slice::<Inspected>(&answer.body)
-            .map(|inspected| inspected.parent)
-            .with_context(|| format!("reading the engine's inspection of {id}"))
     }
+}
+
+/// The build's context: the Dockerfile that clears the CMD of `from`, alone, as a tar archive
+/// that ends in [`TAR_END`] bytes of zeros.
+fn clearing_context(from: &str) -> Result<Vec<u8>> {
+    let dockerfile = clearing_dockerfile(from);
+    let mut context = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    context
+        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+        .context("writing the build's context")?;
+    context.into_inner().context("writing the build's context")
 }
 
 /// The end of a tar archive: two blocks of zeros, all `tar::Builder` writes after the last
@@ -441,6 +447,27 @@ mod tests {
     use super::*;
     use crate::docker::Mount;
     use std::path::PathBuf;
+
+    #[test]
+    fn the_clearing_context_ends_in_the_held_zeros_and_the_dockerfile_comes_before() {
+        let context = clearing_context("dokku/shop:deploy-tasks-1700000000000-1-1").unwrap();
+        let (sent, held) = context.split_at(context.len() - TAR_END);
+        assert!(
+            held.iter().all(|&byte| byte == 0),
+            "the end is not all zeros"
+        );
+        // What is sent holds the whole Dockerfile: a tar reader gets it and then waits.
+        let mut archive = tar::Archive::new(sent);
+        let mut entries = archive.entries().unwrap();
+        let mut entry = entries.next().unwrap().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        assert_eq!(
+            text,
+            "FROM dokku/shop:deploy-tasks-1700000000000-1-1\nENTRYPOINT []\n"
+        );
+        assert_eq!(sent.len() % 512, 0);
+    }
 
     #[test]
     fn a_quiet_builds_answer_gives_its_image_or_its_error() {

@@ -100,7 +100,8 @@ pub trait ContainerEngine: std::fmt::Debug + Send + Sync {
 /// to stderr first; `limit` bounds each call.
 pub fn connect(bin: PathBuf, trace: bool, limit: Duration, engine_api: bool) -> Docker {
     let cli = Cli::new(bin, trace, limit);
-    match engine_api
+    // Podman, even behind a link named `docker`, is spoken to through its CLI only.
+    match (engine_api && !cli.is_podman())
         .then(|| Engine::local(cli.bin(), trace, limit))
         .flatten()
     {
@@ -413,5 +414,78 @@ mod tests {
         };
         assert_eq!(image.env_value("USER"), Some("herokuishuser"));
         assert_eq!(image.env_value("USE"), None);
+    }
+
+    /// What a [`commit_named`] with a clearing did, in order.
+    fn commit_with_clearing(commit_fails: bool) -> (Result<String>, Vec<String>) {
+        use std::cell::RefCell;
+        struct Dropped<'a>(&'a RefCell<Vec<String>>);
+        impl Drop for Dropped<'_> {
+            fn drop(&mut self) {
+                self.0.borrow_mut().push("clearing dropped".into());
+            }
+        }
+        let recorded = RefCell::new(Vec::new());
+        let events = &recorded;
+        let mut names = 0;
+        let mut name_next = || {
+            names += 1;
+            Ok(format!("name-{names}"))
+        };
+        let begin = |from: &str, into: &str| -> Result<FinishClear> {
+            events
+                .borrow_mut()
+                .push(format!("begin {from} into {into}"));
+            let dropped = Dropped(events);
+            Ok(Box::new(move |id: &str| {
+                let _dropped = dropped;
+                events.borrow_mut().push(format!("finish on {id}"));
+                Ok("cleared".to_string())
+            }))
+        };
+        let commit = |name: String| {
+            events.borrow_mut().push(format!("commit as {name}"));
+            if commit_fails {
+                anyhow::bail!("refused");
+            }
+            Ok("committed".to_string())
+        };
+        let result = commit_named(
+            "c",
+            &config(None, None),
+            &mut name_next,
+            commit,
+            Some(&begin),
+        );
+        (result, recorded.into_inner())
+    }
+
+    #[test]
+    fn a_clearing_begins_before_the_commit_and_ends_on_its_image() {
+        let (result, events) = commit_with_clearing(false);
+        assert_eq!(result.unwrap(), "cleared");
+        assert_eq!(
+            events,
+            [
+                "begin name-1 into name-2",
+                "commit as name-1",
+                "finish on committed",
+                "clearing dropped"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_clearing_is_dropped_unfinished_when_its_commit_fails() {
+        let (result, events) = commit_with_clearing(true);
+        assert!(result.is_err());
+        assert_eq!(
+            events,
+            [
+                "begin name-1 into name-2",
+                "commit as name-1",
+                "clearing dropped"
+            ]
+        );
     }
 }
