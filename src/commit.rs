@@ -88,6 +88,7 @@ pub fn commit(
         entrypoint: before.entrypoint.clone(),
         cmd: before.cmd.clone(),
         labels: dokku_labels(app),
+        base: before.config.clone(),
     };
     docker
         .commit(container, &config, name_next)

@@ -186,13 +186,21 @@ impl Cli {
         }
     }
 
-    /// Writes neither ENTRYPOINT nor CMD into the committed image `id`, as a new image named
-    /// `into` ([`super::clearing_dockerfile`]); its ID. The classic builder, so that a CLI
-    /// without the buildx plugin still builds; the context is the Dockerfile alone.
-    pub(super) fn clear_cmd(&self, id: &str, into: &str) -> Result<String> {
+    /// Writes `entrypoint` (none: null) and a null CMD into the committed image `id`, as a new
+    /// image named `into` ([`super::clearing_dockerfile`]); its ID. The classic builder, so that
+    /// a CLI without the buildx plugin still builds; the context is the Dockerfile alone.
+    pub(super) fn clear_cmd(
+        &self,
+        id: &str,
+        entrypoint: Option<&[String]>,
+        into: &str,
+    ) -> Result<String> {
         let context = tempfile::tempdir().context("making the build's context")?;
-        std::fs::write(context.path().join("Dockerfile"), clearing_dockerfile(id))
-            .context("writing the build's context")?;
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            clearing_dockerfile(id, entrypoint),
+        )
+        .context("writing the build's context")?;
         let mut command = self.command([
             OsStr::new("build"),
             OsStr::new("--quiet"),
@@ -296,7 +304,9 @@ impl ContainerEngine for Cli {
         let inspected = inspected
             .pop()
             .ok_or_else(|| anyhow!("`docker image inspect {reference}` listed no image"))?;
-        Ok(Some(inspected.into()))
+        Image::try_from(inspected)
+            .map(Some)
+            .with_context(|| format!("reading `docker image inspect {reference}`"))
     }
 
     fn image_names(&self, repository: &str, tag_prefix: &str) -> Result<Vec<String>> {
@@ -425,11 +435,13 @@ impl ContainerEngine for Cli {
         // The build starts once the commit has ended, from the commit's ID.
         let begin = |_: &str, into: &str| {
             let into = into.to_string();
-            Ok(Box::new(move |id: &str| self.clear_cmd(id, &into)) as FinishClear)
+            let entrypoint = config.entrypoint.as_deref();
+            Ok(Box::new(move |id: &str| self.clear_cmd(id, entrypoint, &into)) as FinishClear)
         };
-        // `podman commit` clears the CMD as asked.
-        let clear: Option<BeginClear> = (!self.podman).then_some(&begin);
-        commit_named(container, config, name_next, commit, clear)
+        // `changes` write a null CMD as `[]`; `podman commit` clears it as asked.
+        let needs_clearing = config.cmd.is_none() || config.clears_both();
+        let clear: Option<BeginClear> = (!self.podman && needs_clearing).then_some(&begin);
+        commit_named(container, name_next, commit, clear)
     }
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {

@@ -13,8 +13,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 
 use super::{
-    clearing_dockerfile, commit_changes, commit_named, split_reference, Cli, CommitConfig,
-    ContainerEngine, ContainerSpec, Docker, FinishClear, Image, InspectedImage, RunningContainer,
+    clearing_dockerfile, commit_changes, commit_named, split_reference, BeginClear, Cli,
+    CommitConfig, ContainerEngine, ContainerSpec, Docker, FinishClear, Image, InspectedImage,
+    RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::container::{self, BeforeStart, Ending, LineSplitter};
@@ -78,8 +79,13 @@ impl EngineApi {
     /// Dockerfile's `FROM` only once the end comes. What it returns checks that `from` names the
     /// committed image, sends the end and gives the built image's ID; dropped, it closes the
     /// connection and the engine builds nothing.
-    fn begin_clear(&self, from: &str, into: &str) -> Result<FinishClear<'_>> {
-        let context = clearing_context(from)?;
+    fn begin_clear(
+        &self,
+        from: &str,
+        entrypoint: Option<&[String]>,
+        into: &str,
+    ) -> Result<FinishClear<'_>> {
+        let context = clearing_context(from, entrypoint)?;
         let held = self.engine.post_archive_held(
             &format!("/build?q=1&forcerm=1&t={}", query_value(into)),
             &context,
@@ -123,10 +129,11 @@ impl EngineApi {
     }
 }
 
-/// The build's context: the Dockerfile that clears the CMD of `from`, alone, as a tar archive
+/// The build's context: the Dockerfile that clears the CMD of `from` (keeping `entrypoint`),
+/// alone, as a tar archive
 /// that ends in [`TAR_END`] bytes of zeros.
-fn clearing_context(from: &str) -> Result<Vec<u8>> {
-    let dockerfile = clearing_dockerfile(from);
+fn clearing_context(from: &str, entrypoint: Option<&[String]>) -> Result<Vec<u8>> {
+    let dockerfile = clearing_dockerfile(from, entrypoint);
     let mut context = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_ustar();
     header.set_size(dockerfile.len() as u64);
@@ -168,7 +175,8 @@ impl ContainerEngine for EngineApi {
             .request("GET", &format!("/images/{reference}/json"), None)?;
         match response.status {
             200 => serde_json::from_slice::<InspectedImage>(&response.body)
-                .map(|inspected| Some(inspected.into()))
+                .map_err(anyhow::Error::from)
+                .and_then(|inspected| Ok(Some(Image::try_from(inspected)?)))
                 .with_context(|| format!("reading the engine's inspection of {reference}")),
             404 => Ok(None),
             _ => bail!("inspecting {reference}: {}", response.message()),
@@ -295,13 +303,15 @@ impl ContainerEngine for EngineApi {
     }
 
     /// `POST /commit`, naming the new image in the same request, as `docker commit CONTAINER
-    /// INTO` does.
+    /// INTO` does. The image's own config goes back as the commit's, with the labels added
+    /// ([`CommitConfig`]); only when the engine gave none do `changes` write it, as on the CLI.
     fn commit(
         &self,
         container: &str,
         config: &CommitConfig,
         name_next: &mut dyn FnMut() -> Result<String>,
     ) -> Result<String> {
+        let whole = config.whole();
         let commit = |into: String| {
             let (repository, tag) = split_reference(&into);
             let mut query = format!(
@@ -310,18 +320,30 @@ impl ContainerEngine for EngineApi {
                 query_value(repository),
                 query_value(tag)
             );
-            for change in commit_changes(config, false) {
-                query.push_str(&format!("&changes={}", query_value(&change)));
+            if whole.is_none() {
+                for change in commit_changes(config, false) {
+                    query.push_str(&format!("&changes={}", query_value(&change)));
+                }
             }
-            let answer = self.engine.request_to_the_end("POST", &query, None)?;
+            let answer = self
+                .engine
+                .request_to_the_end("POST", &query, whole.as_ref())?;
             if answer.status != 201 {
                 bail!("the engine refused the commit: {}", answer.message());
             }
             id_of(&answer)
                 .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))
         };
-        let begin = |from: &str, into: &str| self.begin_clear(from, into);
-        commit_named(container, config, name_next, commit, Some(&begin))
+        // The whole config keeps a null CMD beside an ENTRYPOINT; with neither, the commit
+        // still fills them from the container's.
+        let needs_clearing = match whole {
+            Some(_) => config.clears_both(),
+            None => config.cmd.is_none() || config.clears_both(),
+        };
+        let entrypoint = config.entrypoint.as_deref();
+        let begin = |from: &str, into: &str| self.begin_clear(from, entrypoint, into);
+        let clear: Option<BeginClear> = needs_clearing.then_some(&begin);
+        commit_named(container, name_next, commit, clear)
     }
 
     fn tag(&self, id: &str, reference: &str) -> Result<()> {
@@ -450,7 +472,7 @@ mod tests {
 
     #[test]
     fn the_clearing_context_ends_in_the_held_zeros_and_the_dockerfile_comes_before() {
-        let context = clearing_context("dokku/shop:deploy-tasks-1700000000000-1-1").unwrap();
+        let context = clearing_context("dokku/shop:deploy-tasks-1700000000000-1-1", None).unwrap();
         let (sent, held) = context.split_at(context.len() - TAR_END);
         assert!(
             held.iter().all(|&byte| byte == 0),

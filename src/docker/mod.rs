@@ -160,6 +160,9 @@ pub struct CommitConfig {
     pub cmd: Option<Vec<String>>,
     /// Labels added to the image's, in order.
     pub labels: Vec<(String, String)>,
+    /// The image's whole `Config` as the engine gave it ([`Image::config`]), which the Engine
+    /// API's commit can take back as it is.
+    pub base: serde_json::Value,
 }
 
 impl CommitConfig {
@@ -167,6 +170,24 @@ impl CommitConfig {
     /// (an empty CMD there means "keep the container's"), so its backends write it after.
     fn clears_both(&self) -> bool {
         self.entrypoint.is_none() && self.cmd.as_ref().is_none_or(Vec::is_empty)
+    }
+
+    /// The config a commit through the Engine API gives the image: the image's own, with the
+    /// labels added, when the engine gave it. Docker fills what it leaves empty from the
+    /// container's (`daemon/commit.go`, `merge`): nothing else of the container's reaches the
+    /// image, and a null CMD beside an ENTRYPOINT stays null, which `changes` cannot write.
+    fn whole(&self) -> Option<serde_json::Value> {
+        let mut config = self.base.as_object()?.clone();
+        let mut labels = config
+            .get("Labels")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (key, value) in &self.labels {
+            labels.insert(key.clone(), value.clone().into());
+        }
+        config.insert("Labels".into(), labels.into());
+        Some(config.into())
     }
 }
 
@@ -195,6 +216,8 @@ pub struct Image {
     pub labels: BTreeMap<String, String>,
     /// `Config.Volumes`: paths whose writes are never committed.
     pub volumes: Vec<String>,
+    /// `Config` whole, as the engine gave it (`null` when it gave none).
+    pub config: serde_json::Value,
 }
 
 impl Image {
@@ -209,9 +232,10 @@ impl Image {
 /// An image as both the Engine API and `docker image inspect` describe it.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct InspectedImage {
+pub(super) struct InspectedImage {
     id: String,
-    config: Option<InspectedConfig>,
+    #[serde(default)]
+    config: serde_json::Value,
 }
 
 #[derive(Deserialize, Default)]
@@ -225,28 +249,36 @@ struct InspectedConfig {
     volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-impl From<InspectedImage> for Image {
-    fn from(inspected: InspectedImage) -> Image {
-        let config = inspected.config.unwrap_or_default();
-        Image {
+impl TryFrom<InspectedImage> for Image {
+    type Error = serde_json::Error;
+
+    fn try_from(inspected: InspectedImage) -> Result<Image, serde_json::Error> {
+        let parsed = if inspected.config.is_null() {
+            InspectedConfig::default()
+        } else {
+            InspectedConfig::deserialize(&inspected.config)?
+        };
+        Ok(Image {
             id: inspected.id,
-            entrypoint: config.entrypoint.filter(|words| !words.is_empty()),
-            cmd: config.cmd,
-            working_dir: config.working_dir.unwrap_or_default(),
-            env: config.env.unwrap_or_default(),
-            labels: config.labels.unwrap_or_default(),
-            volumes: config.volumes.unwrap_or_default().into_keys().collect(),
-        }
+            entrypoint: parsed.entrypoint.filter(|words| !words.is_empty()),
+            cmd: parsed.cmd,
+            working_dir: parsed.working_dir.unwrap_or_default(),
+            env: parsed.env.unwrap_or_default(),
+            labels: parsed.labels.unwrap_or_default(),
+            volumes: parsed.volumes.unwrap_or_default().into_keys().collect(),
+            config: inspected.config,
+        })
     }
 }
 
 /// The Dockerfile that writes the committed image `image` (its ID, or the name its commit gives
-/// it) back with ENTRYPOINT and CMD null, as an image that had neither has them.
+/// it) back with `entrypoint` (none: null) and a null CMD, as the image had them.
 ///
-/// A commit cannot: it fills an empty CMD, and a null ENTRYPOINT, from the container's config
-/// (`daemon/commit.go`, `merge`), whatever the changes or the config it is given. The classic
-/// builder can: it reads `ENTRYPOINT []` as no ENTRYPOINT and drops a CMD the same Dockerfile
-/// did not set (`builder/dockerfile/dispatchers.go`, `dispatchEntrypoint`), and its result has
+/// A commit cannot always: it fills an empty CMD, and a null ENTRYPOINT, from the container's
+/// config (`daemon/commit.go`, `merge`), and its `changes` cannot write a null CMD; with neither
+/// in the image, no config it is given helps. The classic builder can: it reads `ENTRYPOINT []` as
+/// no ENTRYPOINT and drops a CMD the same Dockerfile did not set
+/// (`builder/dockerfile/dispatchers.go`, `dispatchEntrypoint`), and its result has
 /// the commit as parent, with every layer, label and setting of it. One thing it adds: an image
 /// without PATH gets Docker's default PATH in its ENV (`evaluator.go`, `setDefaultPath`), the one
 /// Docker gives its containers anyway. It creates, commits and removes a container for the step
@@ -255,8 +287,11 @@ impl From<InspectedImage> for Image {
 /// is removed, until someone prunes the build cache, its image has no parent, and Debian's CLI
 /// has no buildx to drive it. The step's commit is a second layer registration after the task's
 /// (a process the engine starts for each): what an image without ENTRYPOINT and CMD costs more.
-fn clearing_dockerfile(image: &str) -> String {
-    format!("FROM {image}\nENTRYPOINT []\n")
+fn clearing_dockerfile(image: &str, entrypoint: Option<&[String]>) -> String {
+    format!(
+        "FROM {image}\nENTRYPOINT {}\n",
+        json_array(entrypoint.unwrap_or_default())
+    )
 }
 
 /// Starts writing neither ENTRYPOINT nor CMD into the image a commit is about to create under
@@ -269,19 +304,18 @@ type BeginClear<'a> = &'a dyn Fn(&str, &str) -> Result<FinishClear<'a>>;
 type FinishClear<'a> = Box<dyn FnOnce(&str) -> Result<String> + 'a>;
 
 /// The commit protocol both backends share: `commit` creates the image under the first name
-/// `name_next` gives; where the image must get neither ENTRYPOINT nor CMD and the engine cannot
-/// write that itself, `clear` writes it into a second image under the next name. The clearing
-/// begins before the commit, so that a backend can overlap its start with the commit.
+/// `name_next` gives; where the backend's commit cannot write the image's null CMD itself, it
+/// passes a `clear` that writes it into a second image under the next name. The clearing begins
+/// before the commit, so that a backend can overlap its start with the commit.
 fn commit_named(
     container: &str,
-    config: &CommitConfig,
     name_next: &mut dyn FnMut() -> Result<String>,
     commit: impl FnOnce(String) -> Result<String>,
     clear: Option<BeginClear>,
 ) -> Result<String> {
     let clearing = || format!("clearing the CMD of the image committed from {container}");
     let name = name_next()?;
-    let finish = match clear.filter(|_| config.clears_both()) {
+    let finish = match clear {
         Some(begin) => {
             let into = name_next()?;
             Some(begin(&name, &into).with_context(clearing)?)
@@ -347,6 +381,7 @@ mod tests {
                 ("com.dokku.app-name".into(), "shop".into()),
                 ("com.dokku.predeploy-phase".into(), "true".into()),
             ],
+            base: serde_json::Value::Null,
         }
     }
 
@@ -402,6 +437,33 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_config_is_the_images_own_with_the_labels_added() {
+        let mut commit = config(Some(&["/entrypoint.sh"]), None);
+        assert_eq!(commit.whole(), None, "no config from the engine");
+        commit.base = serde_json::json!({
+            "Entrypoint": ["/entrypoint.sh"],
+            "Cmd": null,
+            "Env": ["A=1"],
+            "Labels": {"com.dokku.app-name": "old", "theirs": "kept"},
+            "OpenStdin": false
+        });
+        assert_eq!(
+            commit.whole(),
+            Some(serde_json::json!({
+                "Entrypoint": ["/entrypoint.sh"],
+                "Cmd": null,
+                "Env": ["A=1"],
+                "Labels": {
+                    "com.dokku.app-name": "shop",
+                    "com.dokku.predeploy-phase": "true",
+                    "theirs": "kept"
+                },
+                "OpenStdin": false
+            }))
+        );
+    }
+
+    #[test]
     fn env_value_reads_the_image_environment() {
         let image = Image {
             id: "sha256:1".into(),
@@ -411,6 +473,7 @@ mod tests {
             env: vec!["PATH=/bin".into(), "USER=herokuishuser".into()],
             labels: BTreeMap::new(),
             volumes: Vec::new(),
+            config: serde_json::Value::Null,
         };
         assert_eq!(image.env_value("USER"), Some("herokuishuser"));
         assert_eq!(image.env_value("USE"), None);
@@ -450,13 +513,7 @@ mod tests {
             }
             Ok("committed".to_string())
         };
-        let result = commit_named(
-            "c",
-            &config(None, None),
-            &mut name_next,
-            commit,
-            Some(&begin),
-        );
+        let result = commit_named("c", &mut name_next, commit, Some(&begin));
         (result, recorded.into_inner())
     }
 
