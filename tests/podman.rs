@@ -50,9 +50,12 @@ fn podman(args: &[&str]) -> String {
         .to_string()
 }
 
-/// Held while a test builds or removes images in Podman's store: Podman's vfs store can give an
-/// image being committed a layer that a concurrent `podman rmi` of another test is deleting
-/// ("layer not known"), a race of the tests' own housekeeping, not of the plugin.
+/// Held by each test for as long as its app lives: the tests take turns on Podman's store.
+/// Podman 4.3's vfs store is not safe for concurrent use across processes in ways the plugin
+/// does not cause: a commit can get a layer that a concurrent `podman rmi` of another test is
+/// deleting ("layer not known"), and `podman image inspect NAME` of an untouched image can fail
+/// with "locating image with ID ...: image not known" while another test's `podman rmi` rewrites
+/// the store. Both are races of the tests' housekeeping beside each other, not of one deploy.
 static STORE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn store_turn() -> std::sync::MutexGuard<'static, ()> {
@@ -67,6 +70,8 @@ struct PodmanApp {
     host: TestHost,
     /// Images this app built, by ID (each is the app's own: a label names the app).
     built: Vec<String>,
+    /// This test's turn on Podman's store ([`STORE`]), released after the app's removal.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl PodmanApp {
@@ -94,6 +99,7 @@ impl PodmanApp {
         Some(PodmanApp {
             host: TestHost::new(&format!("podman-{name}")),
             built: Vec::new(),
+            _turn: store_turn(),
         })
     }
 
@@ -120,7 +126,6 @@ impl PodmanApp {
             std::fs::write(&path, content).unwrap();
         }
         let image = self.image();
-        let _turn = store_turn();
         podman(&[
             "build",
             "--quiet",
@@ -190,7 +195,6 @@ impl Drop for PodmanApp {
         for name in self.containers() {
             let _ = podman_output(&["rm", "--force", "--volumes", &name]);
         }
-        let _turn = store_turn();
         let _ = podman_output(&["rmi", &self.image()]);
         for id in self.built.iter().rev() {
             let _ = podman_output(&["rmi", id]);
