@@ -54,7 +54,9 @@ pub fn docker_output(args: &[&str]) -> Output {
         .expect("running docker")
 }
 
-/// The plugin installed once per test binary with `install.sh`, as an operator would.
+/// The plugin installed once per test binary with `install.sh`, as an operator would, into a
+/// plugin path of the binary's own: two `cargo test` processes run at once never swap a tree the
+/// other's tasks mount their helper from.
 pub fn plugin_path() -> &'static Path {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
     INSTALLED.get_or_init(|| {
@@ -70,7 +72,9 @@ pub fn plugin_path() -> &'static Path {
                 "no base image {image}: run `bash tests/setup.sh` first"
             );
         }
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugins");
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("plugins")
+            .join(env!("CARGO_CRATE_NAME"));
         let status = Command::new("bash")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh"))
             .env("PLUGIN_AVAILABLE_PATH", root.join("available"))
@@ -86,12 +90,15 @@ pub fn plugin_path() -> &'static Path {
 }
 
 /// The plugin installed once per test binary as on a Dokku 0.38 host (the stand-in's models of
-/// Dokku's core plugins tell `install.sh` so): Dokku's trigger set, for the stand-in's flows.
+/// Dokku's core plugins tell `install.sh` so): Dokku's trigger set, for the stand-in's flows; a
+/// plugin path of the binary's own too.
 pub fn dokku_plugin_path() -> &'static Path {
     static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         plugin_path();
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dokku-plugins");
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("dokku-plugins")
+            .join(env!("CARGO_CRATE_NAME"));
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         let status = Command::new("bash")
             .arg(manifest.join("install.sh"))
