@@ -88,6 +88,7 @@ pub fn commit(
         entrypoint: before.entrypoint.clone(),
         cmd: before.cmd.clone(),
         labels: dokku_labels(app),
+        on_build: before.on_build.clone(),
         base: before.config.clone(),
     };
     docker

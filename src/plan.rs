@@ -281,6 +281,7 @@ mod tests {
             env: vec!["PATH=/bin".into()],
             labels: BTreeMap::new(),
             volumes: Vec::new(),
+            on_build: Vec::new(),
             config: serde_json::Value::Null,
         }
     }

@@ -69,8 +69,10 @@ on_both_backends! {
         assert_eq!(image_config(&after, "Cmd"), "null");
         assert_eq!(image_config(&after, "Entrypoint"), entrypoint_before);
         if backend == Backend::EngineApi {
-            // Nothing of the task container's config, not even its open stdin.
-            assert_eq!(image_config(&after, "OpenStdin"), "false");
+            // Nothing of the task container's config: not its stdin, not its hostname.
+            for field in ["OpenStdin", "AttachStdin", "StdinOnce", "Hostname"] {
+                assert_eq!(image_config(&after, field), image_config(&before, field), "{field}");
+            }
         }
         let plain_start = docker(&["run", "--rm", "--network=none", &after]);
         assert_eq!(plain_start, "entrypoint args: []");
@@ -630,4 +632,36 @@ fn given_dokkus_own_global_run_args_when_predeploy_runs_then_nothing_warns_and_t
     );
     assert_eq!(host.run_in_image("ls /app/built"), "/app/built");
     assert_no_task_container_left(&host);
+}
+
+on_both_backends! {
+    fn given_an_image_with_onbuild_triggers_when_predeploy_commits_then_they_are_kept_and_none_runs(backend) {
+        // With neither ENTRYPOINT nor CMD (a build writes both back) and with a CMD (none does).
+        for (shape, cmd) in [("bare", ""), ("cmd", "CMD [\"httpd\", \"-f\"]")] {
+            let host = TestHost::on(&format!("shape-onbuild-{shape}"), backend);
+            // A trigger that would fail where it ran, and one that would leave a mark.
+            let before = build(
+                &host,
+                &busybox_app(&format!(
+                    "ONBUILD COPY missing-from-any-context /x\nONBUILD RUN touch /onbuild-ran\n{cmd}"
+                )),
+                &[],
+            );
+            let on_build = image_config(&before, "OnBuild");
+            assert!(on_build.contains("missing-from-any-context"), "{on_build}");
+            host.host_app_json(&predeploy_json("touch /app/predeploy-marker"));
+
+            host.predeploy().expect_code(0);
+
+            let after = image_id(&host.image());
+            assert_ne!(after, before, "{shape}: the image was not committed");
+            assert_eq!(image_config(&after, "OnBuild"), on_build, "{shape}");
+            for field in ["Entrypoint", "Cmd"] {
+                assert_eq!(image_config(&after, field), image_config(&before, field), "{shape}: {field}");
+            }
+            let ran = docker(&["run", "--rm", "--network=none", "--entrypoint", "/bin/sh", &after, "-c", "ls /onbuild-ran 2>&1 || true"]);
+            assert!(ran.contains("No such file"), "{shape}: a trigger ran: {ran}");
+            assert_no_task_container_left(&host);
+        }
+    }
 }

@@ -186,19 +186,15 @@ impl Cli {
         }
     }
 
-    /// Writes `entrypoint` (none: null) and a null CMD into the committed image `id`, as a new
-    /// image named `into` ([`super::clearing_dockerfile`]); its ID. The classic builder, so that
+    /// Writes the image's ENTRYPOINT (none: null), a null CMD and its ONBUILD triggers into the
+    /// committed image `id`, as a new image named `into` ([`super::clearing_dockerfile`]); its
+    /// ID. The classic builder, so that
     /// a CLI without the buildx plugin still builds; the context is the Dockerfile alone.
-    pub(super) fn clear_cmd(
-        &self,
-        id: &str,
-        entrypoint: Option<&[String]>,
-        into: &str,
-    ) -> Result<String> {
+    pub(super) fn clear_cmd(&self, id: &str, config: &CommitConfig, into: &str) -> Result<String> {
         let context = tempfile::tempdir().context("making the build's context")?;
         std::fs::write(
             context.path().join("Dockerfile"),
-            clearing_dockerfile(id, entrypoint),
+            clearing_dockerfile(id, config.entrypoint.as_deref(), &config.on_build),
         )
         .context("writing the build's context")?;
         let mut command = self.command([
@@ -414,6 +410,8 @@ impl ContainerEngine for Cli {
         config: &CommitConfig,
         name_next: &mut dyn FnMut() -> Result<String>,
     ) -> Result<String> {
+        // `changes` write a null CMD as `[]`; `podman commit` clears it as asked.
+        let needs_clearing = !self.podman && (config.cmd.is_none() || config.clears_both());
         let commit = |into: String| {
             let mut args: Vec<String> = vec!["commit".into()];
             if self.podman {
@@ -425,6 +423,13 @@ impl ContainerEngine for Cli {
             for change in commit_changes(config, self.podman) {
                 args.extend(["--change".into(), change]);
             }
+            // The container's config has no ONBUILD: Docker's commit writes the image's back,
+            // unless a build `FROM` it follows, which would run them (it writes them itself).
+            if !self.podman && !needs_clearing {
+                for trigger in &config.on_build {
+                    args.extend(["--change".into(), format!("ONBUILD {trigger}")]);
+                }
+            }
             args.extend([container.to_string(), into]);
             let id = self.run_call(&args)?;
             if id.is_empty() {
@@ -435,12 +440,9 @@ impl ContainerEngine for Cli {
         // The build starts once the commit has ended, from the commit's ID.
         let begin = |_: &str, into: &str| {
             let into = into.to_string();
-            let entrypoint = config.entrypoint.as_deref();
-            Ok(Box::new(move |id: &str| self.clear_cmd(id, entrypoint, &into)) as FinishClear)
+            Ok(Box::new(move |id: &str| self.clear_cmd(id, config, &into)) as FinishClear)
         };
-        // `changes` write a null CMD as `[]`; `podman commit` clears it as asked.
-        let needs_clearing = config.cmd.is_none() || config.clears_both();
-        let clear: Option<BeginClear> = (!self.podman && needs_clearing).then_some(&begin);
+        let clear: Option<BeginClear> = needs_clearing.then_some(&begin);
         commit_named(container, name_next, commit, clear)
     }
 

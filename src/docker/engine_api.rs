@@ -82,10 +82,10 @@ impl EngineApi {
     fn begin_clear(
         &self,
         from: &str,
-        entrypoint: Option<&[String]>,
+        config: &CommitConfig,
         into: &str,
     ) -> Result<FinishClear<'_>> {
-        let context = clearing_context(from, entrypoint)?;
+        let context = clearing_context(from, config.entrypoint.as_deref(), &config.on_build)?;
         let held = self.engine.post_archive_held(
             &format!("/build?q=1&forcerm=1&t={}", query_value(into)),
             &context,
@@ -132,8 +132,12 @@ impl EngineApi {
 /// The build's context: the Dockerfile that clears the CMD of `from` (keeping `entrypoint`),
 /// alone, as a tar archive
 /// that ends in [`TAR_END`] bytes of zeros.
-fn clearing_context(from: &str, entrypoint: Option<&[String]>) -> Result<Vec<u8>> {
-    let dockerfile = clearing_dockerfile(from, entrypoint);
+fn clearing_context(
+    from: &str,
+    entrypoint: Option<&[String]>,
+    on_build: &[String],
+) -> Result<Vec<u8>> {
+    let dockerfile = clearing_dockerfile(from, entrypoint, on_build);
     let mut context = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_ustar();
     header.set_size(dockerfile.len() as u64);
@@ -312,6 +316,19 @@ impl ContainerEngine for EngineApi {
         name_next: &mut dyn FnMut() -> Result<String>,
     ) -> Result<String> {
         let whole = config.whole();
+        // The whole config keeps a null CMD beside an ENTRYPOINT; with neither, the commit
+        // still fills them from the container's.
+        let needs_clearing = match whole {
+            Some(_) => config.clears_both(),
+            None => config.cmd.is_none() || config.clears_both(),
+        };
+        // The build `FROM` the commit would run the image's ONBUILD triggers: it writes them.
+        let whole = whole.map(|mut whole| {
+            if needs_clearing {
+                whole["OnBuild"] = serde_json::Value::Null;
+            }
+            whole
+        });
         let commit = |into: String| {
             let (repository, tag) = split_reference(&into);
             let mut query = format!(
@@ -334,14 +351,7 @@ impl ContainerEngine for EngineApi {
             id_of(&answer)
                 .ok_or_else(|| anyhow!("the engine's answer to the commit has no image ID"))
         };
-        // The whole config keeps a null CMD beside an ENTRYPOINT; with neither, the commit
-        // still fills them from the container's.
-        let needs_clearing = match whole {
-            Some(_) => config.clears_both(),
-            None => config.cmd.is_none() || config.clears_both(),
-        };
-        let entrypoint = config.entrypoint.as_deref();
-        let begin = |from: &str, into: &str| self.begin_clear(from, entrypoint, into);
+        let begin = |from: &str, into: &str| self.begin_clear(from, config, into);
         let clear: Option<BeginClear> = needs_clearing.then_some(&begin);
         commit_named(container, name_next, commit, clear)
     }
@@ -472,7 +482,8 @@ mod tests {
 
     #[test]
     fn the_clearing_context_ends_in_the_held_zeros_and_the_dockerfile_comes_before() {
-        let context = clearing_context("dokku/shop:deploy-tasks-1700000000000-1-1", None).unwrap();
+        let context =
+            clearing_context("dokku/shop:deploy-tasks-1700000000000-1-1", None, &[]).unwrap();
         let (sent, held) = context.split_at(context.len() - TAR_END);
         assert!(
             held.iter().all(|&byte| byte == 0),

@@ -160,6 +160,9 @@ pub struct CommitConfig {
     pub cmd: Option<Vec<String>>,
     /// Labels added to the image's, in order.
     pub labels: Vec<(String, String)>,
+    /// The image's ONBUILD triggers, which a commit from the CLI drops (the container's config
+    /// has none) and a build `FROM` the commit would run.
+    pub on_build: Vec<String>,
     /// The image's whole `Config` as the engine gave it ([`Image::config`]), which the Engine
     /// API's commit can take back as it is.
     pub base: serde_json::Value,
@@ -216,6 +219,8 @@ pub struct Image {
     pub labels: BTreeMap<String, String>,
     /// `Config.Volumes`: paths whose writes are never committed.
     pub volumes: Vec<String>,
+    /// `Config.OnBuild`: the triggers a build `FROM` the image runs.
+    pub on_build: Vec<String>,
     /// `Config` whole, as the engine gave it (`null` when it gave none).
     pub config: serde_json::Value,
 }
@@ -247,6 +252,7 @@ struct InspectedConfig {
     env: Option<Vec<String>>,
     labels: Option<BTreeMap<String, String>>,
     volumes: Option<BTreeMap<String, serde_json::Value>>,
+    on_build: Option<Vec<String>>,
 }
 
 impl TryFrom<InspectedImage> for Image {
@@ -266,13 +272,16 @@ impl TryFrom<InspectedImage> for Image {
             env: parsed.env.unwrap_or_default(),
             labels: parsed.labels.unwrap_or_default(),
             volumes: parsed.volumes.unwrap_or_default().into_keys().collect(),
+            on_build: parsed.on_build.unwrap_or_default(),
             config: inspected.config,
         })
     }
 }
 
 /// The Dockerfile that writes the committed image `image` (its ID, or the name its commit gives
-/// it) back with `entrypoint` (none: null) and a null CMD, as the image had them.
+/// it) back with `entrypoint` (none: null) and a null CMD, as the image had them, and its ONBUILD
+/// triggers: the image it builds `FROM` has none, so that none runs there (each is written back
+/// as the instruction it was).
 ///
 /// A commit cannot always: it fills an empty CMD, and a null ENTRYPOINT, from the container's
 /// config (`daemon/commit.go`, `merge`), and its `changes` cannot write a null CMD; with neither
@@ -287,11 +296,15 @@ impl TryFrom<InspectedImage> for Image {
 /// is removed, until someone prunes the build cache, its image has no parent, and Debian's CLI
 /// has no buildx to drive it. The step's commit is a second layer registration after the task's
 /// (a process the engine starts for each): what an image without ENTRYPOINT and CMD costs more.
-fn clearing_dockerfile(image: &str, entrypoint: Option<&[String]>) -> String {
-    format!(
+fn clearing_dockerfile(image: &str, entrypoint: Option<&[String]>, on_build: &[String]) -> String {
+    let mut dockerfile = format!(
         "FROM {image}\nENTRYPOINT {}\n",
         json_array(entrypoint.unwrap_or_default())
-    )
+    );
+    for trigger in on_build {
+        dockerfile.push_str(&format!("ONBUILD {trigger}\n"));
+    }
+    dockerfile
 }
 
 /// Starts writing neither ENTRYPOINT nor CMD into the image a commit is about to create under
@@ -381,6 +394,7 @@ mod tests {
                 ("com.dokku.app-name".into(), "shop".into()),
                 ("com.dokku.predeploy-phase".into(), "true".into()),
             ],
+            on_build: Vec::new(),
             base: serde_json::Value::Null,
         }
     }
@@ -473,6 +487,7 @@ mod tests {
             env: vec!["PATH=/bin".into(), "USER=herokuishuser".into()],
             labels: BTreeMap::new(),
             volumes: Vec::new(),
+            on_build: Vec::new(),
             config: serde_json::Value::Null,
         };
         assert_eq!(image.env_value("USER"), Some("herokuishuser"));
