@@ -686,6 +686,15 @@ mod tests {
         assert_eq!(left, None);
     }
 
+    /// The engine at `socket`, a test's own, with a time limit no test reaches.
+    fn test_engine(socket: PathBuf) -> Engine {
+        Engine {
+            socket,
+            trace: false,
+            limit: Duration::from_secs(10),
+        }
+    }
+
     /// An engine on a socket of the test's own that reads a request's head and body as they come:
     /// what it read before the held bytes came, and the whole body.
     fn engine_reading_in_parts(socket: &Path) -> std::thread::JoinHandle<(Vec<u8>, Vec<u8>)> {
@@ -731,11 +740,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("engine.sock");
         let engine_side = engine_reading_in_parts(&socket);
-        let engine = Engine {
-            socket,
-            trace: false,
-            limit: Duration::from_secs(10),
-        };
+        let engine = test_engine(socket);
         let archive: Vec<u8> = (0..2048u32).map(|n| n as u8).collect();
 
         let held = engine.post_archive_held("/build", &archive, 1024).unwrap();
@@ -765,11 +770,7 @@ mod tests {
             .unwrap();
             // Gone before the rest of the request comes.
         });
-        let engine = Engine {
-            socket,
-            trace: false,
-            limit: Duration::from_secs(10),
-        };
+        let engine = test_engine(socket);
 
         let held = engine
             .post_archive_held("/build", &[7; 4096], 1024)
@@ -793,11 +794,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
                 .unwrap();
         });
-        let engine = Engine {
-            socket,
-            trace: false,
-            limit: Duration::from_secs(10),
-        };
+        let engine = test_engine(socket);
 
         let answer = engine.request("GET", "/images/x/json", None);
         engine_side.join().unwrap();

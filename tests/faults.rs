@@ -208,6 +208,29 @@ fn killed_during_the_commit(backend: Backend, name: &str) -> (TestHost, String, 
     (host, before, interposer)
 }
 
+/// The predeploy of an app whose image has neither ENTRYPOINT nor CMD (so that a build writes
+/// both back after the commit), with the engine refusing every `call`: the trigger fails with
+/// one line, and no image, tag move or container is left. Its run, for the error's details.
+fn refused_during_the_commit(backend: Backend, name: &str, call: Call) -> Run {
+    let host = TestHost::on(name, backend);
+    let before = host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    let interposer = Interposer::failing(backend, call);
+
+    let run = Run::from(
+        interposer
+            .trigger(&host, "pre-deploy", &[&host.app])
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(1).one_line_error();
+    assert_eq!(host.committed_images(), Vec::<String>::new());
+    assert_eq!(image_id(&host.image()), before);
+    assert!(host.task_containers().is_empty());
+    run
+}
+
 const PREDEPLOY_WRITES_MARKER: &str =
     r#"{"scripts": {"dokku": {"predeploy": "echo marker > /app/marker"}}}"#;
 
@@ -392,49 +415,16 @@ on_both_backends! {
     }
 
     fn given_a_commit_the_engine_refuses_then_the_deploy_fails_and_nothing_is_left(backend) {
-        let host = TestHost::on("commit-refused", backend);
-        // No ENTRYPOINT and no CMD: on the Engine API path the build that clears the CMD has
-        // begun when the commit is refused, and must be dropped.
-        let before = host.build(&busybox_app(""), &[]);
-        host.host_app_json(PREDEPLOY_WRITES_MARKER);
-        let interposer = Interposer::failing(backend, Call::Commit);
-
-        let run = Run::from(
-            interposer
-                .trigger(&host, "pre-deploy", &[&host.app])
-                .output()
-                .unwrap(),
-        );
-
-        run.expect_code(1)
-            .one_line_error()
+        // On the Engine API path the build that clears the CMD has begun when the commit is
+        // refused, and must be dropped.
+        refused_during_the_commit(backend, "commit-refused", Call::Commit)
             .stderr_has("committing the predeploy container")
             .stderr_has("commit refused by the test");
-        assert_eq!(host.committed_images(), Vec::<String>::new());
-        assert_eq!(image_id(&host.image()), before);
-        assert!(host.task_containers().is_empty());
     }
 
     fn given_a_commit_whose_cmd_cannot_be_cleared_then_the_image_it_committed_is_removed(backend) {
-        let host = TestHost::on("build-fails", backend);
-        // No ENTRYPOINT and no CMD: after the commit, a build writes the empty CMD.
-        let before = host.build(&busybox_app(""), &[]);
-        host.host_app_json(PREDEPLOY_WRITES_MARKER);
-        let interposer = Interposer::failing(backend, Call::Build);
-
-        let run = Run::from(
-            interposer
-                .trigger(&host, "pre-deploy", &[&host.app])
-                .output()
-                .unwrap(),
-        );
-
-        run.expect_code(1)
-            .one_line_error()
+        refused_during_the_commit(backend, "build-fails", Call::Build)
             .stderr_has("clearing the CMD of the image committed from");
-        assert_eq!(host.committed_images(), Vec::<String>::new());
-        assert_eq!(image_id(&host.image()), before);
-        assert!(host.task_containers().is_empty());
     }
 }
 
