@@ -161,12 +161,8 @@ impl Engine {
         body: Option<Payload>,
         patience: Patience,
     ) -> Result<Response> {
-        let (status, mut reader) = self.respond(method, path, body, patience)?;
-        let mut body = Vec::new();
-        reader
-            .read_to_end(&mut body)
-            .context("reading the engine's answer")?;
-        Ok(Response { status, body })
+        let (status, body) = self.respond(method, path, body, patience)?;
+        read_whole(status, body)
     }
 
     fn respond(
@@ -314,20 +310,23 @@ impl HeldPost {
         let patient = self.reader.get_mut();
         patient.started = Instant::now();
         let sent = (&patient.stream).write_all(&self.tail);
-        let (status, mut body) = answer(self.reader).map_err(|error| match sent {
-            Err(sent) => {
-                anyhow!(error).context(format!("sending the rest of the request ({sent})"))
-            }
+        let (status, body) = answer(self.reader).map_err(|error| match sent {
+            Err(sent) => error.context(format!("sending the rest of the request ({sent})")),
             Ok(()) => error,
         })?;
-        let mut bytes = Vec::new();
-        body.read_to_end(&mut bytes)
-            .context("reading the engine's answer")?;
-        Ok(Response {
-            status,
-            body: bytes,
-        })
+        read_whole(status, body)
     }
+}
+
+/// An answer read to its end.
+fn read_whole(status: u16, mut body: Body) -> Result<Response> {
+    let mut bytes = Vec::new();
+    body.read_to_end(&mut bytes)
+        .context("reading the engine's answer")?;
+    Ok(Response {
+        status,
+        body: bytes,
+    })
 }
 
 /// What a request carries.

@@ -68,8 +68,7 @@ impl InFlight {
     /// (an engine that no longer answers after a stop signal), the record stays for the next
     /// run to remove it.
     pub fn guard(&mut self, docker: &Docker, name: &str) -> Result<ContainerGuard> {
-        writeln!(self.file, "{name}")
-            .with_context(|| format!("writing {}", self.path.display()))?;
+        self.note(name)?;
         Ok(ContainerGuard::new(
             docker.clone(),
             name.to_string(),
@@ -81,6 +80,11 @@ impl InFlight {
 impl InFlight {
     /// Notes the name of an image this run is about to commit.
     pub fn note_image(&mut self, name: &str) -> Result<()> {
+        self.note(name)
+    }
+
+    /// Adds a name to the record, a line.
+    fn note(&mut self, name: &str) -> Result<()> {
         writeln!(self.file, "{name}").with_context(|| format!("writing {}", self.path.display()))
     }
 }

@@ -129,9 +129,9 @@ impl EngineApi {
     }
 }
 
-/// The build's context: the Dockerfile that clears the CMD of `from` (keeping `entrypoint`),
-/// alone, as a tar archive
-/// that ends in [`TAR_END`] bytes of zeros.
+/// The build's context: the Dockerfile that clears the CMD of `from` (keeping `entrypoint` and
+/// writing the ONBUILD triggers), alone, as a tar archive that ends in [`TAR_END`] bytes of
+/// zeros.
 fn clearing_context(
     from: &str,
     entrypoint: Option<&[String]>,
@@ -317,11 +317,9 @@ impl ContainerEngine for EngineApi {
     ) -> Result<String> {
         let whole = config.whole();
         // The whole config keeps a null CMD beside an ENTRYPOINT; with neither, the commit
-        // still fills them from the container's.
-        let needs_clearing = match whole {
-            Some(_) => config.clears_both(),
-            None => config.cmd.is_none() || config.clears_both(),
-        };
+        // still fills them from the container's. (An image the engine gave no config for has
+        // neither.)
+        let needs_clearing = config.clears_both();
         // The build `FROM` the commit would run the image's ONBUILD triggers: it writes them.
         let whole = whole.map(|mut whole| {
             if needs_clearing {
