@@ -255,7 +255,7 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
     host.config_set(&[("SECRET", secret.clone())]);
     let env_file = host.lib_root().join(format!("config/{}/ENV", host.app));
     host.host_app_json(&predeploy_json(
-        r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; sleep 3"#,
+        r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; sleep 6"#,
     ));
     host.host_procfile("");
     let started = SystemTime::now() - Duration::from_secs(2);
