@@ -11,7 +11,7 @@ mod support;
 use std::io::{BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -50,18 +50,33 @@ fn podman(args: &[&str]) -> String {
         .to_string()
 }
 
-/// Held by each test for as long as its app lives: the tests take turns on Podman's store.
-/// Podman 4.3's vfs store is not safe for concurrent use across processes in ways the plugin
-/// does not cause: a commit can get a layer that a concurrent `podman rmi` of another test is
-/// deleting ("layer not known"), and `podman image inspect NAME` of an untouched image can fail
-/// with "locating image with ID ...: image not known" while another test's `podman rmi` rewrites
-/// the store. Both are races of the tests' housekeeping beside each other, not of one deploy.
-static STORE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn store_turn() -> std::sync::MutexGuard<'static, ()> {
-    STORE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Held by each test for as long as its app lives: the tests take turns on Podman's store, the
+/// threads of one `cargo test` and two processes of this binary alike (an exclusive lock on a
+/// file beside the store). Podman 4.3's vfs store is not safe for concurrent use across processes
+/// in ways the plugin does not cause: a commit can get a layer that a concurrent `podman rmi` of
+/// another test is deleting ("layer not known"), and `podman image inspect NAME` of an untouched
+/// image can fail with "locating image with ID ...: image not known" while another test's
+/// `podman rmi` rewrites the store. Both are races of the tests' housekeeping beside each other,
+/// not of one deploy.
+fn store_turn() -> std::fs::File {
+    let path = Path::new(PODMAN_DIR).join("store-turn.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|error| panic!("opening {}: {error}", path.display()));
+    // Generous: every test of this binary, one after the other, takes less.
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return file,
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(error) => panic!("no turn on Podman's store ({}): {error}", path.display()),
+        }
+    }
 }
 
 /// An app on a host whose `DOCKER_BIN` is Podman. Dropping it removes the app's containers and
@@ -70,8 +85,8 @@ struct PodmanApp {
     host: TestHost,
     /// Images this app built, by ID (each is the app's own: a label names the app).
     built: Vec<String>,
-    /// This test's turn on Podman's store ([`STORE`]), released after the app's removal.
-    _turn: std::sync::MutexGuard<'static, ()>,
+    /// This test's turn on Podman's store ([`store_turn`]), released after the app's removal.
+    _turn: std::fs::File,
 }
 
 impl PodmanApp {
