@@ -1,9 +1,13 @@
 """Measures the plugin's triggers against the Docker floor. Run through bench/run.sh."""
 
+import http.client
+import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 
 WORK = sys.argv[1]
@@ -31,9 +35,10 @@ def median_seconds(argv):
     return statistics.median(run(argv, stdout=subprocess.DEVNULL)[0] for _ in range(ROUNDS))
 
 
-def paired_predeploy(name, image):
+def paired_predeploy(name, image, exact=False):
     """The no-op predeploy of app `name` (which commits) and its floor on `image`, run alternately
-    so that the machine's noise falls on both alike; the medians of each."""
+    so that the machine's noise falls on both alike; the medians of each, and with `exact` the
+    median of [`exact_engine_once`] run in the same alternation (else None)."""
     trigger = [os.path.join(TRIGGERS, "pre-deploy"), name]
     committed = []
 
@@ -49,13 +54,105 @@ def paired_predeploy(name, image):
 
     run(trigger, stdout=subprocess.DEVNULL)
     floor_once()
-    plugin, floor = [], []
-    for _ in range(ROUNDS):
-        plugin.append(run(trigger, stdout=subprocess.DEVNULL)[0])
-        floor.append(floor_once())
+    if exact:
+        exact_engine_once(image)
+    plugin, floor, engine_only = [], [], []
+    measures = [
+        (plugin, lambda: run(trigger, stdout=subprocess.DEVNULL)[0]),
+        (floor, floor_once),
+    ]
+    if exact:
+        measures.append((engine_only, lambda: exact_engine_once(image)))
+    for round_number in range(ROUNDS):
+        # Each in turn goes first: what one leaves the engine doing (removals) falls on each
+        # of the others alike.
+        shift = round_number % len(measures)
+        for times, measure in measures[shift:] + measures[:shift]:
+            times.append(measure())
     for image in committed:
         subprocess.run([DOCKER, "rmi", image], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return statistics.median(plugin), statistics.median(floor)
+    exact_median = statistics.median(engine_only) if exact else None
+    return statistics.median(plugin), statistics.median(floor), exact_median
+
+
+class EngineConnection(http.client.HTTPConnection):
+    """HTTP over the local engine's socket."""
+
+    def __init__(self):
+        super().__init__("docker")
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect("/var/run/docker.sock")
+
+
+def engine(method, path, body=None):
+    """One Engine API call; the answer's body (JSON decoded when it is)."""
+    connection = EngineConnection()
+    headers = {}
+    if body is not None:
+        body = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    connection.request(method, path, body=body, headers=headers)
+    answer = connection.getresponse()
+    data = answer.read()
+    connection.close()
+    if answer.status >= 300:
+        raise SystemExit(f"{method} {path}: {answer.status} {data!r}")
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
+
+
+def held_build(dockerfile, tag):
+    """A classic build whose context (the Dockerfile alone) is sent but for its two closing tar
+    blocks, as the plugin sends it; returns the socket and the held bytes."""
+    # Written by hand: tarfile pads an archive to 10 KiB, which would end it before the held
+    # bytes.
+    content = dockerfile.encode()
+    info = tarfile.TarInfo("Dockerfile")
+    info.size = len(content)
+    padding = bytes(-len(content) % 512)
+    held = bytes(1024)
+    archive = info.tobuf(format=tarfile.USTAR_FORMAT) + content + padding + held
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect("/var/run/docker.sock")
+    head = (
+        f"POST /build?q=1&forcerm=1&t={tag} HTTP/1.1\r\nHost: docker\r\n"
+        f"Content-Type: application/x-tar\r\nContent-Length: {len(archive)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    sock.sendall(head.encode() + archive[:-1024])
+    return sock, held
+
+
+def exact_engine_once(image):
+    """The engine's own calls for what the plugin makes of a no-op predeploy on an image with
+    neither ENTRYPOINT nor CMD, with nothing of the plugin: the image's config, a container of it,
+    its commit with that config, the build that writes both back null (started before the
+    commit, as the plugin does), the tag and the removals. Returns the seconds they took."""
+    started = time.perf_counter()
+    config = engine("GET", f"/images/{image}/json")["Config"]
+    container = engine("POST", "/containers/create", {"Image": image, "Cmd": ["true"]})["Id"]
+    engine("POST", f"/containers/{container}/start")
+    engine("POST", f"/containers/{container}/wait")
+    build, held = held_build("FROM bench/exact:committed\nENTRYPOINT []\n", "bench/exact:cleared")
+    engine("POST", f"/commit?container={container}&repo=bench/exact&tag=committed", config)
+    build.sendall(held)
+    answer = b""
+    while chunk := build.recv(65536):
+        answer += chunk
+    build.close()
+    if b"sha256:" not in answer:
+        raise SystemExit(f"the exact floor's build failed: {answer!r}")
+    engine("DELETE", f"/containers/{container}?force=1")
+    engine("POST", "/images/bench/exact:cleared/tag?repo=bench/exact&tag=latest")
+    engine("DELETE", "/images/bench/exact:cleared")
+    engine("DELETE", "/images/bench/exact:committed")
+    elapsed = time.perf_counter() - started
+    engine("DELETE", "/images/bench/exact:latest")
+    return elapsed
 
 
 def write(path, content):
@@ -103,8 +200,10 @@ def main():
         ).stdout.strip()
         app("bench-predeploy", procfile="", app_json=no_op, image=with_cmd)
         app("bench-predeploy-no-cmd", procfile="", app_json=no_op)
-        predeploy, commit_floor = paired_predeploy("bench-predeploy", with_cmd)
-        predeploy_no_cmd, commit_floor_no_cmd = paired_predeploy("bench-predeploy-no-cmd", BASE)
+        predeploy, commit_floor, _ = paired_predeploy("bench-predeploy", with_cmd)
+        predeploy_no_cmd, commit_floor_no_cmd, exact_no_cmd = paired_predeploy(
+            "bench-predeploy-no-cmd", BASE, exact=True
+        )
 
         floor = median_seconds([DOCKER, "run", "--rm", BASE, "true"])
         release = median_seconds([os.path.join(TRIGGERS, "post-release"), "bench-release"])
@@ -134,6 +233,7 @@ def main():
         print(f"floor: docker run + docker commit + docker rm of an image with a CMD doing true: {commit_floor * 1000:.0f} ms")
         print(f"no-op predeploy through pre-deploy (committed), that image: {predeploy * 1000:.0f} ms = {predeploy / commit_floor:.2f}x that floor, paired (target <= 1.1x)")
         print(f"  the same on {BASE}, which has neither ENTRYPOINT nor CMD (the CMD-clearing build too): {predeploy_no_cmd * 1000:.0f} ms = {predeploy_no_cmd / commit_floor_no_cmd:.2f}x its floor ({commit_floor_no_cmd * 1000:.0f} ms)")
+        print(f"  the engine's own calls for that image's exact result, nothing of the plugin: {exact_no_cmd * 1000:.0f} ms = {exact_no_cmd / commit_floor_no_cmd:.2f}x that floor; the trigger is {predeploy_no_cmd / exact_no_cmd:.2f}x them")
         print(f"docker image inspect: {inspect * 1000:.0f} ms")
         print(f"post-deploy, no task, host copies of app.json and Procfile: {no_task * 1000:.1f} ms = {no_task / inspect:.2f}x one inspect (target <= 2x)")
         print(f"post-deploy, no task, definitions cached from the image: {no_task_image * 1000:.1f} ms = {no_task_image / inspect:.2f}x one inspect (target <= 2x)")
