@@ -103,12 +103,15 @@ pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
 
 /// Waits for the task's exit status while watching for stop signals, a reader that went away,
 /// and the time limit; stops the container on any of them. A stop signal that arrives while a
-/// timeout's stop runs turns it into an interrupted run, stopped again with the shorter grace.
+/// timeout's stop runs turns it into an interrupted run, stopped again with the shorter grace:
+/// the timeout's stop runs beside the wait, which goes on watching, since the engine answers it
+/// only once the task is down, up to [`TIMEOUT_GRACE`] later.
 ///
 /// Once the container was told to stop, the wait is bounded too: should the engine not report
 /// the end by the stop's grace plus [`REPORT_SLACK`] from the stop's start, `abandon` cuts what the run
 /// still waits on (the CLI child, the attach connection) and the ending is returned as it is;
-/// the caller's guard then removes the container, or leaves it to the next run.
+/// the caller's guard then removes the container, or leaves it to the next run. So it does when
+/// the wait itself fails.
 pub fn supervise(
     docker: &dyn ContainerEngine,
     name: &str,
@@ -116,43 +119,69 @@ pub fn supervise(
     timeout: Option<Duration>,
     abandon: &dyn Fn(),
 ) -> Result<Ending> {
+    supervise_with(docker, name, exit, timeout, abandon, &stop_asked)
+}
+
+/// [`supervise`], asking `stop_asked` for the signal to stop on.
+fn supervise_with(
+    docker: &dyn ContainerEngine,
+    name: &str,
+    exit: mpsc::Receiver<Result<i32>>,
+    timeout: Option<Duration>,
+    abandon: &dyn Fn(),
+    stop_asked: &dyn Fn() -> Option<i32>,
+) -> Result<Ending> {
     let started = Instant::now();
     let mut stopping: Option<Ending> = None;
     let mut give_up_at: Option<Instant> = None;
-    let code = loop {
-        match exit.recv_timeout(POLL) {
-            Ok(code) => break code?,
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => bail!("lost track of the task container {name}"),
-        }
-        match stopping {
-            None | Some(Ending::TimedOut(_)) => {
-                if let Some(signal) = stop_asked() {
-                    give_up_at = Some(Instant::now() + INTERRUPT_GRACE + REPORT_SLACK);
-                    stop(docker, name, INTERRUPT_GRACE);
-                    stopping = Some(Ending::Interrupted(signal));
-                } else if stopping.is_none() {
-                    if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
-                        give_up_at = Some(Instant::now() + TIMEOUT_GRACE + REPORT_SLACK);
-                        stop(docker, name, TIMEOUT_GRACE);
-                        stopping = Some(Ending::TimedOut(limit));
-                    }
+    // The timeout's stop, if any, is joined on the way out: its call gives way at a stop
+    // signal's grace like every call that must finish.
+    thread::scope(|scope| {
+        let code = loop {
+            // Without the wait, nothing ends what the run still waits on (the attach connection,
+            // the CLI child) but the task itself: cut it, and the caller's guard removes the
+            // container.
+            match exit.recv_timeout(POLL) {
+                Ok(Ok(code)) => break code,
+                Ok(Err(error)) => {
+                    abandon();
+                    return Err(error);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    abandon();
+                    bail!("lost track of the task container {name}");
                 }
             }
-            _ => {}
-        }
-        if let (Some(at), Some(ending)) = (give_up_at, stopping) {
-            if Instant::now() >= at {
-                abandon();
-                output::write_line(
-                    Stream::Stderr,
-                    &format!(" !     the engine did not report the end of {name} after its stop: no longer waiting for it\n"),
-                );
-                return Ok(ending);
+            match stopping {
+                None | Some(Ending::TimedOut(_)) => {
+                    if let Some(signal) = stop_asked() {
+                        give_up_at = Some(Instant::now() + INTERRUPT_GRACE + REPORT_SLACK);
+                        stop(docker, name, INTERRUPT_GRACE);
+                        stopping = Some(Ending::Interrupted(signal));
+                    } else if stopping.is_none() {
+                        if let Some(limit) = timeout.filter(|limit| started.elapsed() >= *limit) {
+                            give_up_at = Some(Instant::now() + TIMEOUT_GRACE + REPORT_SLACK);
+                            scope.spawn(|| stop(docker, name, TIMEOUT_GRACE));
+                            stopping = Some(Ending::TimedOut(limit));
+                        }
+                    }
+                }
+                _ => {}
             }
-        }
-    };
-    Ok(stopping.unwrap_or(Ending::Exited(code)))
+            if let (Some(at), Some(ending)) = (give_up_at, stopping) {
+                if Instant::now() >= at {
+                    abandon();
+                    output::write_line(
+                        Stream::Stderr,
+                        &format!(" !     the engine did not report the end of {name} after its stop: no longer waiting for it\n"),
+                    );
+                    return Ok(ending);
+                }
+            }
+        };
+        Ok(stopping.unwrap_or(Ending::Exited(code)))
+    })
 }
 
 /// Passes a docker CLI child's stdout and stderr on, line by line, each from its own thread.
@@ -260,6 +289,132 @@ impl<F: FnMut(&[u8])> LineSplitter<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bounded_read::Found;
+    use crate::docker::{CommitConfig, ContainerSpec, Image, RunningContainer};
+    use std::sync::Mutex;
+
+    /// An engine of which [`supervise`] uses only the stop: each stop is recorded with whether
+    /// another was still running; a stop with the timeout's grace takes `timeout_stop_takes`,
+    /// as Docker answers it once the task is down.
+    #[derive(Debug, Default)]
+    struct StoppingEngine {
+        stops: Mutex<Vec<(Duration, bool)>>,
+        running: AtomicBool,
+        timeout_stop_takes: Duration,
+    }
+
+    impl ContainerEngine for StoppingEngine {
+        fn stop_container(&self, _name: &str, grace: Duration) -> Result<()> {
+            let beside = self.running.swap(true, Ordering::SeqCst);
+            self.stops.lock().unwrap().push((grace, beside));
+            if grace == TIMEOUT_GRACE {
+                thread::sleep(self.timeout_stop_takes);
+            }
+            self.running.store(beside, Ordering::SeqCst);
+            Ok(())
+        }
+        fn image(&self, _: &str) -> Result<Option<Image>> {
+            unreachable!("not used by supervise")
+        }
+        fn image_names(&self, _: &str, _: &str) -> Result<Vec<String>> {
+            unreachable!("not used by supervise")
+        }
+        fn create(&self, _: &ContainerSpec) -> Result<String> {
+            unreachable!("not used by supervise")
+        }
+        fn run(&self, _: &ContainerSpec, _: Option<BeforeStart>) -> Result<Ending> {
+            unreachable!("not used by supervise")
+        }
+        fn read_entry(&self, _: &str, _: &str, _: usize) -> Result<Option<Found>> {
+            unreachable!("not used by supervise")
+        }
+        fn commit(
+            &self,
+            _: &str,
+            _: &CommitConfig,
+            _: &mut dyn FnMut() -> Result<String>,
+        ) -> Result<String> {
+            unreachable!("not used by supervise")
+        }
+        fn tag(&self, _: &str, _: &str) -> Result<()> {
+            unreachable!("not used by supervise")
+        }
+        fn remove_container(&self, _: &str) -> Result<bool> {
+            unreachable!("not used by supervise")
+        }
+        fn remove_image(&self, _: &str) -> Result<bool> {
+            unreachable!("not used by supervise")
+        }
+        fn running_containers(&self, _: &[(&str, &str)]) -> Result<Vec<RunningContainer>> {
+            unreachable!("not used by supervise")
+        }
+        fn exec(&self, _: &str, _: &str, _: Option<Duration>) -> Result<Ending> {
+            unreachable!("not used by supervise")
+        }
+        fn through_cli(&self) -> Docker {
+            unreachable!("not used by supervise")
+        }
+    }
+
+    #[test]
+    fn a_signal_during_a_timeouts_stop_stops_the_task_again_at_once_with_the_shorter_grace() {
+        let engine = StoppingEngine {
+            timeout_stop_takes: Duration::from_millis(1500),
+            ..StoppingEngine::default()
+        };
+        let (exited, exit) = mpsc::channel();
+        let abandoned = AtomicBool::new(false);
+        let signal_at = Instant::now() + Duration::from_millis(200);
+        let ending = thread::scope(|scope| {
+            scope.spawn(|| {
+                // The task goes down once the interrupt's stop came.
+                while !engine
+                    .stops
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|(grace, _)| *grace == INTERRUPT_GRACE)
+                {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                let _ = exited.send(Ok(137));
+            });
+            supervise_with(
+                &engine,
+                "shop.release.1",
+                exit,
+                Some(Duration::ZERO),
+                &|| abandoned.store(true, Ordering::SeqCst),
+                &|| (Instant::now() >= signal_at).then_some(libc::SIGINT),
+            )
+        });
+        assert_eq!(ending.unwrap(), Ending::Interrupted(libc::SIGINT));
+        assert_eq!(
+            *engine.stops.lock().unwrap(),
+            [(TIMEOUT_GRACE, false), (INTERRUPT_GRACE, true)],
+            "the interrupt's stop goes while the timeout's still runs"
+        );
+        assert!(!abandoned.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_failed_wait_cuts_what_the_run_waits_on() {
+        let engine = StoppingEngine::default();
+        let (exited, exit) = mpsc::channel();
+        exited.send(Err(anyhow::anyhow!("the wait broke"))).unwrap();
+        let abandoned = AtomicBool::new(false);
+        let ending = supervise_with(
+            &engine,
+            "shop.release.1",
+            exit,
+            None,
+            &|| abandoned.store(true, Ordering::SeqCst),
+            &|| None,
+        );
+        assert_eq!(format!("{:#}", ending.unwrap_err()), "the wait broke");
+        assert!(abandoned.load(Ordering::SeqCst));
+        assert!(engine.stops.lock().unwrap().is_empty());
+    }
 
     fn lines_of(input: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
