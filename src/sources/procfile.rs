@@ -252,7 +252,7 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
     for (index, raw_line) in text.split('\n').enumerate() {
         let line = index + 1;
         let trimmed = raw_line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
             continue;
         }
         let Some((name, command)) = trimmed.split_once(':') else {
@@ -264,12 +264,28 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
             .at_line(line));
         };
         let name = name.trim();
-        let command = command.trim();
+        let command = without_trailing_comment(command.trim()).trim();
         if !is_valid_name(name) {
             return Err(InputError::new(
                 origin,
                 format!("`{name}` is not a valid process type: use only letters, digits, _ and -"),
                 "rename the process type, like `release: ./migrate.sh`",
+            )
+            .at_line(line));
+        }
+        if name.len() > MAX_NAME {
+            return Err(InputError::new(
+                origin,
+                format!("the process type `{name}` is longer than {MAX_NAME} characters"),
+                "shorten the process type",
+            )
+            .at_line(line));
+        }
+        if command.starts_with('#') || command.starts_with("//") {
+            return Err(InputError::new(
+                origin,
+                format!("the `{name}` process has a comment where its command should be"),
+                format!("write the command after the colon, or start the whole line with # to comment out `{name}`"),
             )
             .at_line(line));
         }
@@ -299,6 +315,28 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
         });
     }
     Ok(procfile)
+}
+
+/// The longest process type name Dokku's procfile-util accepts.
+const MAX_NAME: usize = 63;
+
+/// `command` without a trailing comment, as Dokku's procfile-util cuts one
+/// (`procfile/parse.go`, `ParseProcfile`): from the last whitespace followed by `#` and at least
+/// one more character, else from the last one followed by `//` and at least one more; quotes
+/// are not looked at, so a ` #` inside them starts a comment too.
+fn without_trailing_comment(command: &str) -> &str {
+    let cut_at = |marker: &str| {
+        let bytes = command.as_bytes();
+        (0..bytes.len()).rev().find(|&at| {
+            bytes[at].is_ascii_whitespace()
+                && bytes[at + 1..].starts_with(marker.as_bytes())
+                && bytes.len() > at + 1 + marker.len()
+        })
+    };
+    match cut_at("#").or_else(|| cut_at("//")) {
+        Some(at) => &command[..at],
+        None => command,
+    }
 }
 
 /// Whether `name` matches `^[A-Za-z0-9_-]+$`, the process type names Dokku accepts.
@@ -493,6 +531,62 @@ mod tests {
             commands,
             vec![("release", "echo a: b"), ("worker", "run"), ("clock", "x")]
         );
+    }
+
+    #[test]
+    fn comments_are_what_dokkus_procfile_util_takes_for_comments() {
+        let parsed = procfile(concat!(
+            "// web: old\n",
+            "  // see the docs\n",
+            "release: node migrate.js // db\n",
+            "worker: ./notify \"deploy #42\" --all\n",
+            "clock: run #\n",
+            "cron: a // b #c\n",
+            "other: a #b #c\n",
+        ));
+        let commands: Vec<(&str, &str)> = parsed
+            .entries()
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.command.as_str()))
+            .collect();
+        assert_eq!(
+            commands,
+            vec![
+                ("release", "node migrate.js"),
+                // procfile-util does not look at quotes.
+                ("worker", "./notify \"deploy"),
+                // A `#` with nothing after it is no comment.
+                ("clock", "run #"),
+                ("cron", "a // b"),
+                ("other", "a #b"),
+            ]
+        );
+        assert_eq!(parsed.command("release").unwrap().line, 3);
+    }
+
+    #[test]
+    fn a_comment_in_place_of_a_command_is_refused_as_dokku_refuses_it() {
+        for text in ["web: x\nrelease: # disabled\n", "web: x\nrelease: //off\n"] {
+            let error = parse_error(text);
+            assert_eq!(error.line, Some(2), "{text:?}");
+            assert!(
+                error
+                    .to_string()
+                    .contains("a comment where its command should be"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_process_type_longer_than_dokku_allows_is_refused() {
+        let long = "a".repeat(64);
+        let error = parse_error(&format!("web: x\n{long}: run\n"));
+        assert_eq!(error.line, Some(2));
+        assert!(error.to_string().contains("longer than 63"), "{error}");
+        assert!(procfile(&format!("{}: run\n", "a".repeat(63)))
+            .command(&"a".repeat(63))
+            .is_some());
     }
 
     #[test]
