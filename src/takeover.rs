@@ -37,19 +37,21 @@ fn original(host: &Host, app: &App, file: DokkuFile, suffix: &str) -> PathBuf {
 
 /// The file the plugin reads `file`'s tasks from for `app`: the kept original where the plugin
 /// took the file over, else what Dokku's own plugins read ([`DokkuFile::in_effect`]).
+///
+/// The kept original counts even where Dokku's file is gone: a Procfile whose only process is
+/// `release` is taken over by removing it ([`take_over_file`]).
 pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathBuf> {
-    let in_effect = file.in_effect(host, app)?;
-    let kept = match &host.dokku_pid {
-        Some(pid) if in_effect == file.deploy_copy(host, app, pid) => {
-            original(host, app, file, &format!(".{pid}"))
-        }
-        _ => original(host, app, file, ""),
+    let extracted_by_this_deploy = host.dokku_pid.as_deref().filter(|pid| {
+        file.deploy_copy(host, app, pid).exists() || file.missing_marker(host, app, pid).exists()
+    });
+    let kept = match extracted_by_this_deploy {
+        Some(pid) => original(host, app, file, &format!(".{pid}")),
+        None => original(host, app, file, ""),
     };
-    Some(if is_regular_file(&kept) {
-        kept
-    } else {
-        in_effect
-    })
+    if is_regular_file(&kept) {
+        return Some(kept);
+    }
+    file.in_effect(host, app)
 }
 
 /// `post-extract`: the running deploy's copies, which Dokku's `core-post-extract` just wrote,
@@ -69,7 +71,7 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         let kept = original(host, app, file, &format!(".{pid}"));
         if missing.exists() {
             write_new(host, &suffixed(&kept, ".missing"), b"")?;
-        } else if take_over_file(host, file, &copy, &kept, true)? {
+        } else if take_over_file(host, file, &copy, Some(&missing), &kept, true)? {
             taken.push(file.name);
         }
     }
@@ -109,6 +111,7 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
             host,
             file,
             &persisted,
+            None,
             &original(host, app, file, ""),
             false,
         )? {
@@ -143,9 +146,20 @@ pub fn hand_back(host: &Host, app: &App) -> Result<bool> {
                 continue;
             }
             let target = suffixed(&persisted, suffix);
+            let marker = suffixed(&target, ".missing");
             if is_regular_file(&target) {
                 let bytes = read_bounded(&entry.path())?;
                 replace_file(&target, &bytes)?;
+                restored = true;
+            } else if file == dokku::PROCFILE
+                && target.symlink_metadata().is_err()
+                && (suffix.is_empty() || marker.exists())
+            {
+                // Removed by the takeover (a Procfile with only `release`): had Dokku removed
+                // it, the original would be gone too, or be a `.missing` one.
+                let bytes = read_bounded(&entry.path())?;
+                create_dokku_file(&target, &bytes)?;
+                remove_if_present(&marker)?;
                 restored = true;
             }
         }
@@ -177,10 +191,17 @@ pub fn copy_originals(host: &Host, from: &App, to: &App) -> Result<()> {
 /// Keeps `dokku_path` as `kept` and rewrites it without its tasks, when it has any; a file
 /// without tasks is kept too when `keep_always` (a deploy's copy, which replaces the app's
 /// original). A file that Dokku's own parser would refuse is left alone for Dokku to report.
+///
+/// A Procfile whose only process is `release` has nothing left without it, and Dokku refuses an
+/// empty Procfile in every deploy: it is removed instead, as if the push had none, which is what
+/// Dokku makes of it once its `release` is not Dokku's to run. A deploy's copy is then marked
+/// missing (`missing_marker`), as Dokku's extraction marks a push without one, first, so that
+/// Dokku never reads an empty one.
 fn take_over_file(
     host: &Host,
     file: DokkuFile,
     dokku_path: &Path,
+    missing_marker: Option<&Path>,
     kept: &Path,
     keep_always: bool,
 ) -> Result<bool> {
@@ -194,6 +215,14 @@ fn take_over_file(
         write_new(host, kept, &bytes)?;
     }
     match stripped {
+        Some(stripped) if file == dokku::PROCFILE && !procfile::has_entries(&stripped, &origin) => {
+            if let Some(marker) = missing_marker {
+                host.ownership().write(marker, b"")?;
+            }
+            fs::remove_file(dokku_path)
+                .with_context(|| format!("removing {}", dokku_path.display()))?;
+            Ok(true)
+        }
         Some(stripped) => {
             replace_file(dokku_path, &stripped)?;
             Ok(true)
@@ -268,17 +297,48 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     staged
         .write_all(bytes)
         .with_context(|| format!("writing {}", staged.path().display()))?;
-    fs::set_permissions(
-        staged.path(),
-        fs::Permissions::from_mode(meta.mode() & 0o7777),
-    )?;
-    // Only root may give a file away; any other user already owns what it creates.
-    if is_root() {
-        std::os::unix::fs::chown(staged.path(), Some(meta.uid()), Some(meta.gid()))?;
-    }
+    set_mode_and_owner(&staged, meta.mode(), meta.uid(), meta.gid())?;
     staged
         .persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a Dokku file the takeover removed back at once (a new file renamed into place), as
+/// Dokku's extraction leaves its files: mode 0644, owned as their directory is.
+fn create_dokku_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let meta = fs::symlink_metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut staged = tempfile::Builder::new()
+        .prefix(".deploy-tasks.")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    staged
+        .write_all(bytes)
+        .with_context(|| format!("writing {}", staged.path().display()))?;
+    set_mode_and_owner(&staged, 0o644, meta.uid(), meta.gid())?;
+    staged
+        .persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Sets a staged file's mode and owner through its open descriptor, never through its name,
+/// which whoever may write the directory could have pointed elsewhere meanwhile.
+fn set_mode_and_owner(
+    staged: &tempfile::NamedTempFile,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let file = staged.as_file();
+    file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+        .with_context(|| format!("setting the mode of {}", staged.path().display()))?;
+    // Only root may give a file away; any other user already owns what it creates.
+    if is_root() {
+        std::os::unix::fs::fchown(file, Some(uid), Some(gid))
+            .with_context(|| format!("giving {} away", staged.path().display()))?;
+    }
     Ok(())
 }
 
@@ -383,6 +443,55 @@ mod tests {
         assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
         let ours = task_definitions(&later, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn a_procfile_with_only_release_is_taken_over_as_none_and_handed_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), Some("4242"));
+        let app = App::new("shop").unwrap();
+        let copy = dokku::PROCFILE.deploy_copy(&host, &app, "4242");
+        let marker = dokku::PROCFILE.missing_marker(&host, &app, "4242");
+        write(&copy, "# migrations\nrelease: ./migrate\n");
+
+        assert_eq!(take_over_deploy(&host, &app).unwrap(), ["Procfile"]);
+
+        // Dokku reads no Procfile (an empty one would fail its deploy), and none is left half.
+        assert!(marker.exists() && !copy.exists());
+        assert_eq!(dokku::PROCFILE.in_effect(&host, &app), None);
+        let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), "# migrations\nrelease: ./migrate\n");
+
+        // Dokku's core-post-deploy for a marked file: the marker and the persisted file go.
+        fs::remove_file(&marker).unwrap();
+        settle_deploy(&host, &app).unwrap();
+
+        let later = host_in(dir.path(), None);
+        assert!(dokku_tasks(&later, &app).is_empty());
+        let ours = task_definitions(&later, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), "# migrations\nrelease: ./migrate\n");
+        assert!(hand_back(&later, &app).unwrap());
+        let persisted = dokku::PROCFILE.persisted(&later, &app);
+        assert_eq!(read(&persisted), "# migrations\nrelease: ./migrate\n");
+        assert_eq!(fs::metadata(&persisted).unwrap().mode() & 0o777, 0o644);
+    }
+
+    #[test]
+    fn a_persisted_procfile_with_only_release_is_removed_and_comes_back_with_the_hand_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::PROCFILE.persisted(&host, &app);
+        write(&persisted, "release: ./migrate\n");
+
+        assert_eq!(take_over_app(&host, &app).unwrap(), ["Procfile"]);
+        assert!(!persisted.exists());
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+        let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), "release: ./migrate\n");
+
+        assert!(hand_back(&host, &app).unwrap());
+        assert_eq!(read(&persisted), "release: ./migrate\n");
     }
 
     #[test]

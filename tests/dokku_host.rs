@@ -183,6 +183,37 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
 }
 
 #[test]
+fn given_a_procfile_with_only_a_release_when_dokku_deploys_it_twice_then_each_deploy_runs_it_once_and_dokku_is_left_no_empty_procfile(
+) {
+    let host = TestHost::new("dokku-release-only");
+    let dockerfile = format!("{DOCKERFILE}CMD [\"sleep\", \"600\"]\n");
+    let app = source(&[
+        ("Dockerfile", &dockerfile),
+        ("Procfile", "# migrations\nrelease: echo TASK release\n"),
+    ]);
+
+    for deploy in ["first", "second"] {
+        let run = push(&host, &app);
+
+        // Dokku's ps plugin lists the Procfile's processes in every deploy and fails on a
+        // Procfile without any: the one taken over is none to it, as a push without one.
+        run.expect_code(0);
+        assert_eq!(tasks(&run), ["release"], "{deploy} deploy: {run:#?}");
+    }
+    let procfile = host
+        .lib_root()
+        .join("data/ps")
+        .join(&host.app)
+        .join("Procfile");
+    assert!(!procfile.exists(), "Dokku keeps no Procfile for the app");
+    let web = format!("{}.web.1", host.app);
+    assert_eq!(
+        docker(&["inspect", "--format", "{{.State.Running}}", &web]),
+        "true"
+    );
+}
+
+#[test]
 fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_the_plugin_follows_and_the_old_container_serves(
 ) {
     let host = TestHost::new("dokku-change");

@@ -363,6 +363,12 @@ pub fn without_release(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, In
     Ok(Some(kept.concat()))
 }
 
+/// Whether a Procfile has a process left: Dokku's `procfile-util list` refuses one without any
+/// ("no entries found in Procfile"), and with it every deploy (`ps`'s `post-release-builder`).
+pub fn has_entries(bytes: &[u8], origin: &str) -> bool {
+    parse(bytes, origin).is_ok_and(|procfile| !procfile.entries.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
