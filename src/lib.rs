@@ -11,6 +11,7 @@ pub mod app;
 pub mod app_config;
 pub mod bounded_read;
 pub mod child;
+pub mod command_words;
 pub mod commit;
 pub mod container;
 pub mod deploy;

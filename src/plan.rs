@@ -6,7 +6,8 @@
 //!   `/cnb/lifecycle/launcher`, which sets up the buildpacks' environment;
 //! - herokuish images (`USER=herokuishuser`, or the app's `DOKKU_APP_USER`): `HOME=/app`, in
 //!   `/app`, after sourcing `/app/.profile.d/*`;
-//! - images with a tini ENTRYPOINT: tini runs the shell form, so it still reaps and forwards;
+//! - images whose ENTRYPOINT is tini and `--` alone: tini runs the shell form, so it still reaps
+//!   and forwards;
 //! - images with another ENTRYPOINT: the command's words are the entrypoint's arguments;
 //! - other images: the command runs through the shell.
 //!
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use crate::app::{App, ImageTag};
 use crate::app_config::AppConfig;
+use crate::command_words;
 use crate::docker::{ContainerSpec, Image, Mount};
 use crate::input_error::InputError;
 use crate::phase::Phase;
@@ -32,7 +34,7 @@ use crate::sources::{Command, Task};
 /// leave nothing in a committed layer.
 pub const HELPER_IN_CONTAINER: &str = "/dev/deploy-tasks-helper";
 
-/// The executables that get the shell form even though they are an ENTRYPOINT, as in Dokku.
+/// The executables whose `[TINI, "--"]` ENTRYPOINT gets the shell form, as in Dokku.
 const TINI: [&str; 4] = ["/tini", "/bin/tini", "/usr/bin/tini", "/usr/local/bin/tini"];
 
 /// The label Cloud Native Buildpacks put on the images they build.
@@ -181,7 +183,7 @@ fn helper_arguments(
             // secrets.
             let command = shell_command.unwrap_or_else(|| task.command.clone());
             let expanded = matches!(task.run, Command::Expanded { .. });
-            let words = shell_words::split(&command).map_err(|error| {
+            let words = command_words::split(command.trim()).map_err(|error| {
                 InputError::new(
                     format!("{} in {}", task.key, task.source.name()),
                     format!(
@@ -225,13 +227,15 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
         };
     }
     match &image.entrypoint {
-        Some(entrypoint) if TINI.contains(&entrypoint[0].as_str()) => {
-            let mut wrap = entrypoint.clone();
-            if !wrap.iter().any(|word| word == "--") {
-                wrap.push("--".into());
-            }
+        // Exactly `[TINI, "--"]`, as Dokku matches it (`nonSkippableEntrypoints`): tini with
+        // more words, or without `--`, is an ENTRYPOINT like any other.
+        Some(entrypoint)
+            if entrypoint.len() == 2
+                && TINI.contains(&entrypoint[0].as_str())
+                && entrypoint[1] == "--" =>
+        {
             Launch::Shell {
-                wrap,
+                wrap: entrypoint.clone(),
                 heroku_profile: false,
             }
         }
@@ -511,13 +515,53 @@ mod tests {
 
     #[test]
     fn tini_entrypoints_get_the_shell_form() {
-        let image = image(Some(&["/tini"]));
-        let plan = plan(&image, Phase::Release, "echo hi", &AppConfig::default()).unwrap();
+        for tini in TINI {
+            let image = image(Some(&[tini, "--"]));
+            let plan = plan(&image, Phase::Release, "echo hi", &AppConfig::default()).unwrap();
+            assert_eq!(
+                tail(&plan, "--wrap"),
+                ["--wrap", tini, "--wrap", "--", "--run-shell"]
+            );
+            assert_eq!(stdin(&plan).0, ["echo hi"]);
+        }
+    }
+
+    #[test]
+    fn tini_with_other_words_is_an_entrypoint_like_any_other_as_in_dokku() {
+        for entrypoint in [&["/tini"][..], &["/tini", "--", "/docker-entrypoint.sh"]] {
+            let image = image(Some(entrypoint));
+            let plan = plan(
+                &image,
+                Phase::Release,
+                "rake db:migrate",
+                &AppConfig::default(),
+            )
+            .unwrap();
+            assert!(
+                plan.cmd.contains(&"--run-exec".to_string()),
+                "{:?}",
+                plan.cmd
+            );
+            let mut expected: Vec<&str> = entrypoint.to_vec();
+            expected.extend(["rake", "db:migrate"]);
+            assert_eq!(stdin(&plan).0, expected);
+        }
+    }
+
+    #[test]
+    fn an_entrypoints_words_are_split_as_dokku_splits_them_with_no_comments() {
+        let image = image(Some(&["/usr/bin/notify"]));
+        let plan = plan(
+            &image,
+            Phase::Postdeploy,
+            "  --room #deploys 'a b'  ",
+            &AppConfig::default(),
+        )
+        .unwrap();
         assert_eq!(
-            tail(&plan, "--wrap"),
-            ["--wrap", "/tini", "--wrap", "--", "--run-shell"]
+            stdin(&plan).0,
+            ["/usr/bin/notify", "--room", "#deploys", "a b"]
         );
-        assert_eq!(stdin(&plan).0, ["echo hi"]);
     }
 
     #[test]
