@@ -318,11 +318,22 @@ impl HeldPost {
     }
 }
 
-/// An answer read to its end.
-fn read_whole(status: u16, mut body: Body) -> Result<Response> {
+/// The most of an answer read whole (an inspection, a listing, a quiet build's messages), far
+/// above what any of them is on a busy host.
+const MAX_ANSWER: u64 = 64 * 1024 * 1024;
+
+/// An answer read to its end, refused past [`MAX_ANSWER`].
+fn read_whole(status: u16, body: Body) -> Result<Response> {
     let mut bytes = Vec::new();
-    body.read_to_end(&mut bytes)
+    body.take(MAX_ANSWER + 1)
+        .read_to_end(&mut bytes)
         .context("reading the engine's answer")?;
+    if bytes.len() as u64 > MAX_ANSWER {
+        bail!(
+            "the engine's answer is over {} MiB: that is no answer of a Docker engine",
+            MAX_ANSWER / (1024 * 1024)
+        );
+    }
     Ok(Response {
         status,
         body: bytes,
@@ -359,37 +370,46 @@ pub struct Patient {
     call: String,
 }
 
+impl Patient {
+    /// Why the call must end now, if it must: a stop signal, or its time limit. Asked before
+    /// every read, not only when the engine goes quiet: an engine that trickles bytes must not
+    /// keep a call alive either.
+    fn must_end(&self) -> Option<std::io::Error> {
+        let (limit, signal) = match self.patience {
+            Patience::Limited(limit) => (limit, interrupt::pending()),
+            Patience::Finishing(limit) => (limit, interrupt::grace_over()),
+            Patience::Unbounded => return None,
+        };
+        // `Other`, not `Interrupted`: std's readers retry an interrupted read.
+        if let Some(signal) = signal {
+            return Some(std::io::Error::other(format!(
+                "stopped by {} while the engine answered `{}`",
+                interrupt::signal_name(signal),
+                self.call
+            )));
+        }
+        (self.started.elapsed() > limit).then(|| {
+            std::io::Error::other(format!(
+                "the Docker engine did not answer `{}` within {}s: check that it runs (docker info), or raise engine-timeout",
+                self.call,
+                limit.as_secs()
+            ))
+        })
+    }
+}
+
 impl Read for Patient {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
+            if let Some(error) = self.must_end() {
+                return Err(error);
+            }
             match self.stream.read(buf) {
                 Err(error)
                     if matches!(
                         error.kind(),
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    let (limit, signal) = match self.patience {
-                        Patience::Limited(limit) => (limit, interrupt::pending()),
-                        Patience::Finishing(limit) => (limit, interrupt::grace_over()),
-                        Patience::Unbounded => continue,
-                    };
-                    // `Other`, not `Interrupted`: std's readers retry an interrupted read.
-                    if let Some(signal) = signal {
-                        return Err(std::io::Error::other(format!(
-                            "stopped by {} while the engine answered `{}`",
-                            interrupt::signal_name(signal),
-                            self.call
-                        )));
-                    }
-                    if self.started.elapsed() > limit {
-                        return Err(std::io::Error::other(format!(
-                            "the Docker engine did not answer `{}` within {}s: check that it runs (docker info), or raise engine-timeout",
-                            self.call,
-                            limit.as_secs()
-                        )));
-                    }
-                }
+                    ) => {}
                 other => return other,
             }
         }
@@ -453,26 +473,40 @@ fn cli_config_names_a_context() -> bool {
         .is_some_and(|context| !context.is_empty() && context != "default")
 }
 
+/// The longest status or header line read, and the most header lines: Docker's are far
+/// shorter and fewer.
+const MAX_HEAD_LINE: u64 = 64 * 1024;
+const MAX_HEADERS: usize = 256;
+
+/// One line of an answer's head, refused past [`MAX_HEAD_LINE`].
+fn read_head_line(reader: &mut impl BufRead, line: &mut String) -> Result<usize> {
+    line.clear();
+    let read = reader
+        .take(MAX_HEAD_LINE)
+        .read_line(line)
+        .context("reading the engine's answer")?;
+    if read as u64 == MAX_HEAD_LINE && !line.ends_with('\n') {
+        bail!("the engine's answer has a header line over {MAX_HEAD_LINE} bytes: that is no answer of a Docker engine");
+    }
+    Ok(read)
+}
+
 /// Reads the status line and headers (names lowercased).
 fn read_head(reader: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>)> {
     let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .context("reading the engine's answer")?;
+    read_head_line(reader, &mut line)?;
     let status = line
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| anyhow!("the engine answered `{}`, not HTTP", line.trim()))?;
     let mut headers = Vec::new();
-    loop {
-        line.clear();
-        if reader
-            .read_line(&mut line)
-            .context("reading the engine's answer")?
-            == 0
-        {
+    for count in 0.. {
+        if read_head_line(reader, &mut line)? == 0 {
             break;
+        }
+        if count == MAX_HEADERS {
+            bail!("the engine's answer has over {MAX_HEADERS} header lines: that is no answer of a Docker engine");
         }
         let header = line.trim_end();
         if header.is_empty() {
@@ -778,6 +812,97 @@ mod tests {
         let answer = held.finish().unwrap();
 
         assert_eq!((answer.status, answer.message()), (500, "no".to_string()));
+    }
+
+    /// An engine on a socket of the test's own that answers the first request with `head`,
+    /// then writes `piece` every `every`, `times` times, for as long as the client reads.
+    fn engine_writing(
+        socket: &Path,
+        head: &'static [u8],
+        piece: &'static [u8],
+        every: Duration,
+        times: usize,
+    ) -> std::thread::JoinHandle<()> {
+        let listener = std::os::unix::net::UnixListener::bind(socket).unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            stream.write_all(head).unwrap();
+            for _ in 0..times {
+                if stream.write_all(piece).is_err() {
+                    return;
+                }
+                std::thread::sleep(every);
+            }
+        })
+    }
+
+    #[test]
+    fn an_engine_that_trickles_its_answer_is_cut_at_the_time_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        // Without the limit, the answer would end after some 30 s, and the call succeed.
+        let engine_side = engine_writing(
+            &socket,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"1\r\na\r\n",
+            Duration::from_millis(50),
+            600,
+        );
+        let engine = Engine {
+            limit: Duration::from_secs(1),
+            ..test_engine(socket)
+        };
+
+        let answer = engine.request("GET", "/images/x/json", None);
+
+        let error = format!("{:#}", answer.unwrap_err());
+        assert!(
+            error.contains("did not answer `GET /images/x/json` within 1s"),
+            "{error}"
+        );
+        engine_side.join().unwrap();
+    }
+
+    #[test]
+    fn an_endless_header_line_is_refused_not_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let engine_side = engine_writing(
+            &socket,
+            b"HTTP/1.1 200 OK\r\nX-Endless: ",
+            &[b'a'; 64 * 1024],
+            Duration::ZERO,
+            16,
+        );
+        let engine = test_engine(socket);
+
+        let answer = engine.request("GET", "/images/x/json", None);
+
+        let error = format!("{:#}", answer.unwrap_err());
+        assert!(error.contains("a header line over 65536 bytes"), "{error}");
+        engine_side.join().unwrap();
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("engine.sock");
+        let engine_side = engine_writing(
+            &socket,
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            &[b'x'; 1024 * 1024],
+            Duration::ZERO,
+            65,
+        );
+        let engine = test_engine(socket);
+
+        let answer = engine.request("GET", "/images/json", None);
+
+        let error = format!("{:#}", answer.unwrap_err());
+        assert!(error.contains("over 64 MiB"), "{error}");
+        engine_side.join().unwrap();
     }
 
     #[test]
