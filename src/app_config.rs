@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::app::App;
+use crate::bounded_read;
 use crate::dokku;
 use crate::env_file::{self, EnvFile};
 use crate::host::Host;
@@ -46,9 +47,21 @@ pub fn load(host: &Host, app: &App) -> Result<AppConfig> {
     })
 }
 
+/// The largest config file read: far more than any app's config.
+const MAX_ENV_FILE: usize = 16 * 1024 * 1024;
+
 fn read_env_file(path: &Path) -> Result<EnvFile> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).with_context(|| format!("reading the app config {origin}"))?;
+    // Bounded, never through a link, never blocked by a FIFO ([`bounded_read::host_file`]).
+    let bytes = bounded_read::host_file(path, MAX_ENV_FILE)
+        .with_context(|| format!("reading the app config {origin}"))?
+        .with_context(|| format!("the app config {origin} is gone: deploy again"))?;
+    if bytes.len() > MAX_ENV_FILE {
+        anyhow::bail!(
+            "the app config {origin} is over {} MiB: keep large values out of the config",
+            MAX_ENV_FILE / (1024 * 1024)
+        );
+    }
     let text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::app::{App, ImageTag};
 use crate::app_config::{self, AppConfig};
+use crate::bounded_read;
 use crate::container::{BeforeStart, Ending};
 use crate::discover::{self, ImageLookup, Search};
 use crate::docker::{self, Docker, Image};
@@ -653,8 +654,7 @@ fn docker_options_for(
         filtered.warnings.extend(warnings);
     } else {
         if let Some(path) = dokku::docker_options_file(host, app) {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = read_docker_options(&path)?;
             let options = docker_options::parse_lines(&text, &path.display().to_string())?;
             filtered = docker_options::filter(&options, phase);
         }
@@ -666,6 +666,21 @@ fn docker_options_for(
         filtered.warnings.extend(dokku.warnings);
     }
     Ok(filtered)
+}
+
+/// The app's docker options file, read as every host file is ([`bounded_read::host_file`]):
+/// bounded, never through a link, never blocked by a FIFO.
+fn read_docker_options(path: &std::path::Path) -> Result<String> {
+    const MAX_OPTIONS: usize = 1024 * 1024;
+    let bytes = bounded_read::host_file(path, MAX_OPTIONS)?
+        .with_context(|| format!("{} is gone: deploy again", path.display()))?;
+    if bytes.len() > MAX_OPTIONS {
+        anyhow::bail!(
+            "{} is over 1 MiB: remove the options no deploy needs",
+            path.display()
+        );
+    }
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
 /// What Dokku's plugins give a deploy's containers, asked as its app-json asks for a task

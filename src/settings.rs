@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::app::App;
+use crate::bounded_read;
 use crate::dokku;
 use crate::host::Host;
 use crate::input_error::InputError;
+use crate::output::{self, Stream};
 use crate::phase::Phase;
 
 /// The time limit of a task when no setting names one: 20 minutes.
@@ -152,10 +154,34 @@ impl Settings {
     }
 }
 
+/// The longest property value read; Dokku's and this plugin's are a word or a path.
+const MAX_PROPERTY: usize = 64 * 1024;
+
 /// Reads a Dokku property file: its content without one trailing newline (Dokku writes none,
-/// an admin's editor may add one). A missing or empty file is unset.
+/// an admin's editor may add one). A missing or empty file is unset. Read as every file of the
+/// host is ([`bounded_read::host_file`]): one that is a link, a FIFO or anything but a regular
+/// file, or longer than a value can be, or not UTF-8, is unset too, with a warning that says so.
 pub fn read_property(path: &Path) -> Option<String> {
-    let value = std::fs::read_to_string(path).ok()?;
+    let refused = |why: String| {
+        output::write_line(
+            Stream::Stderr,
+            &format!(" !     {why}; it is read as unset\n"),
+        );
+        None
+    };
+    let bytes = match bounded_read::host_file(path, MAX_PROPERTY) {
+        Ok(bytes) => bytes?,
+        Err(error) => return refused(format!("{error:#}")),
+    };
+    if bytes.len() > MAX_PROPERTY {
+        return refused(format!(
+            "{} is over {MAX_PROPERTY} bytes, longer than any setting",
+            path.display()
+        ));
+    }
+    let Ok(value) = String::from_utf8(bytes) else {
+        return refused(format!("{} is not UTF-8", path.display()));
+    };
     let value = value.strip_suffix('\n').unwrap_or(&value);
     let value = value.strip_suffix('\r').unwrap_or(value);
     (!value.is_empty()).then(|| value.to_string())
@@ -630,6 +656,24 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         assert_eq!(read_property(&path), None);
         assert_eq!(read_property(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn a_property_that_is_a_link_a_fifo_or_too_long_is_read_as_unset_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "root:$y$hash").unwrap();
+        let link = dir.path().join("core-tasks");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        assert_eq!(read_property(&link), None);
+        let fifo = dir.path().join("timeout");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo has no other precondition.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert_eq!(read_property(&fifo), None);
+        let long = dir.path().join("shell");
+        std::fs::write(&long, "x".repeat(MAX_PROPERTY + 1)).unwrap();
+        assert_eq!(read_property(&long), None);
     }
 
     #[test]
