@@ -364,14 +364,17 @@ fn ran_in_this_deploy(host: &Host, app: &App, key: &str) -> Result<bool> {
     let Some(pid) = &host.dokku_pid else {
         return Ok(false);
     };
+    let deploy = deploy_identity(pid);
     let record = host.data_dir(app).join("this-deploy");
-    let text = match std::fs::symlink_metadata(&record) {
-        Ok(meta) if meta.is_file() => std::fs::read_to_string(&record).unwrap_or_default(),
-        _ => String::new(),
-    };
+    // The record is the plugin's own: bounded, never through a link. Unreadable, it is none.
+    let text = bounded_read::host_file(&record, 64 * 1024)
+        .ok()
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let mut lines: Vec<&str> = text.lines().collect();
-    if lines.first() != Some(&pid.as_str()) {
-        lines = vec![pid.as_str()];
+    if lines.first() != Some(&deploy.as_str()) {
+        lines = vec![deploy.as_str()];
     }
     if lines[1..].contains(&key) {
         return Ok(true);
@@ -381,6 +384,28 @@ fn ran_in_this_deploy(host: &Host, app: &App, key: &str) -> Result<bool> {
     let _ = std::fs::remove_file(&record);
     host.ownership().write(&record, lines.join("\n") + "\n")?;
     Ok(false)
+}
+
+/// The running Dokku deploy, told apart from an earlier one that had the same `DOKKU_PID` (PIDs
+/// come round again, and the boot's `ps:restore` may get the same one each boot): the PID and
+/// that process's start time, when it runs here.
+fn deploy_identity(pid: &str) -> String {
+    match process_start_time(pid) {
+        Some(started) => format!("{pid} started {started}"),
+        None => pid.to_string(),
+    }
+}
+
+/// A process's start time, in clock ticks since boot (`/proc/PID/stat`, field 22).
+fn process_start_time(pid: &str) -> Option<String> {
+    if pid.is_empty() || !pid.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let stat = bounded_read::host_file(Path::new(&format!("/proc/{pid}/stat")), 4096).ok()??;
+    let stat = String::from_utf8_lossy(&stat);
+    // The command's name, in parentheses, may hold anything: fields count after its end.
+    let (_, fields) = stat.rsplit_once(')')?;
+    fields.split_whitespace().nth(19).map(str::to_string)
 }
 
 /// The tag of the image Dokku names (`dokku/APP:TAG`); another repository is refused, as the
@@ -512,6 +537,30 @@ mod tests {
         assert!(!ran_in_this_deploy(&second, &app, "predeploy Excluded").unwrap());
         assert!(!ran_in_this_deploy(&host(None), &app, "predeploy Excluded").unwrap());
         assert!(!ran_in_this_deploy(&host(None), &app, "predeploy Excluded").unwrap());
+    }
+
+    #[test]
+    fn a_later_deploy_with_the_same_pid_is_another_deploy() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = std::process::id().to_string();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            dokku_pid: Some(pid.clone()),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        assert!(deploy_identity(&pid).starts_with(&format!("{pid} started ")));
+        // What a deploy that had this PID before, in another process, left.
+        host.data_dir(&app).create().unwrap();
+        std::fs::write(
+            host.data_dir(&app).join("this-deploy"),
+            format!("{pid} started 1\npredeploy Excluded\n"),
+        )
+        .unwrap();
+
+        assert!(!ran_in_this_deploy(&host, &app, "predeploy Excluded").unwrap());
+        assert!(ran_in_this_deploy(&host, &app, "predeploy Excluded").unwrap());
+        assert_eq!(deploy_identity("4294967294"), "4294967294");
     }
 
     #[test]
