@@ -21,6 +21,8 @@ use crate::phase::Phase;
 pub const FILE_NAME: &str = "history.jsonl";
 /// The previous history file, replaced on each rotation.
 pub const ROTATED_FILE_NAME: &str = "history.jsonl.1";
+/// The lock writers take turns under.
+const LOCK_FILE_NAME: &str = "history.lock";
 /// The size past which the history file is rotated instead of grown.
 pub const MAX_BYTES: u64 = 1024 * 1024;
 
@@ -128,10 +130,12 @@ impl HistoryEntry {
 /// data directory's [`crate::ownership::Ownership`]. When the line would take the file past
 /// [`MAX_BYTES`], the file first becomes `history.jsonl.1` (replacing the older one, and keeping
 /// its owner). The line is written in one `write` on a file opened for appending, so entries of
-/// runs that overlap never interleave; a rotation racing another run's may drop the older file
-/// early, which is why callers append under the app's lock.
+/// runs that overlap never interleave, and the size check and rotation happen under a lock of
+/// the history's own (`history.lock`), so two writers never rotate twice: a run recording a
+/// skipped phase does so without the app's lock.
 pub fn append(dir: &DataDir, entry: &HistoryEntry) -> Result<()> {
     dir.create()?;
+    let _turn = writers_turn(dir)?;
     let path = dir.join(FILE_NAME);
     let mut line = serde_json::to_string(entry).context("encoding a history entry")?;
     line.push('\n');
@@ -154,6 +158,34 @@ pub fn append(dir: &DataDir, entry: &HistoryEntry) -> Result<()> {
     }
     file.write_all(line.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// How long a writer waits for another's append, which takes microseconds.
+const WRITERS_WAIT: Duration = Duration::from_secs(5);
+
+/// The history's lock, held while one writer appends (and maybe rotates).
+fn writers_turn(dir: &DataDir) -> Result<File> {
+    let path = dir.join(LOCK_FILE_NAME);
+    let lock = dir
+        .ownership()
+        .create_or_open(&path, OpenOptions::new().write(true))?;
+    let deadline = std::time::Instant::now() + WRITERS_WAIT;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another run held {} for over {}s",
+                path.display(),
+                WRITERS_WAIT.as_secs()
+            ),
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
 }
 
 /// The `n` most recent entries in `dir`, newest first: from `history.jsonl`, then
@@ -397,6 +429,27 @@ mod tests {
         assert_eq!(commands(&all), expected);
         let across = read(dir.path(), 7);
         assert_eq!(commands(&across), expected[..7]);
+    }
+
+    #[test]
+    fn an_append_waits_for_another_writers_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = data_dir(dir.path());
+        append(&data, &entry("first")).unwrap();
+        let turn = writers_turn(&data).unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let path = dir.path();
+            scope.spawn(move || {
+                append(&data_dir(path), &entry("second")).unwrap();
+                done.send(()).unwrap();
+            });
+            // However slow the machine, it cannot append while the turn is held.
+            assert!(finished.recv_timeout(Duration::from_millis(300)).is_err());
+            drop(turn);
+            finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        });
+        assert_eq!(commands(&read(dir.path(), 10)), ["second", "first"]);
     }
 
     #[test]
