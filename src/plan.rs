@@ -252,20 +252,24 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
 /// plugin's own variables are not, and a task should see one value of each.
 fn task_variables(input: &PlanInput) -> Vec<(String, String)> {
     let container = format!("{}-{}", input.task.phase.name(), input.ordinal);
-    let own = [
+    // Scalingo's, which Dokku sets for no container: where the app's config has one, the
+    // config's value is what the app's own containers see, and what the task sees too.
+    let scalingos = [
         ("APP", input.app.name()),
         ("CONTAINER", container.as_str()),
         ("CONTAINER_VERSION", input.tag.name()),
-        ("DOKKU_DEPLOY_PHASE", input.task.phase.name()),
     ];
+    let phase = ("DOKKU_DEPLOY_PHASE", input.task.phase.name());
+    let in_config = |name: &str| input.config.vars.iter().any(|(key, _)| key == name);
     let config = input
         .config
         .vars
         .iter()
-        .filter(|(key, _)| !own.iter().any(|(name, _)| name == key))
+        .filter(|(key, _)| key != phase.0)
         .map(|(key, value)| (key.as_str(), value.as_str()));
     config
-        .chain(own)
+        .chain(scalingos.into_iter().filter(|(name, _)| !in_config(name)))
+        .chain([phase])
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
 }
@@ -390,18 +394,20 @@ mod tests {
 
     #[test]
     fn a_procfile_command_is_expanded_and_goes_only_on_stdin() {
-        let task = release_from_procfile("echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP");
-        let config = config(&[("SECRET", "s3cr3t"), ("OTHER", "o"), ("APP", "spoofed")]);
+        let task = release_from_procfile(
+            "echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP $CONTAINER_VERSION",
+        );
+        let config = config(&[("SECRET", "s3cr3t"), ("OTHER", "o"), ("APP", "storefront")]);
         let plan = plan_task(&task, &image(None), &config).unwrap();
         let (fields, _) = stdin(&plan);
-        assert_eq!(fields, ["echo s3cr3t o '5000' [] shop"]);
+        assert_eq!(fields, ["echo s3cr3t o '5000' [] storefront v2"]);
         assert!(
             !config_words(&plan).iter().any(|arg| arg.contains("s3cr3t")),
             "{plan:?}"
         );
         assert_eq!(
             task.command,
-            "echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP"
+            "echo $SECRET ${OTHER} '$PORT' [$UNKNOWN] $APP $CONTAINER_VERSION"
         );
     }
 
@@ -601,7 +607,8 @@ mod tests {
         let config = AppConfig {
             vars: vec![
                 ("SECRET".into(), "it's \"quoted\"\nand multi-line".into()),
-                ("APP".into(), "spoofed".into()),
+                ("APP".into(), "storefront".into()),
+                ("DOKKU_DEPLOY_PHASE".into(), "spoofed".into()),
             ],
             warnings: Vec::new(),
         };
@@ -613,7 +620,7 @@ mod tests {
                 vec!["true".to_string()],
                 vec![
                     "SECRET=it's \"quoted\"\nand multi-line".to_string(),
-                    "APP=shop".into(),
+                    "APP=storefront".into(),
                     "CONTAINER=predeploy-1".into(),
                     "CONTAINER_VERSION=v2".into(),
                     "DOKKU_DEPLOY_PHASE=predeploy".into()
