@@ -4,7 +4,7 @@
 //! image, as in Dokku:
 //! - Cloud Native Buildpacks images (label `io.buildpacks.stack.id`): through
 //!   `/cnb/lifecycle/launcher`, which sets up the buildpacks' environment;
-//! - herokuish images (`USER=herokuishuser`, or the app's `DOKKU_APP_USER`): `HOME=/app`, in
+//! - herokuish images (`USER=` the app's `DOKKU_APP_USER`, else `USER=herokuishuser`): `HOME=/app`, in
 //!   `/app`, after sourcing `/app/.profile.d/*`;
 //! - images whose ENTRYPOINT is tini and `--` alone: tini runs the shell form, so it still reaps
 //!   and forwards;
@@ -217,9 +217,16 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
             heroku_profile: false,
         };
     }
-    let user = image.env_value("USER");
-    let herokuish = user == Some("herokuishuser")
-        || (user.is_some() && user == config.get("DOKKU_APP_USER").filter(|name| !name.is_empty()));
+    // As Dokku's IsImageHerokuishBased: the image's ENV holds `USER=` the app's DOKKU_APP_USER,
+    // or `herokuishuser` only where that is unset.
+    let app_user = config
+        .get("DOKKU_APP_USER")
+        .filter(|name| !name.is_empty())
+        .unwrap_or("herokuishuser");
+    let herokuish = image
+        .env
+        .iter()
+        .any(|entry| entry.strip_prefix("USER=") == Some(app_user));
     if herokuish {
         return Launch::Shell {
             wrap: Vec::new(),
@@ -590,6 +597,10 @@ mod tests {
             .cmd
             .contains(&"--heroku-profile".to_string()));
         assert!(!plan_for(&custom_user, &AppConfig::default())
+            .cmd
+            .contains(&"--heroku-profile".to_string()));
+        // With DOKKU_APP_USER set, `herokuishuser` no longer counts, as in Dokku.
+        assert!(!plan_for(&herokuish, &config)
             .cmd
             .contains(&"--heroku-profile".to_string()));
 
