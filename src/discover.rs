@@ -129,7 +129,9 @@ pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definition
 }
 
 /// The definitions of `app`: the host's copies (from [`host_copies`]), completed with what the
-/// image holds.
+/// image holds, but for a source whose file Dokku marked missing in the running deploy: Dokku
+/// looked for it where the push or the image has it, found none and runs no task of it, and nor
+/// does the plugin, whatever else the image holds.
 pub fn definitions(
     host: &Host,
     app: &App,
@@ -156,8 +158,14 @@ pub fn definitions(
             found
         }
     };
+    let none_says_dokku = |source: Source| {
+        search
+            .host_copies
+            .iter()
+            .any(|(copied, file)| *copied == source && takeover::marked_missing(host, app, *file))
+    };
     for (source, file) in in_image.iter() {
-        if definitions.get(source).is_none() {
+        if definitions.get(source).is_none() && !none_says_dokku(source) {
             definitions.insert(source, file.clone());
         }
     }

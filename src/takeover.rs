@@ -54,6 +54,17 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
     file.in_effect(host, app)
 }
 
+/// Whether Dokku marked `file` missing for the running deploy, the push having none: its
+/// `core-post-extract` marker, not the one the takeover leaves for a Procfile it took over as
+/// none (which has its kept original beside it).
+pub fn marked_missing(host: &Host, app: &App, file: DokkuFile) -> bool {
+    let Some(pid) = host.dokku_pid.as_deref() else {
+        return false;
+    };
+    file.missing_marker(host, app, pid).exists()
+        && !is_regular_file(&original(host, app, file, &format!(".{pid}")))
+}
+
 /// `post-extract`: the running deploy's copies, which Dokku's `core-post-extract` just wrote,
 /// are kept as they came and rewritten without their tasks. Returns the files that held tasks.
 pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {

@@ -214,6 +214,30 @@ fn given_a_procfile_with_only_a_release_when_dokku_deploys_it_twice_then_each_de
 }
 
 #[test]
+fn given_a_push_without_a_procfile_whose_image_has_one_when_dokku_deploys_then_no_release_runs_as_in_dokku(
+) {
+    let host = TestHost::new("dokku-image-procfile");
+    // Dokku reads the Procfile from the push, which has none: it marks it missing and runs no
+    // release, whatever the build put in the image.
+    let dockerfile = format!(
+        "{DOCKERFILE}RUN printf 'release: echo TASK image-release\\n' > /app/Procfile\nCMD [\"sleep\", \"600\"]\n"
+    );
+    let app = source(&[
+        ("Dockerfile", &dockerfile),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"predeploy": "echo TASK predeploy && cat /app/Procfile"}}}"#,
+        ),
+    ]);
+
+    let run = push(&host, &app);
+
+    run.expect_code(0);
+    assert_eq!(tasks(&run), ["predeploy"], "{run:#?}");
+    run.stdout_has("release: echo TASK image-release");
+}
+
+#[test]
 fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_the_plugin_follows_and_the_old_container_serves(
 ) {
     let host = TestHost::new("dokku-change");
