@@ -54,9 +54,14 @@ impl InFlight {
         let ownership = host.ownership();
         ownership.create_dir_all(&dir)?;
         let path = dir.join(run_id);
-        let file = ownership.create_or_open(&path, OpenOptions::new().append(true))?;
+        // Locked under a name the reaper passes over, then renamed into place: a record it can
+        // see is always locked while its run lives.
+        let staged = dir.join(format!("{STAGED_PREFIX}{run_id}"));
+        let file = ownership.create_or_open(&staged, OpenOptions::new().append(true))?;
         file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
+            .with_context(|| format!("locking {}", staged.display()))?;
+        std::fs::rename(&staged, &path)
+            .with_context(|| format!("moving {} into place", staged.display()))?;
         Ok(InFlight {
             file,
             path,
@@ -132,6 +137,22 @@ impl Sweep {
     }
 }
 
+/// The prefix of a record not yet in place ([`InFlight::open`]).
+const STAGED_PREFIX: &str = ".new-";
+
+/// Removes a staged record a run killed before it moved it into place left: empty, as nothing
+/// is written before the move, and old, as the move follows the creation at once.
+fn remove_stale_staged(path: &Path) {
+    let stale = std::fs::symlink_metadata(path)
+        .ok()
+        .and_then(|meta| meta.modified().ok())
+        .and_then(|modified| modified.elapsed().ok())
+        .is_some_and(|age| age > Duration::from_secs(3600));
+    if stale {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -158,6 +179,14 @@ pub fn remove_leftovers(host: &Host, docker: &Docker, app: &App, output: &Output
     if let Ok(entries) = std::fs::read_dir(records_dir(host, app)) {
         for entry in entries.flatten() {
             let path = entry.path();
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGED_PREFIX)
+            {
+                remove_stale_staged(&path);
+                continue;
+            }
             let Some(mut record_file) = owner_gone(&path) else {
                 continue;
             };
@@ -301,5 +330,25 @@ mod tests {
         assert!(owner_gone(&path).is_none());
         drop(held);
         assert!(owner_gone(&path).is_some());
+    }
+
+    #[test]
+    fn a_record_appears_in_place_only_once_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        let record = InFlight::open(&host, &app, "1-2").unwrap();
+        let records = records_dir(&host, &app);
+        let names: Vec<String> = std::fs::read_dir(&records)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["1-2"]);
+        assert!(owner_gone(&records.join("1-2")).is_none());
+        drop(record);
+        assert!(!records.join("1-2").exists());
     }
 }
