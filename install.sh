@@ -225,12 +225,18 @@ stage "$staging"
 install -m 0644 "$repo/plugin.toml" "$staging/plugin.toml"
 give "$staging"
 
-# Swap the whole tree in, so that a deploy running during an upgrade never sees half of it.
+# Swap the whole tree in, so that a deploy running during an upgrade never sees half of it: in
+# one rename that exchanges the trees, so that no moment has none; where the filesystem cannot
+# exchange, in two.
 if [[ -e $available/$name ]]; then
-  old=$(mktemp -d "$available/.$name.old.XXXXXX")
-  mv "$available/$name" "$old/"
-  mv "$staging" "$available/$name"
-  rm -rf "$old"
+  if "$staging/libexec/deploy-tasks" --exchange "$staging" "$available/$name" 2>/dev/null; then
+    rm -rf "$staging"
+  else
+    old=$(mktemp -d "$available/.$name.old.XXXXXX")
+    mv "$available/$name" "$old/"
+    mv "$staging" "$available/$name"
+    rm -rf "$old"
+  fi
 else
   mv "$staging" "$available/$name"
 fi
