@@ -230,29 +230,29 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
             "keep one `name: command` line per process type",
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        let line = bytes
-            .get(..error.valid_up_to())
-            .unwrap_or(bytes)
-            .iter()
-            .filter(|&&byte| byte == b'\n')
-            .count()
-            + 1;
-        InputError::new(
-            origin,
-            "the Procfile is not valid UTF-8",
-            "save the Procfile with UTF-8 encoding",
-        )
-        .at_line(line)
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
 
     let mut procfile = Procfile::default();
     let mut line_of_name: HashMap<String, usize> = HashMap::new();
-    for (index, raw_line) in text.split('\n').enumerate() {
+    for (index, raw_line) in bytes.split(|byte| *byte == b'\n').enumerate() {
         let line = index + 1;
-        let trimmed = raw_line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("//") {
+        // A comment is skipped whatever its encoding, as Dokku's parser reads bytes; a process's
+        // line must be UTF-8, as its command goes on as text.
+        let start = raw_line.trim_ascii_start();
+        if start.is_empty() || start.starts_with(b"#") || start.starts_with(b"//") {
+            continue;
+        }
+        let trimmed = std::str::from_utf8(raw_line)
+            .map_err(|_| {
+                InputError::new(
+                    origin,
+                    "this line is not valid UTF-8",
+                    "save the Procfile with UTF-8 encoding",
+                )
+                .at_line(line)
+            })?
+            .trim();
+        if trimmed.is_empty() {
             continue;
         }
         let Some((name, command)) = trimmed.split_once(':') else {
@@ -657,6 +657,12 @@ mod tests {
         let error = parse_error("release: a\nweb: b\nrelease: c\n");
         assert_eq!(error.line, Some(3));
         assert!(error.problem.contains("first on line 1"), "{error}");
+    }
+
+    #[test]
+    fn a_comment_in_another_encoding_is_skipped_as_dokku_skips_it() {
+        let parsed = parse(b"# D\xe9marrage\n  // caf\xe9\nrelease: x\n", "Procfile").unwrap();
+        assert_eq!(parsed.command("release").unwrap().line, 3);
     }
 
     #[test]
