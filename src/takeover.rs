@@ -37,32 +37,35 @@ fn original(host: &Host, app: &App, file: DokkuFile, suffix: &str) -> PathBuf {
 
 /// The file the plugin reads `file`'s tasks from for `app`: the kept original where the plugin
 /// took the file over, else what Dokku's own plugins read ([`DokkuFile::in_effect`]).
-///
-/// The kept original counts even where Dokku's file is gone: a Procfile whose only process is
-/// `release` is taken over by removing it ([`take_over_file`]).
 pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathBuf> {
-    let extracted_by_this_deploy = host.dokku_pid.as_deref().filter(|pid| {
-        file.deploy_copy(host, app, pid).exists() || file.missing_marker(host, app, pid).exists()
-    });
-    let kept = match extracted_by_this_deploy {
-        Some(pid) => original(host, app, file, &format!(".{pid}")),
-        None => original(host, app, file, ""),
+    let in_effect = file.in_effect(host, app)?;
+    let kept = match &host.dokku_pid {
+        Some(pid) if in_effect == file.deploy_copy(host, app, pid) => {
+            original(host, app, file, &format!(".{pid}"))
+        }
+        _ => original(host, app, file, ""),
     };
-    if is_regular_file(&kept) {
-        return Some(kept);
-    }
-    file.in_effect(host, app)
+    Some(if is_regular_file(&kept) {
+        kept
+    } else {
+        in_effect
+    })
 }
 
-/// Whether Dokku marked `file` missing for the running deploy, the push having none: its
-/// `core-post-extract` marker, not the one the takeover leaves for a Procfile it took over as
-/// none (which has its kept original beside it).
+/// Whether Dokku has no `file` for the app, the push having had none: the running deploy's
+/// `core-post-extract` marker, else, where this deploy extracted none, the record the plugin's
+/// `core-post-deploy` keeps of the last deploy's ([`settle_deploy`]), as Dokku's own
+/// `core-post-deploy` then removes both its marker and its file.
 pub fn marked_missing(host: &Host, app: &App, file: DokkuFile) -> bool {
-    let Some(pid) = host.dokku_pid.as_deref() else {
-        return false;
-    };
-    file.missing_marker(host, app, pid).exists()
-        && !is_regular_file(&original(host, app, file, &format!(".{pid}")))
+    if let Some(pid) = host.dokku_pid.as_deref() {
+        if file.missing_marker(host, app, pid).exists() {
+            return true;
+        }
+        if file.deploy_copy(host, app, pid).exists() {
+            return false;
+        }
+    }
+    original(host, app, file, ".missing").exists()
 }
 
 /// `post-extract`: the running deploy's copies, which Dokku's `core-post-extract` just wrote,
@@ -82,7 +85,7 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         let kept = original(host, app, file, &format!(".{pid}"));
         if missing.exists() {
             write_new(host, &suffixed(&kept, ".missing"), b"")?;
-        } else if take_over_file(host, file, &copy, Some(&missing), &kept, true)? {
+        } else if take_over_file(host, file, &copy, &kept, true)? {
             taken.push(file.name);
         }
     }
@@ -98,12 +101,17 @@ pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
         let kept = original(host, app, file, &format!(".{pid}"));
         let missing = suffixed(&kept, ".missing");
         let persisted = original(host, app, file, "");
+        let none = original(host, app, file, ".missing");
         if is_regular_file(&kept) {
             fs::rename(&kept, &persisted)
                 .with_context(|| format!("moving {} into place", kept.display()))?;
+            remove_if_present(&none)?;
         } else if missing.exists() {
+            // Dokku now has no such file: the record says so to later triggers, which must not
+            // read the image's instead ([`marked_missing`]).
             remove_if_present(&persisted)?;
-            remove_if_present(&missing)?;
+            fs::rename(&missing, &none)
+                .with_context(|| format!("moving {} into place", missing.display()))?;
         }
     }
     Ok(())
@@ -122,7 +130,6 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
             host,
             file,
             &persisted,
-            None,
             &original(host, app, file, ""),
             false,
         )? {
@@ -157,20 +164,9 @@ pub fn hand_back(host: &Host, app: &App) -> Result<bool> {
                 continue;
             }
             let target = suffixed(&persisted, suffix);
-            let marker = suffixed(&target, ".missing");
             if is_regular_file(&target) {
                 let bytes = read_bounded(&entry.path())?;
                 replace_file(&target, &bytes)?;
-                restored = true;
-            } else if file == dokku::PROCFILE
-                && target.symlink_metadata().is_err()
-                && (suffix.is_empty() || marker.exists())
-            {
-                // Removed by the takeover (a Procfile with only `release`): had Dokku removed
-                // it, the original would be gone too, or be a `.missing` one.
-                let bytes = read_bounded(&entry.path())?;
-                create_dokku_file(&target, &bytes)?;
-                remove_if_present(&marker)?;
                 restored = true;
             }
         }
@@ -202,17 +198,10 @@ pub fn copy_originals(host: &Host, from: &App, to: &App) -> Result<()> {
 /// Keeps `dokku_path` as `kept` and rewrites it without its tasks, when it has any; a file
 /// without tasks is kept too when `keep_always` (a deploy's copy, which replaces the app's
 /// original). A file that Dokku's own parser would refuse is left alone for Dokku to report.
-///
-/// A Procfile whose only process is `release` has nothing left without it, and Dokku refuses an
-/// empty Procfile in every deploy: it is removed instead, as if the push had none, which is what
-/// Dokku makes of it once its `release` is not Dokku's to run. A deploy's copy is then marked
-/// missing (`missing_marker`), as Dokku's extraction marks a push without one, first, so that
-/// Dokku never reads an empty one.
 fn take_over_file(
     host: &Host,
     file: DokkuFile,
     dokku_path: &Path,
-    missing_marker: Option<&Path>,
     kept: &Path,
     keep_always: bool,
 ) -> Result<bool> {
@@ -226,14 +215,6 @@ fn take_over_file(
         write_new(host, kept, &bytes)?;
     }
     match stripped {
-        Some(stripped) if file == dokku::PROCFILE && !procfile::has_entries(&stripped, &origin) => {
-            if let Some(marker) = missing_marker {
-                host.ownership().write(marker, b"")?;
-            }
-            fs::remove_file(dokku_path)
-                .with_context(|| format!("removing {}", dokku_path.display()))?;
-            Ok(true)
-        }
         Some(stripped) => {
             replace_file(dokku_path, &stripped)?;
             Ok(true)
@@ -252,8 +233,9 @@ fn without_tasks(file: DokkuFile, bytes: &[u8], origin: &str) -> Result<Option<V
     }
 }
 
-/// Removes the originals an earlier deploy of this app left for its own copies, as Dokku's
-/// extraction removes every `NAME.*` beside its copy.
+/// Removes the originals an earlier deploy of this app left for its own copies
+/// (`NAME.PID`, `NAME.PID.missing`), as Dokku's extraction removes every `NAME.*` beside its
+/// copy; the app's record of none (`NAME.missing`) stays until this deploy settles.
 fn forget_deploy_originals(host: &Host, app: &App, file: DokkuFile) -> Result<()> {
     let dir = originals_dir(host, app);
     let Ok(entries) = fs::read_dir(&dir) else {
@@ -261,7 +243,12 @@ fn forget_deploy_originals(host: &Host, app: &App, file: DokkuFile) -> Result<()
     };
     let prefix = format!("{}.", file.name);
     for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // A deploy's (`NAME.PID`, `NAME.PID.missing`), not the app's record of none.
+        let of_a_deploy = name
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        if of_a_deploy {
             remove_if_present(&entry.path())?;
         }
     }
@@ -312,25 +299,6 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
     staged
         .persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
-}
-
-/// Writes a Dokku file the takeover removed back at once (a new file renamed into place), as
-/// Dokku's extraction leaves its files: mode 0644, owned as their directory is.
-fn create_dokku_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let meta = fs::symlink_metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
-    let mut staged = tempfile::Builder::new()
-        .prefix(".deploy-tasks.")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    staged
-        .write_all(bytes)
-        .with_context(|| format!("writing {}", staged.path().display()))?;
-    set_mode_and_owner(&staged, 0o644, meta.uid(), meta.gid())?;
-    staged
-        .persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -457,52 +425,71 @@ mod tests {
     }
 
     #[test]
-    fn a_procfile_with_only_release_is_taken_over_as_none_and_handed_back_whole() {
+    fn a_procfile_with_only_release_keeps_a_process_type_for_dokku_and_comes_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let host = host_in(dir.path(), Some("4242"));
         let app = App::new("shop").unwrap();
         let copy = dokku::PROCFILE.deploy_copy(&host, &app, "4242");
-        let marker = dokku::PROCFILE.missing_marker(&host, &app, "4242");
         write(&copy, "# migrations\nrelease: ./migrate\n");
 
         assert_eq!(take_over_deploy(&host, &app).unwrap(), ["Procfile"]);
 
-        // Dokku reads no Procfile (an empty one would fail its deploy), and none is left half.
-        assert!(marker.exists() && !copy.exists());
-        assert_eq!(dokku::PROCFILE.in_effect(&host, &app), None);
+        // Dokku's copy has no release, and still a process: Dokku refuses a Procfile without.
+        assert!(dokku_tasks(&host, &app).is_empty());
+        let dokkus = procfile::parse(read(&copy).as_bytes(), "Procfile").unwrap();
+        let names: Vec<&str> = dokkus.entries().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["release-by-deploy-tasks"]);
+        assert_eq!(dokkus.entries()[0].command, "true");
         let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
         assert_eq!(read(&ours), "# migrations\nrelease: ./migrate\n");
 
-        // Dokku's core-post-deploy for a marked file: the marker and the persisted file go.
-        fs::remove_file(&marker).unwrap();
+        fs::rename(&copy, dokku::PROCFILE.persisted(&host, &app)).unwrap();
         settle_deploy(&host, &app).unwrap();
-
         let later = host_in(dir.path(), None);
-        assert!(dokku_tasks(&later, &app).is_empty());
-        let ours = task_definitions(&later, &app, dokku::PROCFILE).unwrap();
-        assert_eq!(read(&ours), "# migrations\nrelease: ./migrate\n");
         assert!(hand_back(&later, &app).unwrap());
-        let persisted = dokku::PROCFILE.persisted(&later, &app);
-        assert_eq!(read(&persisted), "# migrations\nrelease: ./migrate\n");
-        assert_eq!(fs::metadata(&persisted).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(
+            read(&dokku::PROCFILE.persisted(&later, &app)),
+            "# migrations\nrelease: ./migrate\n"
+        );
     }
 
     #[test]
-    fn a_persisted_procfile_with_only_release_is_removed_and_comes_back_with_the_hand_back() {
+    fn a_push_without_a_file_is_remembered_as_none_after_the_deploy() {
         let dir = tempfile::tempdir().unwrap();
-        let host = host_in(dir.path(), None);
+        let first = host_in(dir.path(), Some("1"));
         let app = App::new("shop").unwrap();
-        let persisted = dokku::PROCFILE.persisted(&host, &app);
-        write(&persisted, "release: ./migrate\n");
+        write(&dokku::APP_JSON.missing_marker(&first, &app, "1"), "");
+        take_over_deploy(&first, &app).unwrap();
+        assert!(marked_missing(&first, &app, dokku::APP_JSON));
+        assert!(!marked_missing(&first, &app, dokku::PROCFILE));
 
-        assert_eq!(take_over_app(&host, &app).unwrap(), ["Procfile"]);
-        assert!(!persisted.exists());
-        assert!(take_over_app(&host, &app).unwrap().is_empty());
-        let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
-        assert_eq!(read(&ours), "release: ./migrate\n");
+        // Dokku's core-post-deploy removes its marker; the plugin's keeps the record.
+        fs::remove_file(dokku::APP_JSON.missing_marker(&first, &app, "1")).unwrap();
+        settle_deploy(&first, &app).unwrap();
+        assert!(marked_missing(&first, &app, dokku::APP_JSON));
+        assert!(marked_missing(
+            &host_in(dir.path(), None),
+            &app,
+            dokku::APP_JSON
+        ));
 
-        assert!(hand_back(&host, &app).unwrap());
-        assert_eq!(read(&persisted), "release: ./migrate\n");
+        // The next push has one: the record goes with its deploy's settle, and counts for
+        // nothing while that deploy has its copy.
+        let second = host_in(dir.path(), Some("2"));
+        write(&dokku::APP_JSON.deploy_copy(&second, &app, "2"), "{}");
+        take_over_deploy(&second, &app).unwrap();
+        assert!(!marked_missing(&second, &app, dokku::APP_JSON));
+        fs::rename(
+            dokku::APP_JSON.deploy_copy(&second, &app, "2"),
+            dokku::APP_JSON.persisted(&second, &app),
+        )
+        .unwrap();
+        settle_deploy(&second, &app).unwrap();
+        assert!(!marked_missing(
+            &host_in(dir.path(), None),
+            &app,
+            dokku::APP_JSON
+        ));
     }
 
     #[test]

@@ -183,7 +183,7 @@ fn given_an_app_with_every_task_when_dokku_deploys_it_in_every_way_then_each_tas
 }
 
 #[test]
-fn given_a_procfile_with_only_a_release_when_dokku_deploys_it_twice_then_each_deploy_runs_it_once_and_dokku_is_left_no_empty_procfile(
+fn given_a_procfile_with_only_a_release_when_dokku_deploys_it_twice_then_each_deploy_runs_it_once_and_dokku_schedules_as_it_would_with_it(
 ) {
     let host = TestHost::new("dokku-release-only");
     let dockerfile = format!("{DOCKERFILE}CMD [\"sleep\", \"600\"]\n");
@@ -196,20 +196,21 @@ fn given_a_procfile_with_only_a_release_when_dokku_deploys_it_twice_then_each_de
         let run = push(&host, &app);
 
         // Dokku's ps plugin lists the Procfile's processes in every deploy and fails on a
-        // Procfile without any: the one taken over is none to it, as a push without one.
+        // Procfile without any: the one taken over keeps a process type at scale 0, so Dokku
+        // schedules what a stock Dokku does with this Procfile (no web: it has none).
         run.expect_code(0);
         assert_eq!(tasks(&run), ["release"], "{deploy} deploy: {run:#?}");
+        run.stderr_has("Skipping web as it is missing from the current Procfile");
     }
     let procfile = host
         .lib_root()
         .join("data/ps")
         .join(&host.app)
         .join("Procfile");
-    assert!(!procfile.exists(), "Dokku keeps no Procfile for the app");
-    let web = format!("{}.web.1", host.app);
-    assert_eq!(
-        docker(&["inspect", "--format", "{{.State.Running}}", &web]),
-        "true"
+    let dokkus = std::fs::read_to_string(procfile).unwrap();
+    assert!(
+        dokkus.starts_with("# migrations\nrelease-by-deploy-tasks: true"),
+        "{dokkus}"
     );
 }
 
@@ -235,6 +236,24 @@ fn given_a_push_without_a_procfile_whose_image_has_one_when_dokku_deploys_then_n
     run.expect_code(0);
     assert_eq!(tasks(&run), ["predeploy"], "{run:#?}");
     run.stdout_has("release: echo TASK image-release");
+}
+
+#[test]
+fn given_a_push_without_app_json_or_procfile_whose_image_has_both_when_dokku_deploys_then_no_task_runs_in_any_trigger(
+) {
+    let host = TestHost::new("dokku-image-files");
+    let dockerfile = format!(
+        "{DOCKERFILE}RUN printf '%s' '{}' > /app/app.json && printf 'release: echo TASK image-release\\nweb: sleep 600\\n' > /app/Procfile\nCMD [\"sleep\", \"600\"]\n",
+        r#"{"scripts": {"dokku": {"predeploy": "echo TASK image-predeploy", "postdeploy": "echo TASK image-postdeploy"}}}"#
+    );
+    let app = source(&[("Dockerfile", &dockerfile)]);
+
+    let run = push(&host, &app);
+
+    // Dokku marks both missing: its app-json runs nothing, in post-deploy too, after its
+    // core-post-deploy removed the markers.
+    run.expect_code(0);
+    assert!(tasks(&run).is_empty(), "{run:#?}");
 }
 
 #[test]

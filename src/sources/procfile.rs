@@ -349,25 +349,34 @@ fn is_valid_name(name: &str) -> bool {
 
 /// The Procfile without its `release` line, the only task Dokku's app-json runs from it, every
 /// other line kept as it is; `None` when it has no `release` process.
+///
+/// Where `release` is its only process, the line becomes [`RELEASE_PLACEHOLDER`] instead: Dokku
+/// refuses a Procfile without processes in every deploy (`ps`'s `post-release-builder` lists
+/// them with procfile-util: "no entries found in Procfile"), and a Procfile it reads as none
+/// would have it schedule what a Procfile skips (web from the image's CMD, any leftover
+/// process type). With one process type at scale 0, it schedules what it did with `release`.
 pub fn without_release(bytes: &[u8], origin: &str) -> Result<Option<Vec<u8>>, InputError> {
     let procfile = parse(bytes, origin)?;
     let Some(release) = procfile.command("release") else {
         return Ok(None);
     };
+    let alone = procfile.entries.len() == 1;
     let kept: Vec<&[u8]> = bytes
         .split_inclusive(|byte| *byte == b'\n')
         .enumerate()
-        .filter(|(index, _)| index + 1 != release.line)
-        .map(|(_, line)| line)
+        .filter_map(|(index, line)| match (index + 1 == release.line, alone) {
+            (false, _) => Some(line),
+            (true, true) => Some(RELEASE_PLACEHOLDER.as_bytes()),
+            (true, false) => None,
+        })
         .collect();
     Ok(Some(kept.concat()))
 }
 
-/// Whether a Procfile has a process left: Dokku's `procfile-util list` refuses one without any
-/// ("no entries found in Procfile"), and with it every deploy (`ps`'s `post-release-builder`).
-pub fn has_entries(bytes: &[u8], origin: &str) -> bool {
-    parse(bytes, origin).is_ok_and(|procfile| !procfile.entries.is_empty())
-}
+/// What takes a lone `release` line's place in Dokku's copy of a Procfile: a process type of its
+/// own, at scale 0 as `release` was, whose command does nothing should anyone scale it up.
+pub const RELEASE_PLACEHOLDER: &str =
+    "release-by-deploy-tasks: true # release runs as this plugin's task: deploy-tasks:report\n";
 
 #[cfg(test)]
 mod tests {
