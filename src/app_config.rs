@@ -18,6 +18,9 @@ pub struct AppConfig {
     pub vars: Vec<(String, String)>,
     /// Lines skipped as Dokku skips them (invalid keys), to show the admin.
     pub warnings: Vec<String>,
+    /// The app's own `DOKKU_APP_USER`, trimmed: its config file's, not the global one's, as
+    /// Dokku's `config-get APP KEY` reads it (`loadAppOrGlobalEnv`) to tell herokuish images.
+    pub app_user: Option<String>,
 }
 
 impl AppConfig {
@@ -34,16 +37,23 @@ impl AppConfig {
 /// each falls back to where hosts older than Dokku 0.38 keep it (`$DOKKU_ROOT/ENV`,
 /// `$DOKKU_ROOT/APP/ENV`) when absent.
 pub fn load(host: &Host, app: &App) -> Result<AppConfig> {
-    let mut files: Vec<EnvFile> = Vec::new();
-    for path in dokku::config_files(host, app).into_iter().flatten() {
-        files.push(read_env_file(&path)?);
-    }
+    let [global, own] = dokku::config_files(host, app);
+    let global = global.map(|path| read_env_file(&path)).transpose()?;
+    let own = own.map(|path| read_env_file(&path)).transpose()?;
+    let app_user = own.as_ref().and_then(|file| {
+        file.vars
+            .iter()
+            .find(|(key, _)| key == "DOKKU_APP_USER")
+            .map(|(_, value)| value.trim().to_string())
+    });
+    let files: Vec<EnvFile> = [global, own].into_iter().flatten().collect();
     Ok(AppConfig {
         warnings: files
             .iter()
             .flat_map(|file| file.warnings.clone())
             .collect(),
         vars: env_file::merge(&files),
+        app_user,
     })
 }
 
@@ -73,4 +83,34 @@ fn read_env_file(path: &Path) -> Result<EnvFile> {
         .at_line(line)
     })?;
     Ok(env_file::parse(&text, &origin)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_user_is_the_apps_own_not_the_global_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            dokku_root: dir.path().join("home"),
+            ..Host::from_env(dir.path())
+        };
+        let app = App::new("shop").unwrap();
+        let write = |scope: &str, text: &str| {
+            let path = dir.path().join("config").join(scope);
+            std::fs::create_dir_all(&path).unwrap();
+            std::fs::write(path.join("ENV"), text).unwrap();
+        };
+        write("--global", "DOKKU_APP_USER=\"web\"\nSHARED=\"g\"\n");
+        let config = load(&host, &app).unwrap();
+        assert_eq!(config.get("DOKKU_APP_USER"), Some("web"));
+        assert_eq!(config.app_user, None);
+
+        write("shop", "DOKKU_APP_USER=\" shopper \"\n");
+        let config = load(&host, &app).unwrap();
+        assert_eq!(config.app_user.as_deref(), Some("shopper"));
+        assert_eq!(config.get("SHARED"), Some("g"));
+    }
 }

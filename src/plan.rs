@@ -217,10 +217,11 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
             heroku_profile: false,
         };
     }
-    // As Dokku's IsImageHerokuishBased: the image's ENV holds `USER=` the app's DOKKU_APP_USER,
-    // or `herokuishuser` only where that is unset.
+    // As Dokku's IsImageHerokuishBased: the image's ENV holds `USER=` the app's own
+    // DOKKU_APP_USER (`config-get APP`, not the global one), or `herokuishuser` where unset.
     let app_user = config
-        .get("DOKKU_APP_USER")
+        .app_user
+        .as_deref()
         .filter(|name| !name.is_empty())
         .unwrap_or("herokuishuser");
     let herokuish = image
@@ -396,6 +397,7 @@ mod tests {
                 .map(|(key, value)| (key.to_string(), value.to_string()))
                 .collect(),
             warnings: Vec::new(),
+            ..AppConfig::default()
         }
     }
 
@@ -592,6 +594,7 @@ mod tests {
         let config = AppConfig {
             vars: vec![("DOKKU_APP_USER".into(), "shopper".into())],
             warnings: Vec::new(),
+            app_user: Some("shopper".into()),
         };
         assert!(plan_for(&custom_user, &config)
             .cmd
@@ -622,6 +625,7 @@ mod tests {
                 ("DOKKU_DEPLOY_PHASE".into(), "spoofed".into()),
             ],
             warnings: Vec::new(),
+            ..AppConfig::default()
         };
         let plan = plan(&image(None), Phase::Predeploy, "true", &config).unwrap();
         assert!(!config_words(&plan).iter().any(|arg| arg.contains("quoted")));

@@ -601,6 +601,7 @@ mod tests {
         let config = AppConfig {
             vars: vec![("PROJECT_PATH".into(), "api/".into())],
             warnings: Vec::new(),
+            ..AppConfig::default()
         };
         let options = SourceOptions::read(&Settings::of(&host, &app), &config).unwrap();
         assert!(options.app_json.heroku_postdeploy_every);
@@ -635,6 +636,7 @@ mod tests {
         let config = |name: &str, value: &str| AppConfig {
             vars: vec![(name.into(), value.into())],
             warnings: Vec::new(),
+            ..AppConfig::default()
         };
         let error = SourceOptions::read(&settings, &config("HOOK_TIMEOUT", "5m")).unwrap_err();
         assert!(error.to_string().starts_with("HOOK_TIMEOUT"), "{error}");
