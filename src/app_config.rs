@@ -63,15 +63,12 @@ const MAX_ENV_FILE: usize = 16 * 1024 * 1024;
 fn read_env_file(path: &Path) -> Result<EnvFile> {
     let origin = path.display().to_string();
     // Bounded, never through a link, never blocked by a FIFO ([`bounded_read::host_file`]).
-    let bytes = bounded_read::host_file(path, MAX_ENV_FILE)
-        .with_context(|| format!("reading the app config {origin}"))?
-        .with_context(|| format!("the app config {origin} is gone: deploy again"))?;
-    if bytes.len() > MAX_ENV_FILE {
-        anyhow::bail!(
-            "the app config {origin} is over {} MiB: keep large values out of the config",
-            MAX_ENV_FILE / (1024 * 1024)
-        );
-    }
+    let bytes = bounded_read::required_host_file(
+        path,
+        MAX_ENV_FILE,
+        "keep large values out of the app's config",
+    )
+    .with_context(|| format!("reading the app config {origin}"))?;
     let text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;

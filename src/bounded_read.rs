@@ -55,6 +55,17 @@ pub fn host_file(path: &Path, limit: usize) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// [`host_file`] for a file that must be there: its absence is an error, and so is a size past
+/// `limit`, said with `fix`, what to do about it.
+pub fn required_host_file(path: &Path, limit: usize, fix: &str) -> Result<Vec<u8>> {
+    let bytes = host_file(path, limit)?
+        .with_context(|| format!("{} is gone: deploy again", path.display()))?;
+    if bytes.len() > limit {
+        anyhow::bail!("{} is over {limit} bytes: {fix}", path.display());
+    }
+    Ok(bytes)
+}
+
 fn not_a_file(path: &Path, kind: &str) -> anyhow::Error {
     anyhow!(
         "{} is {kind}, not a regular file: replace it with the file itself, or remove it",

@@ -671,15 +671,8 @@ fn docker_options_for(
 /// The app's docker options file, read as every host file is ([`bounded_read::host_file`]):
 /// bounded, never through a link, never blocked by a FIFO.
 fn read_docker_options(path: &std::path::Path) -> Result<String> {
-    const MAX_OPTIONS: usize = 1024 * 1024;
-    let bytes = bounded_read::host_file(path, MAX_OPTIONS)?
-        .with_context(|| format!("{} is gone: deploy again", path.display()))?;
-    if bytes.len() > MAX_OPTIONS {
-        anyhow::bail!(
-            "{} is over 1 MiB: remove the options no deploy needs",
-            path.display()
-        );
-    }
+    let bytes =
+        bounded_read::required_host_file(path, 1024 * 1024, "remove the options no deploy needs")?;
     String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
 }
 

@@ -263,15 +263,7 @@ fn is_regular_file(path: &Path) -> bool {
 /// A regular file's bytes, refused past the parsers' limit, read as every definition file is
 /// ([`bounded_read::host_file`]).
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let bytes = bounded_read::host_file(path, MAX_BYTES)?
-        .with_context(|| format!("{} is gone: deploy again", path.display()))?;
-    if bytes.len() > MAX_BYTES {
-        anyhow::bail!(
-            "{} is over {MAX_BYTES} bytes: shorten it, then deploy again",
-            path.display()
-        );
-    }
-    Ok(bytes)
+    bounded_read::required_host_file(path, MAX_BYTES, "shorten it, then deploy again")
 }
 
 /// Writes a file of the plugin's own, replacing any earlier one.

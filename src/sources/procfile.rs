@@ -386,6 +386,15 @@ mod tests {
         parse(text.as_bytes(), "Procfile").unwrap()
     }
 
+    /// Each entry's name and command, in order.
+    fn commands_of(parsed: &Procfile) -> Vec<(&str, &str)> {
+        parsed
+            .entries()
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.command.as_str()))
+            .collect()
+    }
+
     fn parse_error(text: &str) -> InputError {
         parse(text.as_bytes(), "Procfile").unwrap_err()
     }
@@ -537,11 +546,7 @@ mod tests {
     #[test]
     fn allows_whitespace_around_the_colon() {
         let parsed = procfile("  release :   echo a: b  \nworker:run\n\tclock\t:\tx\t");
-        let commands: Vec<(&str, &str)> = parsed
-            .entries()
-            .iter()
-            .map(|entry| (entry.name.as_str(), entry.command.as_str()))
-            .collect();
+        let commands = commands_of(&parsed);
         assert_eq!(
             commands,
             vec![("release", "echo a: b"), ("worker", "run"), ("clock", "x")]
@@ -559,11 +564,7 @@ mod tests {
             "cron: a // b #c\n",
             "other: a #b #c\n",
         ));
-        let commands: Vec<(&str, &str)> = parsed
-            .entries()
-            .iter()
-            .map(|entry| (entry.name.as_str(), entry.command.as_str()))
-            .collect();
+        let commands = commands_of(&parsed);
         assert_eq!(
             commands,
             vec![
