@@ -9,6 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -356,17 +357,24 @@ impl ContainerEngine for Cli {
         let (exited, exit) = mpsc::channel();
         let pid = child.id() as libc::pid_t;
         let verb = args[0].clone();
+        // Set once the wait returned, reaped or failed (ECHILD: someone else reaped it): the
+        // PID may then be another process's.
+        let waited = Arc::new(AtomicBool::new(false));
+        let waiter_done = Arc::clone(&waited);
         thread::spawn(move || {
             let status = child
                 .wait()
                 .map(|status| status.code().unwrap_or(128))
                 .with_context(|| format!("waiting for docker {verb}"));
+            waiter_done.store(true, Ordering::SeqCst);
             let _ = exited.send(status);
         });
         let abandon = || {
-            // SAFETY: plain kill(2) of our own child, which the waiter has not reaped yet (it
-            // would have reported the end, and the wait would not be abandoned): the PID is
-            // still its own.
+            if waited.load(Ordering::SeqCst) {
+                return;
+            }
+            // SAFETY: plain kill(2) of our own child, which the waiter has not reaped (it sets
+            // `waited` first): the PID is still its own.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
