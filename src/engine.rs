@@ -505,12 +505,12 @@ fn read_head(reader: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>)> 
         if read_head_line(reader, &mut line)? == 0 {
             break;
         }
-        if count == MAX_HEADERS {
-            bail!("the engine's answer has over {MAX_HEADERS} header lines: that is no answer of a Docker engine");
-        }
         let header = line.trim_end();
         if header.is_empty() {
             break;
+        }
+        if count == MAX_HEADERS {
+            bail!("the engine's answer has over {MAX_HEADERS} header lines: that is no answer of a Docker engine");
         }
         if let Some((name, value)) = header.split_once(':') {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
@@ -883,6 +883,24 @@ mod tests {
         let error = format!("{:#}", answer.unwrap_err());
         assert!(error.contains("a header line over 65536 bytes"), "{error}");
         engine_side.join().unwrap();
+    }
+
+    #[test]
+    fn a_head_of_exactly_the_most_header_lines_is_read_and_one_more_is_refused() {
+        let head = |lines: usize| {
+            let mut text = String::from("HTTP/1.1 200 OK\r\n");
+            for n in 0..lines {
+                text.push_str(&format!("X-{n}: v\r\n"));
+            }
+            text + "\r\n"
+        };
+        let (status, headers) = read_head(&mut head(MAX_HEADERS).as_bytes()).unwrap();
+        assert_eq!((status, headers.len()), (200, MAX_HEADERS));
+        let error = read_head(&mut head(MAX_HEADERS + 1).as_bytes()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("over 256 header lines"),
+            "{error:#}"
+        );
     }
 
     #[test]
