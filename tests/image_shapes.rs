@@ -196,6 +196,49 @@ fn given_a_tini_entrypoint_when_predeploy_runs_then_tini_runs_the_shell_form_of_
     assert_no_task_container_left(&host);
 }
 
+/// An entrypoint that prints each argument it gets, one a line.
+const ARGS_ENTRYPOINT: &str = "#!/bin/sh\nfor word in \"$@\"; do echo \"arg[$word]\"; done\n";
+
+#[test]
+fn given_an_entrypoint_image_when_predeploy_runs_then_its_words_are_split_as_dokku_splits_them() {
+    let host = TestHost::new("shape-ep-words");
+    build(
+        &host,
+        &busybox_app(
+            "COPY entrypoint.sh /entrypoint.sh\nRUN chmod +x /entrypoint.sh\nENTRYPOINT [\"/entrypoint.sh\"]",
+        ),
+        &[("entrypoint.sh", ARGS_ENTRYPOINT)],
+    );
+    // go-shellquote, which Dokku splits with, knows no comments: `#deploys` is a word.
+    host.host_app_json(&predeploy_json("--room #deploys 'a b'"));
+
+    host.predeploy()
+        .expect_code(0)
+        .stdout_has("       arg[--room]\n       arg[#deploys]\n       arg[a b]\n");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_tini_with_an_entrypoint_script_when_predeploy_runs_then_the_script_gets_the_commands_words_as_in_dokku(
+) {
+    let host = TestHost::new("shape-tini-script");
+    let tini = "#!/bin/sh\n[ \"$1\" = -- ] && shift\nexec \"$@\"\n";
+    build(
+        &host,
+        &busybox_app(
+            "COPY tini /tini\nCOPY entrypoint.sh /entrypoint.sh\nRUN chmod +x /tini /entrypoint.sh\n\
+             ENTRYPOINT [\"/tini\", \"--\", \"/entrypoint.sh\"]",
+        ),
+        &[("tini", tini), ("entrypoint.sh", ARGS_ENTRYPOINT)],
+    );
+    host.host_app_json(&predeploy_json("rake db:migrate"));
+
+    host.predeploy()
+        .expect_code(0)
+        .stdout_has("       arg[rake]\n       arg[db:migrate]\n");
+    assert_no_task_container_left(&host);
+}
+
 /// Prints `FROM_PROFILE` and `HOME`, then the working directory. awk reads them: Dokku expands a
 /// Procfile command's `$VAR`s from the app's config before the shell runs it, and these are not
 /// in the config.
