@@ -292,6 +292,45 @@ fn given_an_image_whose_user_is_the_apps_dokku_app_user_when_release_runs_then_i
 }
 
 #[test]
+fn given_a_global_dokku_app_user_when_release_runs_then_herokuishuser_still_counts_as_dokku_reads_only_the_apps(
+) {
+    let host = TestHost::new("shape-global-user");
+    build(
+        &host,
+        &format!(
+            "FROM {BUSYBOX}\nENV USER=herokuishuser\nCOPY 00-test.sh /app/.profile.d/00-test.sh\nWORKDIR /\n"
+        ),
+        &[("00-test.sh", "export FROM_PROFILE=yes\n")],
+    );
+    host.host_procfile(PROFILE_PROBE);
+    // Dokku's `config-get APP DOKKU_APP_USER` reads the app's config only.
+    host.write_lib("config/--global/ENV", "export DOKKU_APP_USER='web'\n");
+
+    host.release()
+        .expect_code(0)
+        .stdout_has("       yes /app\n       /app\n");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_app_in_the_apps_config_when_a_task_runs_then_it_sees_the_configs_value_and_otherwise_the_apps_name(
+) {
+    let host = TestHost::new("shape-app-var");
+    build(&host, &busybox_app(""), &[]);
+    host.host_procfile("release: echo app=$APP version=$CONTAINER_VERSION\n");
+
+    host.release()
+        .expect_code(0)
+        .stdout_has(&format!("       app={} version=latest\n", host.app));
+
+    host.app_env("export APP='storefront'\n");
+    host.release()
+        .expect_code(0)
+        .stdout_has("       app=storefront version=latest\n");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
 fn given_a_cloud_native_buildpacks_image_when_release_runs_then_the_task_runs_through_the_launcher()
 {
     let host = TestHost::new("shape-cnb");
