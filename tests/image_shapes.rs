@@ -245,16 +245,22 @@ fn given_tini_with_an_entrypoint_script_when_predeploy_runs_then_the_script_gets
 const PROFILE_PROBE: &str =
     "release: awk 'BEGIN { print ENVIRON[\"FROM_PROFILE\"], ENVIRON[\"HOME\"] }'; pwd\n";
 
+/// Builds an image whose ENV has `USER=user`, whose `/app/.profile.d` exports
+/// `FROM_PROFILE=yes`, and whose WORKDIR is `/`.
+fn build_with_profile(host: &TestHost, user: &str) -> String {
+    build(
+        host,
+        &format!(
+            "FROM {BUSYBOX}\nENV USER={user}\nCOPY 00-test.sh /app/.profile.d/00-test.sh\nWORKDIR /\n"
+        ),
+        &[("00-test.sh", "export FROM_PROFILE=yes\n")],
+    )
+}
+
 #[test]
 fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_profile_sourced() {
     let host = TestHost::new("shape-herokuish");
-    build(
-        &host,
-        &format!(
-            "FROM {BUSYBOX}\nENV USER=herokuishuser\nCOPY 00-test.sh /app/.profile.d/00-test.sh\nWORKDIR /\n"
-        ),
-        &[("00-test.sh", "export FROM_PROFILE=yes\n")],
-    );
+    build_with_profile(&host, "herokuishuser");
     host.host_procfile(PROFILE_PROBE);
 
     host.release()
@@ -267,13 +273,7 @@ fn given_a_herokuish_image_when_release_runs_then_the_task_runs_in_app_with_its_
 fn given_an_image_whose_user_is_the_apps_dokku_app_user_when_release_runs_then_it_is_treated_as_herokuish(
 ) {
     let host = TestHost::new("shape-app-user");
-    build(
-        &host,
-        &format!(
-            "FROM {BUSYBOX}\nENV USER=shopper\nCOPY 00-test.sh /app/.profile.d/00-test.sh\nWORKDIR /\n"
-        ),
-        &[("00-test.sh", "export FROM_PROFILE=yes\n")],
-    );
+    build_with_profile(&host, "shopper");
     host.host_procfile(PROFILE_PROBE);
     host.app_env("export DOKKU_APP_USER='shopper'\n");
 
@@ -295,13 +295,7 @@ fn given_an_image_whose_user_is_the_apps_dokku_app_user_when_release_runs_then_i
 fn given_a_global_dokku_app_user_when_release_runs_then_herokuishuser_still_counts_as_dokku_reads_only_the_apps(
 ) {
     let host = TestHost::new("shape-global-user");
-    build(
-        &host,
-        &format!(
-            "FROM {BUSYBOX}\nENV USER=herokuishuser\nCOPY 00-test.sh /app/.profile.d/00-test.sh\nWORKDIR /\n"
-        ),
-        &[("00-test.sh", "export FROM_PROFILE=yes\n")],
-    );
+    build_with_profile(&host, "herokuishuser");
     host.host_procfile(PROFILE_PROBE);
     // Dokku's `config-get APP DOKKU_APP_USER` reads the app's config only.
     host.write_lib("config/--global/ENV", "export DOKKU_APP_USER='web'\n");
