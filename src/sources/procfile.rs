@@ -263,7 +263,9 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Procfile, InputError> {
             )
             .at_line(line));
         };
-        let name = name.trim();
+        // Between the name and the `:`, only the whitespace of Go's `\s` (procfile-util's
+        // `^([A-Za-z0-9_-]+)\s*:`); the line's own ends were trimmed as Go's `TrimSpace` does.
+        let name = name.trim_end_matches(is_go_regexp_space);
         let command = without_trailing_comment(command.trim()).trim();
         if !is_valid_name(name) {
             return Err(InputError::new(
@@ -337,6 +339,12 @@ fn without_trailing_comment(command: &str) -> &str {
         Some(at) => &command[..at],
         None => command,
     }
+}
+
+/// Whether `c` is in Go's regexp class `\s`, `[\t\n\f\r ]`: narrower than Rust's
+/// whitespace, which also has `\v` and Unicode's spaces.
+fn is_go_regexp_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\x0c' | '\r' | ' ')
 }
 
 /// Whether `name` matches `^[A-Za-z0-9_-]+$`, the process type names Dokku accepts.
@@ -551,6 +559,18 @@ mod tests {
             commands,
             vec![("release", "echo a: b"), ("worker", "run"), ("clock", "x")]
         );
+    }
+
+    #[test]
+    fn only_gos_regexp_whitespace_may_stand_between_a_name_and_its_colon() {
+        // procfile-util's `\s*` before the colon is `[\t\n\f\r ]`: a vertical tab or a
+        // no-break space there makes the line invalid, and Dokku's deploy fails on it.
+        for line in ["web\u{b}: run\n", "web\u{a0}: run\n", "web\u{2003}: run\n"] {
+            let error = parse(line.as_bytes(), "Procfile").unwrap_err();
+            assert_eq!(error.line, Some(1), "{line:?}");
+        }
+        let parsed = procfile("web \x0c\t: run\n");
+        assert_eq!(commands_of(&parsed), vec![("web", "run")]);
     }
 
     #[test]
