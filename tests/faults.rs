@@ -154,6 +154,32 @@ on_both_backends! {
 }
 
 #[test]
+fn given_another_writer_stuck_holding_the_history_when_a_signal_stops_a_task_then_the_trigger_does_not_wait_out_the_writer(
+) {
+    let host = TestHost::new("history-held");
+    let before = hanging_predeploy(&host);
+    let dir = host.lib_root().join("data/deploy-tasks").join(&host.app);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A writer stopped (SIGSTOP, a frozen cgroup) in the middle of its append.
+    let writer = std::fs::File::create(dir.join("history.lock")).unwrap();
+    writer.lock().unwrap();
+    let mut command = host.trigger_command("pre-deploy", &[&host.app]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("starting the trigger");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+
+    send(&child, libc::SIGTERM);
+
+    let run = finish(child, Some(stdout));
+    run.expect_code(143)
+        .stderr_has("predeploy interrupted")
+        .stderr_has("a stop signal came while another run held");
+    assert_clean(&host, &before);
+    drop(writer);
+}
+
+#[test]
 fn given_the_cli_instead_of_the_engine_api_when_a_predeploy_succeeds_then_it_is_committed() {
     let host = TestHost::new("cli-commit");
     let before = host.build(&busybox_app("CMD [\"httpd\", \"-f\"]"), &[]);
