@@ -2,20 +2,21 @@
 
 use crate::input_error::InputError;
 
-/// An app name Dokku would accept: `^[a-z0-9][a-z0-9.-]*$`. Never a path, never empty, so it is
-/// safe in file paths and container names.
+/// An app name Dokku would accept: `^[a-z0-9][a-z0-9.-]*$`, or one of the old form, with
+/// underscores too, that Dokku still deploys (`plugins/common/common.go`, `VerifyAppName`).
+/// Never a path, never empty, so it is safe in file paths and container names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct App(String);
 
 impl App {
-    /// Checks a name as Dokku does.
+    /// Checks a name as Dokku's `VerifyAppName` does: either form.
     pub fn new(name: &str) -> Result<App, InputError> {
         let mut characters = name.chars();
         let valid_start = characters
             .next()
             .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit());
         let valid_rest = characters
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
         if valid_start && valid_rest && name.len() <= 200 {
             Ok(App(name.to_string()))
         } else {
@@ -77,7 +78,16 @@ mod tests {
 
     #[test]
     fn accepts_dokku_app_names() {
-        for name in ["app", "my-app", "a1", "0day", "web.v2"] {
+        // `legacy_app`: the old form, which Dokku still deploys though it creates no new one.
+        for name in [
+            "app",
+            "my-app",
+            "a1",
+            "0day",
+            "web.v2",
+            "legacy_app",
+            "a_b.c-d",
+        ] {
             assert_eq!(App::new(name).unwrap().name(), name);
         }
     }
@@ -85,7 +95,7 @@ mod tests {
     #[test]
     fn refuses_names_dokku_refuses_and_paths() {
         for name in [
-            "", "App", "-app", ".app", "../etc", "a/b", "a_b", "a b", "app\n",
+            "", "App", "-app", ".app", "_app", "../etc", "a/b", "a b", "app\n", "A_b",
         ] {
             assert!(App::new(name).is_err(), "{name:?} should be refused");
         }

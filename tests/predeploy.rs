@@ -134,3 +134,20 @@ on_both_backends! {
         assert!(host.task_containers().is_empty());
     }
 }
+
+#[test]
+fn given_an_app_of_dokkus_old_name_form_with_an_underscore_then_its_predeploy_runs_and_is_committed(
+) {
+    // Dokku creates no new app named so, but still deploys those it has (`VerifyAppName`).
+    let mut host = TestHost::new("legacy-name");
+    host.app = format!("{}_old", host.app);
+    std::fs::create_dir_all(host.dokku_root().join(&host.app)).unwrap();
+    let before = host.build(&busybox_app("CMD [\"httpd\", \"-f\"]"), &[]);
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo $APP > /app/marker"}}}"#);
+
+    host.predeploy().expect_code(0);
+
+    let after = image_id(&host.image());
+    assert_ne!(after, before, "the image was not committed");
+    assert_eq!(host.run_in_image("cat /app/marker"), host.app);
+}
