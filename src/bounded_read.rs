@@ -73,7 +73,8 @@ fn not_a_file(path: &Path, kind: &str) -> anyhow::Error {
     )
 }
 
-fn kind_of(kind: std::fs::FileType) -> &'static str {
+/// What a file of `kind` is, as a message says it (`a directory`, `a FIFO`).
+pub(crate) fn kind_of(kind: std::fs::FileType) -> &'static str {
     if kind.is_dir() {
         "a directory"
     } else if kind.is_fifo() {

@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::bounded_read;
+
 /// The mode of a directory the plugin creates: its owner's alone.
 const DIR_MODE: u32 = 0o700;
 /// The mode of a file the plugin creates: its owner's alone.
@@ -106,10 +108,20 @@ impl Ownership {
 
     /// Opens `path` with `options` (which must allow writing or appending), creating the file
     /// when it is missing and then giving it to the owner; a file that existed keeps its owner.
-    /// The parent directory must exist.
+    /// The parent directory must exist. Anything but a regular file there (a link, a FIFO, a
+    /// directory, a device) is refused, without waiting: the open does not block, and the kind
+    /// is checked on the open file. (`O_NONBLOCK` changes nothing for a regular file.)
     pub fn create_or_open(&self, path: &Path, options: &OpenOptions) -> Result<File> {
         let mut options = options.clone();
-        options.mode(FILE_MODE).custom_flags(libc::O_NOFOLLOW);
+        options
+            .mode(FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+        let not_ours = |kind: &str| {
+            anyhow::anyhow!(
+                "{} is {kind}, where the plugin keeps a file of its own: remove it",
+                path.display()
+            )
+        };
         loop {
             let mut create = options.clone();
             create.create_new(true);
@@ -126,15 +138,27 @@ impl Ownership {
             let mut existing = options.clone();
             existing.create(false);
             match existing.open(path) {
-                Ok(file) => return Ok(file),
+                Ok(file) => {
+                    let kind = file
+                        .metadata()
+                        .with_context(|| format!("reading {}", path.display()))?
+                        .file_type();
+                    if !kind.is_file() {
+                        return Err(not_ours(bounded_read::kind_of(kind)));
+                    }
+                    return Ok(file);
+                }
                 // Renamed or removed since (a history rotation): create it after all.
                 Err(error) if error.kind() == ErrorKind::NotFound => {}
                 Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
-                    anyhow::bail!(
-                        "{} is a symbolic link, where the plugin keeps a file of its own: \
-                         remove the link",
-                        path.display()
-                    )
+                    return Err(not_ours("a symbolic link"))
+                }
+                // A FIFO no one reads (opened for writing without blocking), or a directory.
+                Err(error) if error.raw_os_error() == Some(libc::ENXIO) => {
+                    return Err(not_ours("a FIFO or a device"))
+                }
+                Err(error) if error.raw_os_error() == Some(libc::EISDIR) => {
+                    return Err(not_ours("a directory"))
                 }
                 Err(error) => {
                     return Err(error).with_context(|| format!("opening {}", path.display()))
@@ -397,5 +421,35 @@ mod tests {
             std::fs::read_to_string(&target).unwrap(),
             "root:x:0:0::/root:/bin/sh\n"
         );
+    }
+    #[test]
+    fn a_fifo_or_a_directory_in_place_of_a_file_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let ownership = Ownership::with_owner(dir.path(), None);
+        let fifo = dir.path().join("lock");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let directory = dir.path().join("history.jsonl");
+        std::fs::create_dir(&directory).unwrap();
+        let (mut write, mut read_append) = (OpenOptions::new(), OpenOptions::new());
+        write.write(true);
+        read_append.read(true).append(true);
+        for (path, options) in [
+            (&fifo, &write),
+            (&fifo, &read_append),
+            (&directory, &write),
+            (&directory, &read_append),
+        ] {
+            let error = ownership.create_or_open(path, options).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("where the plugin keeps a file of its own"),
+                "{}: {error}",
+                path.display()
+            );
+        }
+        assert!(ownership.write(&fifo, "x").is_err());
     }
 }

@@ -427,6 +427,39 @@ fn given_a_host_app_json_that_is_a_fifo_then_the_trigger_refuses_it_at_once() {
 }
 
 #[test]
+fn given_a_fifo_planted_as_the_apps_lock_then_the_trigger_refuses_it_at_once() {
+    let app = App::new("lock-fifo");
+    let dir = app
+        .host
+        .lib_root()
+        .join("data/deploy-tasks")
+        .join(&app.host.app);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = dir.join("lock");
+    assert!(Command::new("mkfifo")
+        .arg(&lock)
+        .status()
+        .unwrap()
+        .success());
+
+    let mut command = app.predeploy();
+    command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // A generous bound on a hang (finish_within), not a measure of speed: before, the open
+    // of the lock waited for a reader of the FIFO, past every stop signal.
+    let run = finish_within(command.spawn().unwrap());
+
+    run.expect_code(1).one_line_error().stderr_has(&format!(
+        "{} is a FIFO or a device, where the plugin keeps a file of its own: remove it",
+        lock.display()
+    ));
+    assert!(!run.stdout.contains("task ran"), "a task ran; {run:#?}");
+    assert_eq!(image_id(&app.host.image()), app.image_before);
+    assert!(app.host.task_containers().is_empty());
+}
+
+#[test]
 fn given_a_host_app_json_linked_to_dev_zero_then_it_is_refused_not_read() {
     let app = App::new("bad-json-zero");
     let path = app.app_json_path();
