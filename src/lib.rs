@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod app_config;
+pub mod arguments;
 pub mod bounded_read;
 pub mod child;
 pub mod command_words;

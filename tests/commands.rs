@@ -134,6 +134,28 @@ fn given_an_app_when_a_setting_is_set_then_it_is_written_without_a_newline_and_u
 }
 
 #[test]
+fn given_an_argument_that_is_not_utf8_then_a_command_and_a_trigger_refuse_it_in_one_line() {
+    use std::os::unix::ffi::OsStrExt;
+    let host = TestHost::new("cmd-not-utf8");
+    let value = std::ffi::OsStr::from_bytes(b"/bin/\xff");
+    let mut set = entry_point(
+        &host,
+        "subcommands/set",
+        &["deploy-tasks:set", &host.app, "shell"],
+    );
+    let run = Run::from(set.arg(value).output().expect("running the subcommand"));
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has("argument 4 (\"/bin/\\xFF\") is not valid UTF-8");
+    assert!(!app_setting(&host, "shell").exists());
+    let mut trigger = host.trigger_command("post-deploy", &[]);
+    let run = Run::from(trigger.arg(value).output().expect("running the trigger"));
+    run.expect_code(1)
+        .one_line_error()
+        .stderr_has("argument 1 (\"/bin/\\xFF\") is not valid UTF-8");
+}
+
+#[test]
 fn given_a_bad_key_or_value_when_set_then_one_line_names_the_key_and_nothing_is_written() {
     let host = TestHost::new("cmd-set-bad");
     for (key, value, allowed) in [

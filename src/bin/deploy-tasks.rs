@@ -6,8 +6,7 @@
 use std::path::Path;
 
 fn main() {
-    let mut args = std::env::args();
-    let called_as = args
+    let called_as = std::env::args_os()
         .next()
         .and_then(|arg0| {
             Path::new(&arg0)
@@ -15,7 +14,7 @@ fn main() {
                 .map(|name| name.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
-    let args: Vec<String> = args.collect();
+    let args = deploy_tasks::arguments::text_or_exit(1);
     if let Some(code) = deploy_tasks::triggers::run(&called_as, &args) {
         std::process::exit(code.code());
     }

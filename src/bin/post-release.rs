@@ -1,6 +1,6 @@
 //! The `post-release` trigger: see [`deploy_tasks::triggers::post_release`].
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = deploy_tasks::arguments::text_or_exit(1);
     std::process::exit(deploy_tasks::triggers::post_release(&args).code());
 }
