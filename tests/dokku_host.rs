@@ -344,6 +344,44 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
         .contains("TASK postdeploy"));
 }
 
+#[test]
+fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every_other_app_still_changes_hands(
+) {
+    let host = TestHost::new("dokku-global-defer");
+    push(&host, &every_task_source()).expect_code(0);
+    let dokku_app_json = host
+        .lib_root()
+        .join("data/app-json")
+        .join(&host.app)
+        .join("app.json");
+    assert!(!std::fs::read_to_string(&dokku_app_json)
+        .unwrap()
+        .contains("TASK"));
+    // An app sorted first, whose own core-tasks a hand wrote wrong.
+    std::fs::create_dir_all(host.lib_root().join("data/app-json/aaa-broken")).unwrap();
+    host.write_lib("config/deploy-tasks/aaa-broken/core-tasks", "both");
+
+    let set = Run::from(
+        std::process::Command::new(dokku_plugin_path().join("deploy-tasks/subcommands/set"))
+            .args(["deploy-tasks:set", "--global", "core-tasks", "defer"])
+            .env("DOKKU_LIB_ROOT", host.lib_root())
+            .env("DOKKU_ROOT", host.dokku_root())
+            .output()
+            .unwrap(),
+    );
+
+    set.expect_code(1)
+        .one_line_error()
+        .stderr_has("aaa-broken: ")
+        .stderr_has("`both` is not a core-tasks mode");
+    assert!(
+        std::fs::read_to_string(&dokku_app_json)
+            .unwrap()
+            .contains("TASK postdeploy"),
+        "{set:#?}"
+    );
+}
+
 /// A plugin of the tests' own, `name`, enabled beside the plugin under test, whose `trigger` is
 /// the shell script `script` (made once per test binary; each test host has its own lib root,
 /// which the script reads its per-test data from).

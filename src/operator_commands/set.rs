@@ -91,10 +91,17 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
             Scope::App(app) => vec![app.clone()],
             Scope::Global => dokku::apps_with_files(host),
         };
-        for app in apps {
-            if let Err(error) = triggers::align(host, &app) {
-                return fail(host, format!("{}: {error:#}", app.name()));
-            }
+        // Every app gets its turn: one that cannot be aligned must not leave the others as
+        // they were, handed neither to Dokku nor to the plugin.
+        let failures: Vec<String> = apps
+            .iter()
+            .filter_map(|app| {
+                let error = triggers::align(host, app).err()?;
+                Some(format!("{}: {error:#}", app.name()))
+            })
+            .collect();
+        if !failures.is_empty() {
+            return fail(host, failures.join("; "));
         }
     }
     ExitCode::Success
