@@ -7,8 +7,9 @@
 //!   container's config or on disk;
 //! - gives the task `/dev/null` as stdin;
 //! - picks the shell (`/bin/bash` when the image has it, else `/bin/sh`) unless told one;
-//! - forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the task: as PID 1 it would otherwise
-//!   ignore them, and `docker stop` could only end the task with SIGKILL;
+//! - forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to the task's process group (the task and
+//!   what a shell task starts): as PID 1 it would otherwise ignore them, and `docker stop` could
+//!   only end the task with SIGKILL;
 //! - reaps orphans, and exits with the task's status (128+N when a signal ended it).
 //!
 //! Usage: `deploy-tasks-helper [--shell=auto|PATH] [--heroku-profile] [--wrap WORD]...
@@ -31,9 +32,10 @@ use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{exit, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// Exit status when the command exists but cannot be executed, as in POSIX shells.
 const EXIT_NOT_EXECUTABLE: i32 = 126;
@@ -45,6 +47,10 @@ const EXIT_USAGE: i32 = 125;
 /// The task's process ID once started; 0 before. The forwarded signals stay blocked until it is
 /// set, so the handler never sees 0.
 static TASK_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Whether a signal was passed on to the task's group: then what the task started gets its
+/// turn to end (its traps run) before the helper, and with it the container, ends.
+static FORWARDED_ONE: AtomicBool = AtomicBool::new(false);
 
 /// The signals passed on to the task.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
@@ -90,8 +96,8 @@ impl Mode {
 
 fn main() {
     // Held back from the start (a `docker stop` may come at once): delivered, and so forwarded,
-    // only once the task exists. The task itself starts with no signal blocked (std resets the
-    // mask of the processes it spawns).
+    // only once the task exists. The task itself starts with no signal blocked
+    // ([`task_command`]).
     if let Err(message) = set_forwarded_blocked(true) {
         fail(EXIT_USAGE, &message);
     }
@@ -116,7 +122,7 @@ fn main() {
     if let Err(message) = install_signal_forwarding() {
         fail(EXIT_USAGE, &message);
     }
-    let mut command = Command::new(program);
+    let mut command = task_command(program);
     command.args(&argv[1..]).stdin(Stdio::null()).envs(config);
     if let Some(value) = command_variable {
         command.env(COMMAND_VARIABLE, value);
@@ -137,6 +143,29 @@ fn main() {
         fail(EXIT_USAGE, &message);
     }
     exit(reap_until_exit(task_pid));
+}
+
+/// The task's process: in a process group of its own, which the forwarded signals go to, so
+/// that they reach what a shell task runs, not only the shell (a shell waits for its command
+/// and passes nothing on); and with no signal blocked. std's spawn hands the child the
+/// parent's mask, which holds the forwarded signals back here, and bash keeps the mask it
+/// was given and passes it on.
+fn task_command(program: &str) -> Command {
+    let mut command = Command::new(program);
+    command.process_group(0);
+    // SAFETY: between fork and exec only async-signal-safe calls are made (sigemptyset and
+    // pthread_sigmask), on a set that lives on the child's stack.
+    unsafe {
+        command.pre_exec(|| {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            match libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) {
+                0 => Ok(()),
+                error => Err(std::io::Error::from_raw_os_error(error)),
+            }
+        });
+    }
+    command
 }
 
 fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
@@ -337,8 +366,10 @@ fn is_executable(path: &Path) -> bool {
 extern "C" fn forward_signal(signal: libc::c_int) {
     let pid = TASK_PID.load(Ordering::SeqCst);
     if pid > 0 {
+        FORWARDED_ONE.store(true, Ordering::SeqCst);
+        // The task's process group ([`task_command`]), whose ID is the task's PID.
         // SAFETY: kill is async-signal-safe and has no memory-safety preconditions.
-        unsafe { libc::kill(pid, signal) };
+        unsafe { libc::kill(-pid, signal) };
     }
 }
 
@@ -393,28 +424,37 @@ fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
 }
 
 /// Waits for every child, orphans included (PID 1 inherits them), until the task itself exits;
-/// returns its exit status, 128+N when signal N ended it.
+/// returns its exit status, 128+N when signal N ended it. When a signal was forwarded, it then
+/// waits for the rest of what the task started too, which got the signal with it: a shell task
+/// dies at once of SIGTERM while the script it runs is still in its trap. (What is left when
+/// the helper exits dies with the container; the trigger's grace bounds the wait, then the
+/// engine kills them all.)
 fn reap_until_exit(task_pid: libc::pid_t) -> i32 {
+    let mut task_status = None;
     loop {
         let mut status: libc::c_int = 0;
         // SAFETY: status is a valid pointer for the duration of the call.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
         if pid == -1 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // No child left.
+                Some(libc::ECHILD) if task_status.is_some() => break,
+                _ => fail(EXIT_USAGE, "lost track of the task process"),
             }
-            fail(EXIT_USAGE, "lost track of the task process");
         }
-        if pid != task_pid {
-            continue;
+        if pid == task_pid && task_status.is_none() {
+            if libc::WIFEXITED(status) {
+                task_status = Some(libc::WEXITSTATUS(status));
+            } else if libc::WIFSIGNALED(status) {
+                task_status = Some(128 + libc::WTERMSIG(status));
+            }
         }
-        if libc::WIFEXITED(status) {
-            return libc::WEXITSTATUS(status);
-        }
-        if libc::WIFSIGNALED(status) {
-            return 128 + libc::WTERMSIG(status);
+        if task_status.is_some() && !FORWARDED_ONE.load(Ordering::SeqCst) {
+            break;
         }
     }
+    task_status.unwrap_or(EXIT_USAGE)
 }
 
 fn fail(code: i32, message: &str) -> ! {
@@ -428,33 +468,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_task_starts_with_no_signal_blocked_while_the_helper_holds_them_back() {
+    fn the_task_starts_in_its_own_group_with_no_signal_blocked_while_the_helper_holds_them_back() {
         set_forwarded_blocked(true).unwrap();
-        let mask_of = |pid: &str| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let mask_of = |status: &str| {
             let line = status
                 .lines()
                 .find(|line| line.starts_with("SigBlk:"))
                 .unwrap();
             u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).unwrap()
         };
-        let ours = mask_of("thread-self");
-        let child = Command::new("sh")
-            .args(["-c", "grep SigBlk /proc/self/status"])
+        let ours = mask_of(&std::fs::read_to_string("/proc/thread-self/status").unwrap());
+        // cat, not a shell: some shells clear their mask themselves, and bash does not.
+        let child = task_command("cat")
+            .args(["/proc/self/status", "/proc/self/stat"])
             .output()
             .unwrap();
         set_forwarded_blocked(false).unwrap();
         let sigterm_bit = 1u64 << (libc::SIGTERM - 1);
         assert_ne!(ours & sigterm_bit, 0, "SIGTERM is not held back");
-        let line = String::from_utf8_lossy(&child.stdout);
-        let child_mask =
-            u64::from_str_radix(line.trim_start_matches("SigBlk:").trim(), 16).unwrap();
-        assert_eq!(
-            child_mask & sigterm_bit,
-            0,
-            "the task inherited the blocked SIGTERM"
-        );
-        assert_eq!(mask_of("thread-self") & sigterm_bit, 0);
+        let text = String::from_utf8_lossy(&child.stdout);
+        assert_eq!(mask_of(&text), 0, "the task inherited a blocked signal");
+        // `/proc/self/stat`: PID (COMMAND) STATE PPID PGRP ...
+        let stat = text.lines().last().unwrap();
+        let pid = stat.split_whitespace().next().unwrap();
+        let (_, fields) = stat.rsplit_once(')').unwrap();
+        let group = fields.split_whitespace().nth(2).unwrap();
+        assert_eq!(group, pid, "the task is not in a process group of its own");
+        let now = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        assert_eq!(mask_of(&now) & sigterm_bit, 0);
     }
 
     fn invocation(mode: Mode) -> Invocation {
