@@ -741,3 +741,41 @@ on_both_backends! {
         }
     }
 }
+
+#[test]
+fn given_a_herokuish_image_without_app_when_release_runs_then_it_runs_where_the_image_says_as_in_dokku(
+) {
+    // Dokku's app-json changes into /app and sets HOME there only when /app exists.
+    let host = TestHost::new("shape-herokuish-no-app");
+    build(
+        &host,
+        &format!(
+            "FROM {BUSYBOX}\nRUN rm -rf /app\nENV USER=herokuishuser HOME=/root\nWORKDIR /srv\n"
+        ),
+        &[],
+    );
+    host.host_procfile(PROFILE_PROBE);
+
+    host.release()
+        .expect_code(0)
+        .stdout_has("        /root\n       /srv\n");
+    assert_no_task_container_left(&host);
+}
+
+#[test]
+fn given_an_entrypoint_the_image_does_not_have_when_release_runs_then_it_fails_as_a_command_not_found(
+) {
+    let host = TestHost::new("shape-missing-entrypoint");
+    build(
+        &host,
+        &format!("FROM {BUSYBOX}\nENTRYPOINT [\"no-such-entrypoint\"]\n"),
+        &[],
+    );
+    host.host_procfile("release: migrate\n");
+
+    host.release()
+        .expect_code(1)
+        .stderr_has("cannot start no-such-entrypoint")
+        .stderr_has("exit code 127");
+    assert_no_task_container_left(&host);
+}

@@ -127,13 +127,19 @@ fn main() {
     if let Some(value) = command_variable {
         command.env(COMMAND_VARIABLE, value);
     }
-    if invocation.heroku_profile {
+    // As Dokku's app-json (`constructScript`): HOME and the directory are /app where it is.
+    if invocation.heroku_profile && Path::new("/app").is_dir() {
         command.env("HOME", "/app").current_dir("/app");
     }
     let task = match command.spawn() {
         Ok(task) => task,
         Err(error) => fail(
-            EXIT_NOT_EXECUTABLE,
+            // As POSIX shells: 127 for a command not found, 126 for one that cannot run.
+            if error.kind() == std::io::ErrorKind::NotFound {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_NOT_EXECUTABLE
+            },
             &format!("cannot start {}: {error}", argv[0]),
         ),
     };
@@ -233,7 +239,8 @@ fn parse_stdin(input: &[u8]) -> Result<Stdin, String> {
         .and_then(|count| std::str::from_utf8(count).ok())
         .and_then(|count| count.parse().ok())
         .ok_or("no field count on stdin")?;
-    let mut fields = Vec::with_capacity(count);
+    // Each field takes at least its NUL byte: a count past that is caught below, not allocated.
+    let mut fields = Vec::with_capacity(count.min(input.len()));
     for _ in 0..count {
         let field = entries
             .next()
@@ -542,6 +549,9 @@ mod tests {
         assert!(parse_stdin(b"").is_err());
         assert!(parse_stdin(b"3\0one\0").is_err());
         assert!(parse_stdin(b"1\0cmd\0NOEQUALS\0").is_err());
+        // A count no input could hold is refused, not allocated (it aborted the helper).
+        assert!(parse_stdin(b"18446744073709551615\0one\0").is_err());
+        assert!(parse_stdin(b"999999999999\0one\0").is_err());
     }
 
     #[test]
