@@ -120,6 +120,7 @@ pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
 /// Takes over the files Dokku keeps for an app deployed before (at install, or when
 /// `core-tasks` becomes `replace`). Returns the files that held tasks.
 pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
+    let taken_over_before = originals_dir(host, app).symlink_metadata().is_ok();
     let mut taken = Vec::new();
     for file in DokkuFile::ALL {
         let persisted = file.persisted(host, app);
@@ -136,9 +137,11 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
             taken.push(file.name);
         }
     }
-    // Dokku's app-json marks Heroku's one-time postdeploy as run before this plugin runs it, so
-    // that mark is read only here, for what Dokku ran before the takeover.
-    if dokku::heroku_postdeploy_executed(host, app) {
+    // Dokku's app-json marks Heroku's one-time postdeploy as run before this plugin runs it (in
+    // its `post-release-builder`, finding no release to wait for), so that mark is read only
+    // at an app's first takeover, for what Dokku itself ran before. Once the plugin has taken
+    // the app over, the mark may stand for a first deploy whose release failed here.
+    if !taken_over_before && dokku::heroku_postdeploy_executed(host, app) {
         crate::deploy::record_first_deploy_task(host, app)?;
     }
     Ok(taken)
@@ -414,6 +417,37 @@ mod tests {
         assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
         let ours = task_definitions(&later, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn dokkus_mark_of_herokus_postdeploy_counts_only_at_an_apps_first_takeover() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        write(&dokku::APP_JSON.persisted(&host, &app), APP_JSON_WITH_TASKS);
+        let mark = dokku::property_dir(&host, "app-json", app.name()).join("heroku.postdeploy");
+        let first_deploy_record = host.data_dir(&app).join("heroku-postdeploy");
+
+        // Taken over, and then a first deploy whose release failed here: Dokku's app-json
+        // marked the postdeploy as run all the same. An install or a `:set` takes over again.
+        take_over_app(&host, &app).unwrap();
+        write(&mark, "executed");
+        take_over_app(&host, &app).unwrap();
+        assert!(
+            !first_deploy_record.exists(),
+            "the mark of a takeover counted"
+        );
+
+        // An app Dokku itself deployed, and ran the postdeploy of, before the plugin came.
+        let other = App::new("blog").unwrap();
+        write(
+            &dokku::APP_JSON.persisted(&host, &other),
+            APP_JSON_WITH_TASKS,
+        );
+        let mark = dokku::property_dir(&host, "app-json", other.name()).join("heroku.postdeploy");
+        write(&mark, "executed");
+        take_over_app(&host, &other).unwrap();
+        assert!(host.data_dir(&other).join("heroku-postdeploy").exists());
     }
 
     #[test]
