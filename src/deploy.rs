@@ -617,7 +617,7 @@ fn skipped_by(settings: &Settings, phase: Phase) -> Result<Option<String>> {
 }
 
 /// This plugin's record that the first-deploy-only task ran.
-fn first_deploy_record(host: &Host, app: &App) -> PathBuf {
+pub(crate) fn first_deploy_record(host: &Host, app: &App) -> PathBuf {
     host.data_dir(app).join("heroku-postdeploy")
 }
 

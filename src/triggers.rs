@@ -224,7 +224,9 @@ pub fn post_app_rename_setup(args: &[String]) -> ExitCode {
 }
 
 /// `post-app-clone-setup OLD NEW`: the clone gets the old app's settings and kept originals, not
-/// its history: it has run nothing yet.
+/// its history: it has run nothing yet. But for Heroku's one-time postdeploy: where it ran for
+/// the old app, the clone (which gets its config, database URL included) does not run it,
+/// as Dokku's app-json clones its own mark (`TriggerPostAppCloneSetup`, `PropertyClone`).
 pub fn post_app_clone_setup(args: &[String]) -> ExitCode {
     copy_app(args, "post-app-clone-setup OLD_APP NEW_APP", false)
 }
@@ -461,7 +463,14 @@ fn copy_app(args: &[String], usage: &str, with_records: bool) -> ExitCode {
         if with_records {
             copy_dir(&host, &host.data_dir(&old), &host.data_dir(&new))
         } else {
-            takeover::copy_originals(&host, &old, &new)
+            takeover::copy_originals(&host, &old, &new)?;
+            let ran = crate::deploy::first_deploy_record(&host, &old);
+            if let Some(bytes) = bounded_read::host_file(&ran, RECORD_LIMIT)? {
+                host.data_dir(&new).create()?;
+                host.ownership()
+                    .write(&crate::deploy::first_deploy_record(&host, &new), bytes)?;
+            }
+            Ok(())
         }
     })();
     match result {

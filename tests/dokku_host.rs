@@ -557,6 +557,13 @@ fn given_a_deployed_app_when_dokku_renames_or_clones_it_then_the_new_app_keeps_i
         !data(&cloned).join("history.jsonl").exists(),
         "a clone has run nothing yet"
     );
+    // But Heroku's one-time postdeploy, which ran for the old app, is not run for its clone,
+    // as Dokku's app-json clones its own mark of it.
+    assert!(data(&renamed).join("heroku-postdeploy").is_file());
+    assert!(
+        data(&cloned).join("heroku-postdeploy").is_file(),
+        "the clone would run the one-time postdeploy again"
+    );
     assert!(
         !data(&host.app).exists(),
         "the old app's records outlived it"
