@@ -182,6 +182,13 @@ fn given_a_bad_key_or_value_when_set_then_one_line_names_the_key_and_nothing_is_
     dokku(&host, "set", &["--global", "timeout", "1.5"])
         .expect_code(1)
         .one_line_error();
+    // 0 is no limit for a task, and refused for the engine, however it is written.
+    for zero in ["0", "00"] {
+        dokku(&host, "set", &["--global", "engine-timeout", zero])
+            .expect_code(1)
+            .one_line_error()
+            .stderr_has("engine-timeout cannot be 0");
+    }
     assert!(
         !host.lib_root().join("config/deploy-tasks").exists(),
         "a refused setting wrote something"

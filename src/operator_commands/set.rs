@@ -59,7 +59,7 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
                 "deploy-tasks:set --global engine-timeout <seconds>",
             );
         }
-        if value.trim() == "0" {
+        if value.trim().parse::<u64>() == Ok(0) {
             return usage_error(
                 host,
                 "engine-timeout cannot be 0: every call to the engine has a limit",
