@@ -766,3 +766,34 @@ fn given_no_killed_run_then_a_predeploy_lists_no_images_and_leaves_none_of_its_n
     ]);
     assert_eq!(names, format!("dokku/{}:latest", host.app));
 }
+
+#[test]
+fn given_a_report_reading_an_images_definitions_when_the_admin_presses_ctrl_c_then_its_container_is_removed(
+) {
+    let host = TestHost::new("report-interrupted");
+    host.build(&busybox_app(""), &[]);
+    host.host_app_json(PREDEPLOY_WRITES_MARKER);
+    let interposer = Interposer::holding(Backend::EngineApi, Call::DefinitionRead, 1);
+    let report = interposer
+        .trigger(
+            &host,
+            "subcommands/report",
+            &["deploy-tasks:report", &host.app],
+        )
+        .spawn()
+        .expect("starting the report");
+    interposer.wait_until_held();
+
+    send(&report, libc::SIGINT);
+
+    let run = finish_within(report);
+    run.expect_code(130);
+    interposer.release();
+    assert!(
+        eventually(Duration::from_secs(30), || host
+            .task_containers()
+            .is_empty()),
+        "left behind: {:?}",
+        host.task_containers()
+    );
+}

@@ -10,6 +10,7 @@ use crate::deploy::describe_tasks;
 use crate::exit_codes::ExitCode;
 use crate::host::Host;
 use crate::input_error::InputError;
+use crate::interrupt;
 use crate::phase::Phase;
 use crate::settings::{Settings, KEYS};
 
@@ -31,6 +32,10 @@ struct Request {
 /// (`--deploy-tasks-KEY`, `--deploy-tasks-global-KEY`, `--deploy-tasks-computed-KEY`) only that
 /// value; without an app, every app under `DOKKU_ROOT`, sorted.
 pub fn report(host: &Host, args: &[String]) -> ExitCode {
+    // Reading an image's definitions makes a container: a stop signal must let it be removed.
+    if let Err(error) = interrupt::install() {
+        return fail(host, format!("{error:#}"));
+    }
     let request = match parse(args) {
         Ok(request) => request,
         Err(problem) => return usage_error(host, &problem, USAGE),
@@ -49,6 +54,9 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
         },
     };
     for app in &apps {
+        if let Some(signal) = interrupt::received() {
+            return ExitCode::Signal(signal);
+        }
         let rows = rows(host, app);
         if request.json {
             let object: Map<String, Value> = rows
@@ -68,7 +76,10 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
             }
         }
     }
-    ExitCode::Success
+    match interrupt::received() {
+        Some(signal) => ExitCode::Signal(signal),
+        None => ExitCode::Success,
+    }
 }
 
 fn parse(args: &[String]) -> Result<Request, String> {
