@@ -199,17 +199,31 @@ fn writers_turn(dir: &DataDir) -> Result<File> {
 }
 
 /// The `n` most recent entries in `dir`, newest first: from `history.jsonl`, then
-/// `history.jsonl.1`. Missing files are an empty history; a line that does not parse (cut short
-/// by a crash, or written by a newer version) is skipped.
-pub fn read(dir: &Path, n: usize) -> Vec<HistoryEntry> {
-    let mut entries = Vec::new();
+/// `history.jsonl.1`, and a warning for each file that is there but not read. Missing files are
+/// an empty history; a line that does not parse (cut short by a crash, or written by a newer
+/// version) is skipped.
+pub fn read(dir: &Path, n: usize) -> (Vec<HistoryEntry>, Vec<String>) {
+    let (mut entries, mut warnings) = (Vec::new(), Vec::new());
     for path in files(dir) {
         if entries.len() >= n {
             break;
         }
-        // Bounded and never through a link: a file past the rotation size was not written here.
-        let Ok(Some(text)) = bounded_read::host_file(&path, READ_LIMIT) else {
-            continue;
+        // Bounded and never through a link: a file past the rotation size was not written here,
+        // and its first part is not its newest.
+        let text = match bounded_read::host_file(&path, READ_LIMIT) {
+            Ok(None) => continue,
+            Ok(Some(text)) if text.len() > READ_LIMIT => {
+                warnings.push(format!(
+                    "{} is over {READ_LIMIT} bytes, more than the plugin writes: not read; move it away",
+                    path.display()
+                ));
+                continue;
+            }
+            Ok(Some(text)) => text,
+            Err(error) => {
+                warnings.push(format!("{error:#}; not read"));
+                continue;
+            }
         };
         let newest_first = text
             .split(|byte| *byte == b'\n')
@@ -217,7 +231,7 @@ pub fn read(dir: &Path, n: usize) -> Vec<HistoryEntry> {
             .filter_map(|line| serde_json::from_slice::<HistoryEntry>(line).ok());
         entries.extend(newest_first.take(n - entries.len()));
     }
-    entries
+    (entries, warnings)
 }
 
 /// The history files of `dir`, newest first.
@@ -383,14 +397,14 @@ mod tests {
     fn reads_newest_first_and_at_most_n() {
         let dir = tempfile::tempdir().unwrap();
         let data = data_dir(&dir.path().join("data").join("app"));
-        assert!(read(&data, 10).is_empty());
+        assert!(read(&data, 10).0.is_empty());
         for command in ["one", "two", "three"] {
             append(&data, &entry(command)).unwrap();
         }
-        assert_eq!(commands(&read(&data, 10)), ["three", "two", "one"]);
-        assert_eq!(commands(&read(&data, 2)), ["three", "two"]);
-        assert!(read(&data, 0).is_empty());
-        let newest = &read(&data, 1)[0];
+        assert_eq!(commands(&read(&data, 10).0), ["three", "two", "one"]);
+        assert_eq!(commands(&read(&data, 2).0), ["three", "two"]);
+        assert!(read(&data, 0).0.is_empty());
+        let newest = &read(&data, 1).0[0];
         assert_eq!(newest.duration_ms, 1500);
         assert_eq!(newest.exit_code, Some(0));
         assert_eq!(newest.outcome, Outcome::Ok);
@@ -406,10 +420,10 @@ mod tests {
         file.write_all(br#"{"time":"2026-11-22T18:00:00Z","phase":"rel"#)
             .unwrap();
         drop(file);
-        assert_eq!(commands(&read(dir.path(), 10)), ["before the crash"]);
+        assert_eq!(commands(&read(dir.path(), 10).0), ["before the crash"]);
         append(&data, &entry("after the crash")).unwrap();
         assert_eq!(
-            commands(&read(dir.path(), 10)),
+            commands(&read(dir.path(), 10).0),
             ["after the crash", "before the crash"]
         );
     }
@@ -434,10 +448,10 @@ mod tests {
         // Ten entries of ~100 KiB fit in 1 MiB: 25 entries are 10 + 10 + 5, the first 10 dropped.
         assert_eq!(current.lines().count(), 5);
         assert_eq!(rotated.lines().count(), 10);
-        let all = read(dir.path(), 100);
+        let all = read(dir.path(), 100).0;
         let expected: Vec<&str> = written[10..].iter().rev().map(String::as_str).collect();
         assert_eq!(commands(&all), expected);
-        let across = read(dir.path(), 7);
+        let across = read(dir.path(), 7).0;
         assert_eq!(commands(&across), expected[..7]);
     }
 
@@ -459,7 +473,7 @@ mod tests {
             drop(turn);
             finished.recv_timeout(Duration::from_secs(10)).unwrap();
         });
-        assert_eq!(commands(&read(dir.path(), 10)), ["second", "first"]);
+        assert_eq!(commands(&read(dir.path(), 10).0), ["second", "first"]);
     }
 
     #[test]
@@ -510,6 +524,37 @@ mod tests {
         let error = append(&data, &entry("planted")).unwrap_err();
         assert!(error.to_string().contains("is a symbolic link"), "{error}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
-        assert!(read(&data, 10).is_empty());
+        let (entries, warnings) = read(&data, 10);
+        assert!(entries.is_empty());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("is a symbolic link"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_history_larger_than_the_plugin_writes_is_not_read_for_its_oldest_part_but_warned_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = data_dir(&dir.path().join("app"));
+        data.create().unwrap();
+        let line = serde_json::to_string(&entry("old")).unwrap() + "\n";
+        let lines = READ_LIMIT / line.len() + 2;
+        std::fs::write(data.join(FILE_NAME), line.repeat(lines)).unwrap();
+        append_unchecked(&data, "newest");
+        let (entries, warnings) = read(&data, 3);
+        assert!(entries.is_empty(), "read from the start of a foreign file");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("more than the plugin writes"),
+            "{warnings:?}"
+        );
+    }
+
+    /// Appends an entry past the rotation, as a hand might.
+    fn append_unchecked(data: &DataDir, command: &str) {
+        let line = serde_json::to_string(&entry(command)).unwrap() + "\n";
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(data.join(FILE_NAME))
+            .unwrap();
+        file.write_all(line.as_bytes()).unwrap();
     }
 }

@@ -46,7 +46,10 @@ pub fn history(host: &Host, args: &[String]) -> ExitCode {
         Ok(app) => app,
         Err(error) => return fail(host, error),
     };
-    let entries = history::read(&host.data_dir(&app), count);
+    let (entries, warnings) = history::read(&host.data_dir(&app), count);
+    for warning in &warnings {
+        host.output.warn(warning);
+    }
     if json {
         for entry in &entries {
             match serde_json::to_string(entry) {
