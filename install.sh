@@ -129,19 +129,32 @@ rust_version=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$repo/Cargo.toml")
 if [[ $mode == in-place ]]; then again="run \`dokku plugin:install\` again"; else again="run install.sh again"; fi
 get_rust="install Rust $rust_version or later with rustup (curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh), or update it (rustup update stable)"
 
+# Dokku fires every plugin's install trigger on each plugin:install and plugin:update, and stops
+# at the first that fails: where a build is installed already, one that cannot be made now is
+# said, the installed build kept (and its apps aligned, as an install does), and the trigger
+# succeeds, so that the other plugins' install triggers still run.
+build_failed() {
+  if [[ $mode == in-place && -x $repo/libexec/deploy-tasks ]]; then
+    echo " !     $*; the build installed before stays, without this checkout's changes" >&2
+    "$repo/libexec/deploy-tasks" --trigger install
+    exit 0
+  fi
+  fail "$*"
+}
+
 # Dokku runs the install trigger as root through sudo, whose PATH lacks rustup's directory.
 if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-${HOME:-/root}/.cargo}/bin/cargo ]]; then
   PATH=${CARGO_HOME:-${HOME:-/root}/.cargo}/bin:$PATH
 fi
 for tool in cargo rustc; do
-  command -v "$tool" >/dev/null 2>&1 || fail "$tool not found ($name is built from source): $get_rust, then $again"
+  command -v "$tool" >/dev/null 2>&1 || build_failed "$tool not found ($name is built from source): $get_rust, then $again"
   version=$("$tool" --version 2>/dev/null | awk '{ print $2 }') || true
-  [[ -n $version ]] || fail "'$tool --version' did not answer: $get_rust, then $again"
+  [[ -n $version ]] || build_failed "'$tool --version' did not answer: $get_rust, then $again"
   if [[ $(printf '%s\n%s\n' "$version" "$rust_version" | sort -V | head -n 1) != "$rust_version" ]]; then
-    fail "$tool $version is older than Rust $rust_version, which $name needs: $get_rust, then $again"
+    build_failed "$tool $version is older than Rust $rust_version, which $name needs: $get_rust, then $again"
   fi
 done
-command -v cc >/dev/null 2>&1 || fail "no C linker (cc) for the build: install one (apt-get install build-essential), then $again"
+command -v cc >/dev/null 2>&1 || build_failed "no C linker (cc) for the build: install one (apt-get install build-essential), then $again"
 target=$(rustc -vV | sed -n 's/^host: //p')
 [[ -n $target ]] || fail "cannot tell the host's Rust target from 'rustc -vV'"
 
@@ -151,7 +164,7 @@ echo "-----> Building $name (release, static, $target)"
 # static flag away from build scripts and proc-macros, which it would break.
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" CARGO_TARGET_DIR=$target_dir \
   cargo build --quiet --release --locked --target "$target" --manifest-path "$repo/Cargo.toml" ||
-  fail "the build failed (above); nothing was changed"
+  build_failed "the build failed (above); nothing was changed"
 give "$target_dir"
 build=$target_dir/$target/release
 
