@@ -11,6 +11,8 @@ pub enum ExitCode {
     Timeout,
     /// Stopped by a signal: 128+N, as shells report it.
     Signal(i32),
+    /// The app named does not exist: Dokku's own status for that (`AppDoesNotExist`, 20).
+    NoSuchApp,
 }
 
 impl ExitCode {
@@ -21,6 +23,7 @@ impl ExitCode {
             ExitCode::Failure => 1,
             ExitCode::Timeout => 124,
             ExitCode::Signal(signal) => 128 + signal,
+            ExitCode::NoSuchApp => 20,
         }
     }
 }
@@ -37,5 +40,6 @@ mod tests {
         assert_eq!(ExitCode::Signal(libc::SIGINT).code(), 130);
         assert_eq!(ExitCode::Signal(libc::SIGTERM).code(), 143);
         assert_eq!(ExitCode::Signal(libc::SIGHUP).code(), 129);
+        assert_eq!(ExitCode::NoSuchApp.code(), 20);
     }
 }

@@ -208,10 +208,21 @@ fn given_a_bad_key_or_value_when_set_then_one_line_names_the_key_and_nothing_is_
         .expect_code(1)
         .one_line_error()
         .stderr_has("not a valid Dokku app name");
+    // Dokku's own status for an app that does not exist, in every command.
     dokku(&host, "set", &["no-such-app-anywhere", "timeout", "30"])
-        .expect_code(1)
+        .expect_code(20)
         .one_line_error()
         .stderr_has("does not exist");
+    for (command, args) in [
+        ("report", vec!["no-such-app-anywhere"]),
+        ("history", vec!["no-such-app-anywhere"]),
+        ("run", vec!["no-such-app-anywhere", "release"]),
+    ] {
+        dokku(&host, command, &args)
+            .expect_code(20)
+            .one_line_error()
+            .stderr_has("does not exist");
+    }
     dokku(&host, "set", &[&host.app])
         .expect_code(1)
         .one_line_error()

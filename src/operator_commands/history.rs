@@ -44,7 +44,7 @@ pub fn history(host: &Host, args: &[String]) -> ExitCode {
     };
     let app = match existing_app(host, name) {
         Ok(app) => app,
-        Err(error) => return fail(host, error),
+        Err(code) => return code,
     };
     let (entries, warnings) = history::read(&host.data_dir(&app), count);
     for warning in &warnings {

@@ -46,21 +46,25 @@ fn host() -> Host {
 }
 
 /// An app that exists on this host: a valid name with a directory in `DOKKU_ROOT`, as Dokku's
-/// `verify_app_name` requires.
-fn existing_app(host: &Host, name: &str) -> Result<App, InputError> {
-    let app = App::new(name)?;
+/// `verify_app_name` requires; else the error is reported and the status to exit with is
+/// returned: Dokku's 20 for an app that does not exist, 1 for a name that cannot be one.
+fn existing_app(host: &Host, name: &str) -> Result<App, ExitCode> {
+    let app = App::new(name).map_err(|error| fail(host, error))?;
     if host.dokku_root.join(app.name()).is_dir() {
-        Ok(app)
-    } else {
-        Err(InputError::new(
+        return Ok(app);
+    }
+    fail(
+        host,
+        InputError::new(
             format!("app `{name}`"),
             format!(
                 "does not exist (no {} directory)",
                 host.dokku_root.join(app.name()).display()
             ),
             "check the name with `dokku apps:list`",
-        ))
-    }
+        ),
+    );
+    Err(ExitCode::NoSuchApp)
 }
 
 /// A usage error: what is wrong with the arguments, then the usage line.

@@ -46,7 +46,7 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
     let apps = match &request.app {
         Some(name) => match existing_app(host, name) {
             Ok(app) => vec![app],
-            Err(error) => return fail(host, error),
+            Err(code) => return code,
         },
         None => match every_app(host) {
             Ok(apps) => apps,

@@ -43,7 +43,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
     };
     let app = match existing_app(host, app) {
         Ok(app) => app,
-        Err(error) => return fail(host, error),
+        Err(code) => return code,
     };
     let Some(phase) = Phase::from_name(phase) else {
         let names: Vec<&str> = Phase::ALL.iter().map(|phase| phase.name()).collect();

@@ -42,7 +42,7 @@ pub fn set(host: &Host, args: &[String]) -> ExitCode {
     let scope = match Scope::parse(scope) {
         Ok(Scope::App(app)) => match existing_app(host, app.name()) {
             Ok(app) => Scope::App(app),
-            Err(error) => return fail(host, error),
+            Err(code) => return code,
         },
         Ok(Scope::Global) => Scope::Global,
         Err(error) => return fail(host, error),
