@@ -138,6 +138,9 @@ fn helper_arguments(
 ) -> Result<(Vec<String>, Vec<String>), InputError> {
     let task = input.task;
     let mut args = Vec::new();
+    if let Some(signal) = stop_signal(input.image, input.docker_options) {
+        args.push(format!("--stop-signal={signal}"));
+    }
     let shell_command = task.run.shell_line(|name| {
         variables
             .iter()
@@ -208,6 +211,91 @@ fn helper_arguments(
             Ok((args, fields))
         }
     }
+}
+
+/// The container's stop signal, what `docker stop` sends its first process (the helper), where
+/// it is not SIGTERM and can be caught: a `--stop-signal` docker option, else the image's
+/// `STOPSIGNAL`. The helper passes it on as SIGTERM: a stop ends the task as a SIGTERM does,
+/// whatever the image's own processes want (httpd's SIGWINCH, systemd's SIGRTMIN+3).
+fn stop_signal(image: &Image, docker_options: &[String]) -> Option<i32> {
+    let mut from_options = None;
+    let mut options = docker_options.iter();
+    while let Some(option) = options.next() {
+        if let Some(value) = option.strip_prefix("--stop-signal=") {
+            from_options = Some(value.to_string());
+        } else if option == "--stop-signal" {
+            from_options = options.next().cloned();
+        }
+    }
+    let name = from_options.or_else(|| {
+        image
+            .config
+            .get("StopSignal")
+            .and_then(serde_json::Value::as_str)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+    })?;
+    docker_signal(&name)
+        .filter(|&signal| ![libc::SIGTERM, libc::SIGKILL, libc::SIGSTOP].contains(&signal))
+}
+
+/// A signal as Docker reads one (`moby/sys/signal`, `ParseSignal`): a number, or a Linux name
+/// with or without `SIG`, in any case, `RTMIN+N` and `RTMAX-N` included.
+fn docker_signal(name: &str) -> Option<i32> {
+    if let Ok(number) = name.parse::<i32>() {
+        return (1..=64).contains(&number).then_some(number);
+    }
+    let upper = name.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    const NAMED: [(&str, i32); 36] = [
+        ("ABRT", 6),
+        ("ALRM", 14),
+        ("BUS", 7),
+        ("CHLD", 17),
+        ("CLD", 17),
+        ("CONT", 18),
+        ("FPE", 8),
+        ("HUP", 1),
+        ("ILL", 4),
+        ("INT", 2),
+        ("IO", 29),
+        ("IOT", 6),
+        ("KILL", 9),
+        ("PIPE", 13),
+        ("POLL", 29),
+        ("PROF", 27),
+        ("PWR", 30),
+        ("QUIT", 3),
+        ("SEGV", 11),
+        ("STKFLT", 16),
+        ("STOP", 19),
+        ("SYS", 31),
+        ("TERM", 15),
+        ("TRAP", 5),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("USR1", 10),
+        ("USR2", 12),
+        ("VTALRM", 26),
+        ("WINCH", 28),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("RTMIN", 34),
+        ("RTMAX", 64),
+    ];
+    if let Some((_, number)) = NAMED.iter().find(|(known, _)| *known == name) {
+        return Some(*number);
+    }
+    let offset = |rest: &str| rest.parse::<i32>().ok().filter(|n| (1..=15).contains(n));
+    if let Some(n) = name.strip_prefix("RTMIN+").and_then(offset) {
+        return Some(34 + n);
+    }
+    if let Some(n) = name.strip_prefix("RTMAX-").and_then(offset) {
+        return Some(64 - n);
+    }
+    None
 }
 
 fn launch(image: &Image, config: &AppConfig) -> Launch {
@@ -683,5 +771,35 @@ mod tests {
             config.contains(&"CONTAINER=predeploy-2".to_string()),
             "{config:?}"
         );
+    }
+
+    #[test]
+    fn the_stop_signal_is_dockers_reading_of_the_option_else_the_images_unless_sigterm() {
+        let mut shaped = image(None);
+        assert_eq!(stop_signal(&shaped, &[]), None);
+        shaped.config = serde_json::json!({"StopSignal": "SIGWINCH"});
+        assert_eq!(stop_signal(&shaped, &[]), Some(libc::SIGWINCH));
+        let options = |list: &[&str]| list.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            stop_signal(&shaped, &options(&["--stop-signal=quit"])),
+            Some(libc::SIGQUIT)
+        );
+        assert_eq!(
+            stop_signal(&shaped, &options(&["--stop-signal", "TERM"])),
+            None
+        );
+        for (name, number) in [
+            ("9", Some(9)),
+            ("SIGRTMIN+3", Some(37)),
+            ("rtmax-1", Some(63)),
+            ("RTMIN+16", None),
+            ("WINCH", Some(28)),
+            ("0", None),
+            ("SIGNOPE", None),
+        ] {
+            assert_eq!(docker_signal(name), number, "{name}");
+        }
+        shaped.config = serde_json::json!({"StopSignal": "SIGKILL"});
+        assert_eq!(stop_signal(&shaped, &[]), None);
     }
 }

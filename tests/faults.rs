@@ -181,38 +181,53 @@ fn given_another_writer_stuck_holding_the_history_when_a_signal_stops_a_task_the
 
 /// A release whose script traps SIGTERM to clean up, run as Dokku runs a Procfile command: by
 /// bash (the shell of a bash image), which waits for the script and passes no signal on.
-fn release_with_a_trap(host: &TestHost) {
+/// `extra` ends the Dockerfile (a `STOPSIGNAL`, say).
+fn release_with_a_trap(host: &TestHost, extra: &str) {
     let script = "#!/bin/bash\ntrap 'echo cleaned up; exit 4' TERM\necho started\nwhile :; do sleep 1; done\n";
     host.build(
         &format!(
-            "FROM {BASH}\nWORKDIR /app\nCOPY trap.sh /app/trap.sh\nRUN chmod +x /app/trap.sh\n"
+            "FROM {BASH}\nWORKDIR /app\nCOPY trap.sh /app/trap.sh\nRUN chmod +x /app/trap.sh\n{extra}\n"
         ),
         &[("trap.sh", script)],
     );
     host.host_procfile("release: ./trap.sh\n");
 }
 
+/// Stops a running release of `host` with SIGTERM and checks that its script's trap ran.
+fn stopped_release_cleans_up(host: &TestHost) {
+    let mut command = host.trigger_command("post-release", &[&host.app]);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("starting the trigger");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "       started", LONG);
+
+    send(&child, libc::SIGTERM);
+
+    let run = finish(child, Some(stdout));
+    run.expect_code(143)
+        .stdout_has("       cleaned up")
+        .stderr_has("release interrupted");
+    assert!(
+        eventually(Duration::from_secs(30), || host
+            .task_containers()
+            .is_empty()),
+        "left behind: {:?}",
+        host.task_containers()
+    );
+}
+
 on_both_backends! {
     fn given_a_script_that_traps_sigterm_under_a_shell_task_when_the_trigger_is_stopped_then_its_trap_runs(backend) {
         let host = TestHost::on("trap-runs", backend);
-        release_with_a_trap(&host);
-        let mut command = host.trigger_command("post-release", &[&host.app]);
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().expect("starting the trigger");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        wait_for_line(&mut stdout, "       started", LONG);
+        release_with_a_trap(&host, "");
+        stopped_release_cleans_up(&host);
+    }
 
-        send(&child, libc::SIGTERM);
-
-        let run = finish(child, Some(stdout));
-        run.expect_code(143)
-            .stdout_has("       cleaned up")
-            .stderr_has("release interrupted");
-        assert!(
-            eventually(Duration::from_secs(30), || host.task_containers().is_empty()),
-            "left behind: {:?}",
-            host.task_containers()
-        );
+    fn given_an_image_whose_stop_signal_is_sigwinch_when_the_trigger_is_stopped_then_the_task_gets_sigterm(backend) {
+        // httpd's images stop with SIGWINCH; a task is stopped as SIGTERM stops it.
+        let host = TestHost::on("trap-stopsignal", backend);
+        release_with_a_trap(&host, "STOPSIGNAL SIGWINCH");
+        stopped_release_cleans_up(&host);
     }
 }
 

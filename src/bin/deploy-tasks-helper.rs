@@ -62,6 +62,9 @@ const COMMAND_VARIABLE: &str = "DEPLOY_TASKS_COMMAND";
 struct Invocation {
     shell: Option<String>,
     heroku_profile: bool,
+    /// The container's stop signal (what `docker stop` sends), when it is not SIGTERM: the
+    /// task gets SIGTERM for it.
+    stop_signal: Option<libc::c_int>,
     wrap: Vec<String>,
     mode: Mode,
 }
@@ -119,7 +122,7 @@ fn main() {
     };
     check_runnable(program);
 
-    if let Err(message) = install_signal_forwarding() {
+    if let Err(message) = install_signal_forwarding(invocation.stop_signal) {
         fail(EXIT_USAGE, &message);
     }
     let mut command = task_command(program);
@@ -177,6 +180,7 @@ fn task_command(program: &str) -> Command {
 fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
     let mut shell = None;
     let mut heroku_profile = false;
+    let mut stop_signal = None;
     let mut wrap = Vec::new();
     let mut rest = arguments.into_iter();
     while let Some(argument) = rest.next() {
@@ -193,6 +197,15 @@ fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
             "--run-script" => Mode::Script,
             "--run-exec" => Mode::Exec,
             other => {
+                if let Some(number) = other.strip_prefix("--stop-signal=") {
+                    let signal = number
+                        .parse::<libc::c_int>()
+                        .ok()
+                        .filter(|signal| (1..=64).contains(signal))
+                        .ok_or_else(|| format!("`{other}` is not a signal number"))?;
+                    stop_signal = Some(signal);
+                    continue;
+                }
                 match other.strip_prefix("--shell=") {
                     Some("auto") => shell = None,
                     Some(path) => shell = Some(path.to_string()),
@@ -207,6 +220,7 @@ fn parse_arguments(arguments: Vec<String>) -> Result<Invocation, String> {
         return Ok(Invocation {
             shell,
             heroku_profile,
+            stop_signal,
             wrap,
             mode,
         });
@@ -371,23 +385,42 @@ fn is_executable(path: &Path) -> bool {
 }
 
 extern "C" fn forward_signal(signal: libc::c_int) {
+    send_to_task(signal);
+}
+
+/// The handler of the container's stop signal where it is not SIGTERM (an image's `STOPSIGNAL
+/// SIGWINCH`, say): `docker stop` means "terminate", which the task hears as SIGTERM.
+extern "C" fn forward_as_sigterm(_: libc::c_int) {
+    send_to_task(libc::SIGTERM);
+}
+
+/// Sends `signal` to the task's process group ([`task_command`]), whose ID is the task's PID.
+/// Async-signal-safe: only an atomic and kill.
+fn send_to_task(signal: libc::c_int) {
     let pid = TASK_PID.load(Ordering::SeqCst);
     if pid > 0 {
         FORWARDED_ONE.store(true, Ordering::SeqCst);
-        // The task's process group ([`task_command`]), whose ID is the task's PID.
         // SAFETY: kill is async-signal-safe and has no memory-safety preconditions.
         unsafe { libc::kill(-pid, signal) };
     }
 }
 
-fn install_signal_forwarding() -> Result<(), String> {
-    for signal in FORWARDED {
-        // SAFETY: the handler only touches an atomic and calls kill, both async-signal-safe.
+/// Installs the handlers: the forwarded signals are passed on as they are, and the container's
+/// stop signal, when it is another (`stop_signal`), as SIGTERM.
+fn install_signal_forwarding(stop_signal: Option<libc::c_int>) -> Result<(), String> {
+    let handlers = FORWARDED
+        .iter()
+        .map(|&signal| (signal, forward_signal as extern "C" fn(libc::c_int)))
+        .chain(
+            stop_signal.map(|signal| (signal, forward_as_sigterm as extern "C" fn(libc::c_int))),
+        );
+    for (signal, handler) in handlers {
+        // SAFETY: each handler only touches atomics and calls kill, both async-signal-safe.
         // The struct is zeroed (a valid sigaction) before the fields that matter are set, and
         // sigemptyset gets a pointer to that live struct's mask.
         let installed = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = forward_signal as *const () as libc::sighandler_t;
+            action.sa_sigaction = handler as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(signal, &action, std::ptr::null_mut())
@@ -402,15 +435,24 @@ fn install_signal_forwarding() -> Result<(), String> {
     Ok(())
 }
 
-/// Blocks (or unblocks) the forwarded signals for this process.
+/// Blocks every signal that may come asynchronously (a `docker stop` may come at once, whatever
+/// the container's stop signal is), or unblocks them all: held back until the handlers exist
+/// and the task does. Those a fault raises (SIGSEGV and the like) are left alone.
 fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
-    // SAFETY: the set is initialised by sigemptyset before use; every pointer is to a live
+    // SAFETY: the set is initialised by sigfillset before use; every pointer is to a live
     // local; pthread_sigmask has no other preconditions.
     let changed = unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for signal in FORWARDED {
-            libc::sigaddset(&mut set, signal);
+        libc::sigfillset(&mut set);
+        for synchronous in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+        ] {
+            libc::sigdelset(&mut set, synchronous);
         }
         let how = if blocked {
             libc::SIG_BLOCK
@@ -509,6 +551,7 @@ mod tests {
         Invocation {
             shell: Some("/bin/sh".into()),
             heroku_profile: false,
+            stop_signal: None,
             wrap: Vec::new(),
             mode,
         }
@@ -564,6 +607,19 @@ mod tests {
         assert!(parse_arguments(vec!["--heroku-profile".into()]).is_err());
         assert!(Mode::Shell.run(vec![]).is_err());
         assert!(Mode::Script.run(vec!["a".into(), "b".into()]).is_err());
+    }
+
+    #[test]
+    fn the_stop_signal_is_a_signal_number() {
+        let parsed =
+            parse_arguments(vec!["--stop-signal=28".into(), "--run-shell".into()]).unwrap();
+        assert_eq!(parsed.stop_signal, Some(libc::SIGWINCH));
+        for bad in ["--stop-signal=WINCH", "--stop-signal=0", "--stop-signal=65"] {
+            assert!(
+                parse_arguments(vec![bad.into(), "--run-shell".into()]).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
