@@ -44,6 +44,9 @@ pub struct PhaseRequest {
     /// `Checking for PHASE task` (a Dokku that fires the builder triggers): then nothing more is
     /// said when there is no task, and the heading names the plugin when there is one.
     pub dokku_checked_first: bool,
+    /// The image the tasks run on where the host deploys another than `dokku/APP:TAG` (a
+    /// registry's, for Dokku's `post-deploy`); never committed into.
+    pub image: Option<String>,
 }
 
 /// Whether a phase run considers the tasks that run only on an app's first deploy.
@@ -124,6 +127,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         commit: false,
         obey_skip: true,
         dokku_checked_first: false,
+        image: None,
     };
     let search = TaskSearch::read(host, app)?;
     let tasks = search.due(
@@ -148,9 +152,12 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         .collect())
 }
 
-/// `dokku/APP:TAG`.
+/// `dokku/APP:TAG`, or the image the host deploys instead ([`PhaseRequest::image`]).
 fn reference_of(request: &PhaseRequest) -> String {
-    format!("{}:{}", request.app.image_repository(), request.tag.name())
+    request
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", request.app.image_repository(), request.tag.name()))
 }
 
 /// What the search for a phase's tasks reads first: the plugin's settings, the app's config, and

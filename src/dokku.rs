@@ -122,6 +122,27 @@ pub fn property(host: &Host, plugin: &str, app: &App, name: &str) -> Option<Stri
     read_property(&property_dir(host, plugin, app.name()).join(name))
 }
 
+/// Whether Dokku's registry plugin may name another image than `dokku/APP:TAG` for the app's
+/// deploys: a registry property that changes what its `deployed-app-repository`,
+/// `deployed-app-image-repo` or `deployed-app-image-tag` answer is set, for the app or
+/// globally (`server`, `image-repo`, `image-repo-template`, `push-on-release`;
+/// `plugins/registry/triggers.go`).
+pub fn registry_names_deploys(host: &Host, app: &App) -> bool {
+    [
+        "server",
+        "image-repo",
+        "image-repo-template",
+        "push-on-release",
+    ]
+    .iter()
+    .any(|name| {
+        [app.name(), "--global"].iter().any(|scope| {
+            read_property(&property_dir(host, "registry", scope).join(name))
+                .is_some_and(|value| !value.trim().is_empty())
+        })
+    })
+}
+
 /// Whether Dokku marked the app deployed (`common` property `deployed`): its first deploy is done.
 pub fn deployed(host: &Host, app: &App) -> bool {
     property(host, "common", app, "deployed").as_deref() == Some("true")

@@ -1,12 +1,14 @@
 //! Dokku's other plugins, asked through `plugn trigger` as Dokku's own plugins ask them: the
 //! options other plugins give a deploy's containers (`docker-args-deploy`,
-//! `docker-args-process-deploy`: storage mounts, networks, log drivers, resource limits).
+//! `docker-args-process-deploy`: storage mounts, networks, log drivers, resource limits), and
+//! the image a deploy runs ([`deploying_image`]).
 
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 
+use crate::app::{App, ImageTag};
 use crate::child;
 use crate::interrupt;
 
@@ -46,4 +48,49 @@ pub fn trigger_output(name: &str, args: &[&str]) -> Result<String> {
             bail!("`{what}` did not answer within {}s", limit.as_secs())
         }
     }
+}
+
+/// The image Dokku deploys for `app` at `tag`, as `common.ResolveDeployingAppImageName` names
+/// it: `REGISTRY/REPO:TAG` from the `deployed-app-repository`, `deployed-app-image-repo` and
+/// `deployed-app-image-tag` triggers (asked at once, as Dokku does), each else nothing,
+/// `dokku/APP` and `tag`. A name that is not an image reference is refused.
+pub fn deploying_image(app: &App, tag: &ImageTag) -> Result<String> {
+    let ask = |trigger: &'static str| {
+        let app = app.name().to_string();
+        std::thread::spawn(move || {
+            trigger_output(trigger, &[&app]).map(|answer| answer.trim().to_string())
+        })
+    };
+    let answers = [
+        ask("deployed-app-repository"),
+        ask("deployed-app-image-repo"),
+        ask("deployed-app-image-tag"),
+    ]
+    .map(|asked| {
+        asked
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("asking Dokku for the deployed image failed")))
+    });
+    let [remote, repository, deployed_tag] = answers;
+    let (remote, repository, deployed_tag) = (remote?, repository?, deployed_tag?);
+    let repository = if repository.is_empty() {
+        app.image_repository()
+    } else {
+        repository
+    };
+    let tag = if deployed_tag.is_empty() {
+        tag.name().to_string()
+    } else {
+        deployed_tag
+    };
+    let name = format!("{remote}{repository}:{tag}");
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
+    if !name.chars().all(allowed) || name.starts_with(['/', ':', '-']) {
+        bail!(
+            "Dokku's registry names the deployed image `{}`, which is not an image reference: check `dokku registry:report {}`",
+            name.escape_debug(),
+            app.name()
+        );
+    }
+    Ok(name)
 }

@@ -382,6 +382,78 @@ fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every
     );
 }
 
+/// A registry's image of `app`, removed when dropped (the test host removes `dokku/APP`'s).
+struct RegistryImage(String);
+
+impl Drop for RegistryImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(docker_bin())
+            .args(["rmi", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn given_a_registry_that_names_the_deployed_image_when_dokku_restarts_the_app_then_the_postdeploy_runs_in_that_image(
+) {
+    // Dokku's registry answers these from its properties (`image-repo`, `push-on-release`,
+    // `tag-version`); the test's plugins from files of the host's own.
+    for (plugin, trigger, suffix) in [
+        ("test-registry-repo", "deployed-app-image-repo", "repo"),
+        ("test-registry-tag", "deployed-app-image-tag", "tag"),
+    ] {
+        test_plugin(
+            plugin,
+            trigger,
+            &format!("#!/bin/sh\nf=\"$DOKKU_LIB_ROOT/test-registry/$1.{suffix}\"\n[ -f \"$f\" ] && cat \"$f\"\nexit 0\n"),
+        );
+    }
+    let host = TestHost::new("dokku-registry");
+    let app = source(&[
+        (
+            "Dockerfile",
+            "FROM deploy-tasks-test/bash:latest\nWORKDIR /app\nRUN echo built > /app/which\n",
+        ),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"postdeploy": "echo TASK postdeploy in $(cat /app/which)"}}}"#,
+        ),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+    let pushed = push(&host, &app);
+    pushed.expect_code(0);
+    assert_eq!(tasks(&pushed), ["postdeploy in built"], "{pushed:#?}");
+
+    // The registry pushed version 7 of the app as its own repository, not as dokku/APP.
+    let repository = format!("deploy-tasks-test-registry/{}", host.app);
+    let registry = RegistryImage(format!("{repository}:7"));
+    let context = source(&[(
+        "Dockerfile",
+        &format!(
+            "FROM dokku/{}:latest\nRUN echo registry > /app/which\n",
+            host.app
+        ),
+    )]);
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        &registry.0,
+        context.path().to_str().unwrap(),
+    ]);
+    host.write_lib(
+        &format!("config/registry/{}/image-repo", host.app),
+        &repository,
+    );
+    host.write_lib(&format!("test-registry/{}.repo", host.app), &repository);
+    host.write_lib(&format!("test-registry/{}.tag", host.app), "7");
+
+    let restart = host.dokku(&["ps:restart", &host.app]);
+
+    restart.expect_code(0);
+    assert_eq!(tasks(&restart), ["postdeploy in registry"], "{restart:#?}");
+}
+
 /// A plugin of the tests' own, `name`, enabled beside the plugin under test, whose `trigger` is
 /// the shell script `script` (made once per test binary; each test host has its own lib root,
 /// which the script reads its per-test data from).

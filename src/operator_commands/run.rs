@@ -68,6 +68,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
         obey_skip: false,
         dokku_checked_first: false,
         commit: !no_commit,
+        image: None,
     };
     triggers::exit_code(host, run_phase(host, &request))
 }

@@ -236,7 +236,7 @@ def scheduler_deploy(scheduler, app, image_tag, process_type):
     post-deploy, where Dokku sends SIGTERM and stops them after wait-to-retire."""
     if scheduler != "docker-local":
         return
-    image = host.image_name(app, image_tag)
+    image = host.deploying_image_name(app, image_tag)
     old_ids = [read_first_line(path) for kind, _, path in container_files(app)
                if not process_type or kind == process_type]
     old_ids = [cid for cid in old_ids if cid]

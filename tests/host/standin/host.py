@@ -276,6 +276,17 @@ def image_name(app, tag="latest"):
     return f"dokku/{app}:{tag or 'latest'}"
 
 
+def deploying_image_name(app, tag):
+    """get_deploying_app_image_name (common/functions): the tag `deployed-app-image-tag`
+    answers, else TAG, else latest (get_running_image_tag); then `deployed-app-repository`
+    and `deployed-app-image-repo` (else dokku/APP): REMOTE + REPO:TAG. Dokku's registry plugin
+    answers them from its properties; no plugin of the stand-in's does."""
+    tag = trigger("deployed-app-image-tag", app, capture=True).strip() or tag or "latest"
+    remote = trigger("deployed-app-repository", app, capture=True).strip()
+    repo = trigger("deployed-app-image-repo", app, capture=True).strip() or f"dokku/{app}"
+    return f"{remote}{repo}:{tag}"
+
+
 def stdin_empty_words(name, *args):
     """`$(: | plugn trigger NAME ARGS...)` split into words, as fn-docker-args-split does."""
     return shlex.split(trigger(name, *args, capture=True, stdin=""))
