@@ -356,6 +356,9 @@ impl ContainerEngine for Cli {
         let [stdout, stderr] = container::stream_output(&mut child);
         let (exited, exit) = mpsc::channel();
         let pid = child.id() as libc::pid_t;
+        // A handle on the process itself, taken while it is still ours (unreaped): a signal
+        // through it never reaches another process that got the PID once it is reaped.
+        let handle = ProcessHandle::open(pid);
         let verb = args[0].clone();
         // Set once the wait returned, reaped or failed (ECHILD: someone else reaped it): the
         // PID may then be another process's.
@@ -373,10 +376,15 @@ impl ContainerEngine for Cli {
             if waited.load(Ordering::SeqCst) {
                 return;
             }
-            // SAFETY: plain kill(2) of our own child, which the waiter has not reaped (it sets
-            // `waited` first): the PID is still its own.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
+            match &handle {
+                Some(handle) => handle.kill(),
+                // SAFETY: kill(2) has no memory-safety preconditions. Without a pidfd (a kernel
+                // before 5.3), the waiter may have reaped the child an instant before it set
+                // `waited`, and the PID, if the kernel gave it out again meanwhile, be
+                // another's: the window is that of two instructions.
+                None => unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                },
             }
         };
         let ending = container::supervise(self, name, exit, spec.timeout, &abandon);
@@ -831,8 +839,57 @@ fn csv_field(field: &str) -> String {
     }
 }
 
+/// A pidfd (`pidfd_open(2)`): a process, not a PID, to signal.
+struct ProcessHandle(std::os::fd::OwnedFd);
+
+impl ProcessHandle {
+    /// The handle of `pid`, a child of this process not yet reaped; `None` where the kernel
+    /// has no pidfds.
+    fn open(pid: libc::pid_t) -> Option<ProcessHandle> {
+        // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1; no
+        // memory is passed.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = std::os::fd::RawFd::try_from(fd)
+            .ok()
+            .filter(|fd| *fd >= 0)?;
+        // SAFETY: the descriptor was just returned by the kernel and is owned by nothing else.
+        Some(ProcessHandle(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+        }))
+    }
+
+    /// SIGKILL to the process; nothing once it has ended, whoever has its PID now.
+    fn kill(&self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the handle's life; a null info pointer is allowed.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.0.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_process_handle_kills_its_process_and_after_the_reaping_nothing() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let handle = ProcessHandle::open(child.id() as libc::pid_t).expect("a kernel with pidfds");
+        handle.kill();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+        // Reaped: whatever process gets the PID now, the handle reaches none.
+        handle.kill();
+    }
+
     use super::*;
 
     #[test]
