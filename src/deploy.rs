@@ -348,7 +348,8 @@ impl PhasePlan {
         let mut lookup = context.lookup();
         let image = lookup.get()?.clone();
         let dokku_plugins = dokku::fires_release_builder(host) && plugn::available();
-        let options = docker_options_for(host, request, &image, dokku_plugins)?;
+        let options =
+            docker_options_for(host, request, &image, &context.tasks.config, dokku_plugins)?;
         for warning in &options.warnings {
             host.output.warn(warning);
         }
@@ -651,13 +652,15 @@ fn docker_options_for(
     host: &Host,
     request: &PhaseRequest,
     image: &Image,
+    config: &AppConfig,
     dokku_plugins: bool,
 ) -> Result<docker_options::Filtered> {
     let (app, phase) = (&request.app, request.phase);
     let mut filtered = docker_options::Filtered::default();
     if dokku_plugins {
-        let (options, warnings) = dokku_plugins_options(app, &request.tag, image);
-        filtered = docker_options::filter(&options, phase);
+        let source_type = plan::source_type(image, config);
+        let (options, warnings) = dokku_plugins_options(app, &request.tag, source_type);
+        filtered = docker_options::filter_for_image(&options, phase, &image.env);
         filtered.warnings.extend(warnings);
     } else {
         if let Some(path) = dokku::docker_options_file(host, app) {
@@ -691,14 +694,8 @@ fn read_docker_options(path: &std::path::Path) -> Result<String> {
 fn dokku_plugins_options(
     app: &App,
     tag: &ImageTag,
-    image: &Image,
+    source_type: &str,
 ) -> (Vec<docker_options::DockerOption>, Vec<String>) {
-    let source_type = image
-        .labels
-        .get("com.dokku.builder-type")
-        .map(String::as_str)
-        .filter(|kind| matches!(*kind, "herokuish" | "pack"))
-        .unwrap_or("dockerfile");
     let asks: [(&str, Vec<&str>); 2] = [
         ("docker-args-deploy", vec![app.name(), tag.name()]),
         (

@@ -108,17 +108,50 @@ pub struct Filtered {
 /// `-p=80:80`, and combined short flags such as `-it`, which are split so that only the dropped
 /// letters go (`-ite X=1` keeps `-e X=1` outside predeploy).
 pub fn filter(options: &[DockerOption], phase: Phase) -> Filtered {
-    filter_with(options, phase, |_| false)
+    filter_with(options, phase, &|_| false, &|_| false)
+}
+
+/// [`filter`] for the options Dokku's plugins give a deploy of `image`, whose environment is
+/// `image_env`: an `--env KEY=VALUE` the image has already (builder-herokuish's `USER=`) is
+/// dropped from a predeploy silently, as committing it would change nothing.
+pub fn filter_for_image(options: &[DockerOption], phase: Phase, image_env: &[String]) -> Filtered {
+    filter_with(options, phase, &|_| false, &|option| {
+        env_assignment(option)
+            .is_some_and(|assignment| image_env.iter().any(|env| env == assignment))
+    })
+}
+
+/// The `KEY=VALUE` of an `-e`/`--env` option, in any of its spellings.
+fn env_assignment(option: &[String]) -> Option<&str> {
+    let flag = option.first()?;
+    if flag_name(flag) != "env" {
+        return None;
+    }
+    if let Some(value) = option.get(1) {
+        return Some(value);
+    }
+    flag.strip_prefix("--env=")
+        .or_else(|| flag.strip_prefix("-e=").or_else(|| flag.strip_prefix("-e")))
+        .filter(|value| !value.is_empty())
 }
 
 /// [`filter`] for `DOKKU_GLOBAL_RUN_ARGS`, which the `dokku` command itself sets: its labels
 /// (`org.label-schema.*`, `dokku`) mark every container and image Dokku makes, the built image
 /// already carries them, so a predeploy keeps them without a warning.
 pub fn filter_dokku_run_args(options: &[DockerOption], phase: Phase) -> Filtered {
-    filter_with(options, phase, |flag| flag_name(flag) == "label")
+    filter_with(options, phase, &|flag| flag_name(flag) == "label", &|_| {
+        false
+    })
 }
 
-fn filter_with(options: &[DockerOption], phase: Phase, kept: fn(&str) -> bool) -> Filtered {
+/// [`filter`], but that the options `kept` names are kept in every phase, and that an option
+/// `unchanged` says the image has already is dropped from a predeploy without a warning.
+fn filter_with(
+    options: &[DockerOption],
+    phase: Phase,
+    kept: &dyn Fn(&str) -> bool,
+    unchanged: &dyn Fn(&[String]) -> bool,
+) -> Filtered {
     let mut filtered = Filtered::default();
     for option in options.iter().flat_map(split_short_flags) {
         let Some(flag) = option.first() else { continue };
@@ -126,6 +159,7 @@ fn filter_with(options: &[DockerOption], phase: Phase, kept: fn(&str) -> bool) -
             Use::Keep => filtered.args.extend(option),
             Use::BakedIntoImage if kept(flag) => filtered.args.extend(option),
             Use::DropForOneOff => {}
+            Use::BakedIntoImage if phase == Phase::Predeploy && unchanged(&option) => {}
             Use::BakedIntoImage if phase == Phase::Predeploy => {
                 filtered.warnings.push(format!(
                     "docker option `{}` is not used for predeploy: `docker commit` would bake it \
@@ -609,5 +643,32 @@ mod tests {
             filter(&options, Phase::Predeploy).args,
             words("- -- -é -xé")
         );
+    }
+
+    #[test]
+    fn an_env_option_the_image_has_already_leaves_a_predeploy_silently() {
+        let image_env = vec!["USER=herokuishuser".to_string(), "PATH=/bin".to_string()];
+        for text in [
+            "--env=USER=herokuishuser",
+            "--env USER=herokuishuser",
+            "-e USER=herokuishuser",
+            "-eUSER=herokuishuser",
+        ] {
+            let options = parse_args(text, "o").unwrap();
+            let predeploy = filter_for_image(&options, Phase::Predeploy, &image_env);
+            assert!(
+                predeploy.args.is_empty() && predeploy.warnings.is_empty(),
+                "{text}: {predeploy:?}"
+            );
+            let release = filter_for_image(&options, Phase::Release, &image_env);
+            assert!(!release.args.is_empty(), "{text}");
+        }
+        // Another value, or another option, is still dropped with its warning.
+        for text in ["--env=USER=root", "--label=a=b"] {
+            let options = parse_args(text, "o").unwrap();
+            let predeploy = filter_for_image(&options, Phase::Predeploy, &image_env);
+            assert!(predeploy.args.is_empty(), "{text}");
+            assert_eq!(predeploy.warnings.len(), 1, "{text}");
+        }
     }
 }

@@ -298,6 +298,33 @@ fn docker_signal(name: &str) -> Option<i32> {
     None
 }
 
+/// The source type Dokku's app-json names a task container's image by, to its plugins'
+/// `docker-args-process-deploy`: `herokuish` for a herokuish or a Cloud Native Buildpacks
+/// image (its `IsImageHerokuishBased` is true for both, so `pack` is never said), else
+/// `dockerfile`.
+pub fn source_type(image: &Image, config: &AppConfig) -> &'static str {
+    if image.labels.contains_key(CNB_LABEL) || is_herokuish(image, config) {
+        "herokuish"
+    } else {
+        "dockerfile"
+    }
+}
+
+/// As Dokku's IsImageHerokuishBased, but for CNB images: the image's ENV holds `USER=` the
+/// app's own DOKKU_APP_USER (`config-get APP`, not the global one), or `herokuishuser` where
+/// unset.
+fn is_herokuish(image: &Image, config: &AppConfig) -> bool {
+    let app_user = config
+        .app_user
+        .as_deref()
+        .filter(|name| !name.is_empty())
+        .unwrap_or("herokuishuser");
+    image
+        .env
+        .iter()
+        .any(|entry| entry.strip_prefix("USER=") == Some(app_user))
+}
+
 fn launch(image: &Image, config: &AppConfig) -> Launch {
     if image.labels.contains_key(CNB_LABEL) {
         return Launch::Shell {
@@ -305,18 +332,7 @@ fn launch(image: &Image, config: &AppConfig) -> Launch {
             heroku_profile: false,
         };
     }
-    // As Dokku's IsImageHerokuishBased: the image's ENV holds `USER=` the app's own
-    // DOKKU_APP_USER (`config-get APP`, not the global one), or `herokuishuser` where unset.
-    let app_user = config
-        .app_user
-        .as_deref()
-        .filter(|name| !name.is_empty())
-        .unwrap_or("herokuishuser");
-    let herokuish = image
-        .env
-        .iter()
-        .any(|entry| entry.strip_prefix("USER=") == Some(app_user));
-    if herokuish {
+    if is_herokuish(image, config) {
         return Launch::Shell {
             wrap: Vec::new(),
             heroku_profile: true,
@@ -801,5 +817,18 @@ mod tests {
         }
         shaped.config = serde_json::json!({"StopSignal": "SIGKILL"});
         assert_eq!(stop_signal(&shaped, &[]), None);
+    }
+
+    #[test]
+    fn the_source_type_is_herokuish_for_herokuish_and_cnb_images_as_dokku_says_it() {
+        let config = AppConfig::default();
+        let mut shaped = image(None);
+        assert_eq!(source_type(&shaped, &config), "dockerfile");
+        shaped.env.push("USER=herokuishuser".into());
+        assert_eq!(source_type(&shaped, &config), "herokuish");
+        let mut cnb = image(None);
+        cnb.labels
+            .insert(CNB_LABEL.into(), "io.buildpacks.stacks.jammy".into());
+        assert_eq!(source_type(&cnb, &config), "herokuish");
     }
 }

@@ -382,6 +382,50 @@ fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every
     );
 }
 
+#[test]
+fn given_a_herokuish_image_when_dokku_deploys_it_then_its_plugins_hear_herokuish_and_builder_herokuishs_user_raises_no_warning(
+) {
+    // builder-herokuish's docker-args-deploy gives `--env=USER=herokuishuser`, which the image
+    // has already; the test's plugin records what docker-args-process-deploy is told.
+    storage_plugin();
+    test_plugin(
+        "test-process-args",
+        "docker-args-process-deploy",
+        "#!/bin/sh\ncat\nmkdir -p \"$DOKKU_LIB_ROOT/test-process-args\"\necho \"$2\" >> \"$DOKKU_LIB_ROOT/test-process-args/$1\"\nexit 0\n",
+    );
+    let host = TestHost::new("dokku-herokuish");
+    host.write_lib(
+        &format!("test-storage/{}", host.app),
+        "--env=USER=herokuishuser",
+    );
+    let app = source(&[
+        (
+            "Dockerfile",
+            "FROM deploy-tasks-test/bash:latest\nENV USER=herokuishuser\nWORKDIR /app\nCOPY . /app/\n",
+        ),
+        ("app.json", r#"{"scripts": {"dokku": {"predeploy": "echo TASK predeploy as $USER"}}}"#),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+
+    let pushed = push(&host, &app);
+
+    pushed.expect_code(0);
+    assert_eq!(
+        tasks(&pushed),
+        ["predeploy as herokuishuser"],
+        "{pushed:#?}"
+    );
+    assert!(
+        !pushed.stderr.contains("not used for predeploy"),
+        "{pushed:#?}"
+    );
+    let told =
+        std::fs::read_to_string(host.lib_root().join("test-process-args").join(&host.app)).unwrap();
+    // The plugin's predeploy container first, as Dokku's app-json names its image (its
+    // scheduler then names the web container's by the builder's label: dockerfile here).
+    assert_eq!(told.lines().next(), Some("herokuish"), "{told}");
+}
+
 /// A registry's image of `app`, removed when dropped (the test host removes `dokku/APP`'s).
 struct RegistryImage(String);
 
