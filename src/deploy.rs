@@ -462,7 +462,8 @@ fn run_in_new_container(
     let guard = run.guard_container(&task_container.name)?;
     let mut entry = HistoryEntry::start(task.phase, task.source.name(), &task.command, &run_image);
     let started = Instant::now();
-    let post_container_create = |id: &str| post_container_create(id, &request.app, task.phase);
+    let post_container_create =
+        |id: &str| post_container_create(id, &request.app, plan::dokku_phase_name(task));
     let before_start: Option<BeforeStart> = plan.dokku_plugins.then_some(&post_container_create);
     let ending = plan.docker.run(&task_container, before_start)?;
     let committing =
@@ -723,11 +724,8 @@ fn dokku_plugins_options(
 /// Dokku's `post-container-create app CONTAINER_ID APP PHASE`, which its app-json fires for a
 /// task container before starting it (the network plugin attaches networks then). What the
 /// plugins print is shown; a failure stops the task before it starts.
-fn post_container_create(id: &str, app: &App, phase: Phase) -> Result<()> {
-    let said = plugn::trigger_output(
-        "post-container-create",
-        &["app", id, app.name(), phase.name()],
-    )?;
+fn post_container_create(id: &str, app: &App, phase: &str) -> Result<()> {
+    let said = plugn::trigger_output("post-container-create", &["app", id, app.name(), phase])?;
     if !said.is_empty() {
         crate::output::write_bytes(crate::output::Stream::Stdout, said.as_bytes());
     }

@@ -28,7 +28,7 @@ use crate::command_words;
 use crate::docker::{ContainerSpec, Image, Mount};
 use crate::input_error::InputError;
 use crate::phase::Phase;
-use crate::sources::{Command, Task};
+use crate::sources::{Command, Source, Task};
 
 /// Where the helper is mounted in every task container. Mount points under `/dev` (a tmpfs)
 /// leave nothing in a committed layer.
@@ -87,7 +87,10 @@ pub fn task_container(input: &PlanInput) -> Result<ContainerSpec, InputError> {
         input.app.name().to_string(),
     )];
     if phase != Phase::Predeploy {
-        labels.push(("dokku_phase_script".into(), phase.name().into()));
+        labels.push((
+            "dokku_phase_script".into(),
+            dokku_phase_name(input.task).into(),
+        ));
     }
     let variables = task_variables(input);
     let (helper_args, fields) = helper_arguments(input, &variables)?;
@@ -298,6 +301,17 @@ fn docker_signal(name: &str) -> Option<i32> {
     None
 }
 
+/// The phase as Dokku's app-json names a task's container, to its plugins' `post-container-create`
+/// and in its `dokku_phase_script` label: `heroku.postdeploy` for Heroku's `scripts.postdeploy`
+/// (`TriggerPostReleaseBuilder`), else the phase's own name.
+pub fn dokku_phase_name(task: &Task) -> &'static str {
+    if task.source == Source::AppJson && task.key == "scripts.postdeploy" {
+        "heroku.postdeploy"
+    } else {
+        task.phase.name()
+    }
+}
+
 /// The source type Dokku's app-json names a task container's image by, to its plugins'
 /// `docker-args-process-deploy`: `herokuish` for a herokuish or a Cloud Native Buildpacks
 /// image (its `IsImageHerokuishBased` is true for both, so `pack` is never said), else
@@ -389,7 +403,6 @@ fn task_variables(input: &PlanInput) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::Source;
     use std::collections::BTreeMap;
 
     fn image(entrypoint: Option<&[&str]>) -> Image {

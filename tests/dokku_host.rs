@@ -629,8 +629,9 @@ fn given_a_plugin_answering_post_container_create_when_dokku_deploys_then_it_see
             [
                 format!("app {app_name} predeploy created"),
                 format!("app {app_name} release created"),
-                // Heroku's scripts.postdeploy, then the web container Dokku schedules.
-                format!("app {app_name} postdeploy created"),
+                // Heroku's scripts.postdeploy, named as Dokku's app-json names it, then the web
+                // container Dokku schedules.
+                format!("app {app_name} heroku.postdeploy created"),
                 format!("app {app_name} deploy created"),
                 format!("app {app_name} postdeploy created"),
             ],
