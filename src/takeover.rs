@@ -55,7 +55,9 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
 /// Whether Dokku has no `file` for the app, the push having had none: the running deploy's
 /// `core-post-extract` marker, else, where this deploy extracted none, the record the plugin's
 /// `core-post-deploy` keeps of the last deploy's ([`settle_deploy`]), as Dokku's own
-/// `core-post-deploy` then removes both its marker and its file.
+/// `core-post-deploy` then removes both its marker and its file. For an app a Dokku deployed
+/// before the plugin came, which has no such record, the file's absence says it: Dokku reads a
+/// Procfile or an app.json it has not persisted as none (`ps`'s `hasProcfile`).
 pub fn marked_missing(host: &Host, app: &App, file: DokkuFile) -> bool {
     if let Some(pid) = host.dokku_pid.as_deref() {
         if file.missing_marker(host, app, pid).exists() {
@@ -66,6 +68,9 @@ pub fn marked_missing(host: &Host, app: &App, file: DokkuFile) -> bool {
         }
     }
     original(host, app, file, ".missing").exists()
+        || (dokku::fires_release_builder(host)
+            && dokku::deployed(host, app)
+            && file.persisted(host, app).symlink_metadata().is_err())
 }
 
 /// `post-extract`: the running deploy's copies, which Dokku's `core-post-extract` just wrote,

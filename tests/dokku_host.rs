@@ -426,6 +426,37 @@ fn given_a_herokuish_image_when_dokku_deploys_it_then_its_plugins_hear_herokuish
     assert_eq!(told.lines().next(), Some("herokuish"), "{told}");
 }
 
+#[test]
+fn given_an_app_dokku_deployed_without_app_json_before_the_plugin_when_it_restarts_then_the_images_app_json_runs_nothing(
+) {
+    // The image makes an app.json of its own; the push has none, so Dokku persisted none and
+    // runs no app.json task. An app deployed before the plugin has no record of the plugin's
+    // saying so (here: the one this deploy left, removed).
+    let host = TestHost::new("dokku-none-before");
+    let app = source(&[
+        (
+            "Dockerfile",
+            "FROM deploy-tasks-test/bash:latest\nWORKDIR /app\nCOPY . /app/\n\
+             RUN echo '{\"scripts\": {\"dokku\": {\"postdeploy\": \"echo TASK image postdeploy\"}}}' > /app/app.json\n",
+        ),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+    let pushed = push(&host, &app);
+    pushed.expect_code(0);
+    assert_eq!(tasks(&pushed), Vec::<&str>::new(), "{pushed:#?}");
+    let record = host
+        .lib_root()
+        .join("data/deploy-tasks")
+        .join(&host.app)
+        .join("dokku-files/app.json.missing");
+    std::fs::remove_file(&record).expect("the deploy's record of no app.json");
+
+    let restart = host.dokku(&["ps:restart", &host.app]);
+
+    restart.expect_code(0);
+    assert_eq!(tasks(&restart), Vec::<&str>::new(), "{restart:#?}");
+}
+
 /// A registry's image of `app`, removed when dropped (the test host removes `dokku/APP`'s).
 struct RegistryImage(String);
 
