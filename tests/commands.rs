@@ -413,6 +413,18 @@ fn given_several_apps_when_reported_without_an_app_then_every_app_is_reported_in
 }
 
 #[test]
+fn given_no_app_when_reported_without_an_app_then_it_warns_as_dokkus_reports_and_succeeds() {
+    let host = TestHost::new("cmd-report-none");
+    std::fs::remove_dir_all(host.dokku_root().join(&host.app)).unwrap();
+
+    let run = dokku(&host, "report", &[]);
+
+    run.expect_code(0)
+        .one_line_error()
+        .stderr_has("You haven't deployed any applications yet");
+}
+
+#[test]
 fn given_a_release_task_when_run_by_hand_then_it_runs_and_leaves_no_container() {
     let host = TestHost::new("cmd-run-release");
     host.build_own("");

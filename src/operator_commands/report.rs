@@ -49,6 +49,12 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
             Err(code) => return code,
         },
         None => match every_app(host) {
+            // As Dokku's reports: a warning, and done (`common.NoAppsExist`).
+            Ok(apps) if apps.is_empty() => {
+                host.output
+                    .warn("You haven't deployed any applications yet");
+                return ExitCode::Success;
+            }
             Ok(apps) => apps,
             Err(error) => return fail(host, error),
         },
@@ -227,13 +233,6 @@ fn every_app(host: &Host) -> Result<Vec<App>, InputError> {
             App::new(&name).ok()
         })
         .collect();
-    if apps.is_empty() {
-        return Err(InputError::new(
-            format!("DOKKU_ROOT {}", host.dokku_root.display()),
-            "holds no app",
-            "create one with `dokku apps:create <app>`",
-        ));
-    }
     apps.sort_by(|a, b| a.name().cmp(b.name()));
     Ok(apps)
 }
