@@ -219,7 +219,8 @@ impl Engine {
         if self.trace {
             write_line(Stream::Stderr, &format!("+ engine {method} {path}\n"));
         }
-        let mut stream = UnixStream::connect(&self.socket).map_err(|error| {
+        let call = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let mut stream = connect(&self.socket, patience, &call).map_err(|error| {
             anyhow!(
                 "the Docker engine does not answer at {} ({error}): start it, or check DOCKER_HOST",
                 self.socket.display()
@@ -254,7 +255,7 @@ impl Engine {
             stream,
             patience,
             started: Instant::now(),
-            call: format!("{method} {}", path.split('?').next().unwrap_or(path)),
+            call,
         }))
     }
 }
@@ -375,26 +376,84 @@ impl Patient {
     /// every read, not only when the engine goes quiet: an engine that trickles bytes must not
     /// keep a call alive either.
     fn must_end(&self) -> Option<std::io::Error> {
-        let (limit, signal) = match self.patience {
-            Patience::Limited(limit) => (limit, interrupt::pending()),
-            Patience::Finishing(limit) => (limit, interrupt::grace_over()),
-            Patience::Unbounded => return None,
-        };
-        // `Other`, not `Interrupted`: std's readers retry an interrupted read.
-        if let Some(signal) = signal {
-            return Some(std::io::Error::other(format!(
-                "stopped by {} while the engine answered `{}`",
-                interrupt::signal_name(signal),
-                self.call
-            )));
-        }
-        (self.started.elapsed() > limit).then(|| {
+        must_end(self.patience, self.started, &self.call)
+    }
+}
+
+/// Why a call with `patience`, started at `started`, must end now, if it must ([`Patient`]).
+fn must_end(patience: Patience, started: Instant, call: &str) -> Option<std::io::Error> {
+    let (limit, signal) = match patience {
+        Patience::Limited(limit) => (limit, interrupt::pending()),
+        Patience::Finishing(limit) => (limit, interrupt::grace_over()),
+        Patience::Unbounded => return None,
+    };
+    // `Other`, not `Interrupted`: std's readers retry an interrupted read.
+    if let Some(signal) = signal {
+        return Some(std::io::Error::other(format!(
+            "stopped by {} while the engine answered `{call}`",
+            interrupt::signal_name(signal),
+        )));
+    }
+    (started.elapsed() > limit).then(|| {
             std::io::Error::other(format!(
-                "the Docker engine did not answer `{}` within {}s: check that it runs (docker info), or raise engine-timeout",
-                self.call,
+                "the Docker engine did not answer `{call}` within {}s: check that it runs (docker info), or raise engine-timeout",
                 limit.as_secs()
             ))
         })
+}
+
+/// Connects to the engine's socket as a call with `patience` waits: each attempt bounded by
+/// [`TICK`] (`SO_SNDTIMEO`, which bounds a Unix socket's connect), so that an engine that has
+/// stopped accepting (its backlog full), where a connect blocks past every signal, gives way
+/// at a stop signal or the call's time limit like its reads.
+fn connect(socket: &Path, patience: Patience, call: &str) -> std::io::Result<UnixStream> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let started = Instant::now();
+    let path = socket.as_os_str().as_bytes();
+    // SAFETY: an all-zero sockaddr_un is a valid (empty) address.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if path.is_empty() || path.len() >= address.sun_path.len() || path.contains(&0) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a socket path the kernel takes",
+        ));
+    }
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (slot, byte) in address.sun_path.iter_mut().zip(path) {
+        *slot = *byte as libc::c_char;
+    }
+    // SAFETY: socket(2) takes no pointers; a negative result is an error, checked below.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new socket that nothing else owns.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    stream.set_write_timeout(Some(TICK))?;
+    loop {
+        // SAFETY: `address` is a valid sockaddr_un for the call's duration and its size is
+        // given; `fd` is open (owned by `stream`).
+        let connected = unsafe {
+            libc::connect(
+                fd,
+                std::ptr::addr_of!(address).cast::<libc::sockaddr>(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if connected == 0 {
+            return Ok(stream);
+        }
+        let error = std::io::Error::last_os_error();
+        if !matches!(
+            error.raw_os_error(),
+            Some(libc::EAGAIN | libc::EINTR | libc::EINPROGRESS)
+        ) {
+            return Err(error);
+        }
+        if let Some(error) = must_end(patience, started, call) {
+            return Err(error);
+        }
     }
 }
 

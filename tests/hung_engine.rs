@@ -1,4 +1,4 @@
-//! Scenarios: a Docker engine that accepts connections and never answers (a socket of the test's
+//! Scenarios: a Docker engine that accepts connections and never answers, or accepts no more (a socket of the test's
 //! own, on this machine). Every trigger must still stop: at each stop signal, with 128+N, and
 //! without one, at `engine-timeout`, with a one-line error; each on the Engine API path and the
 //! CLI's.
@@ -91,4 +91,99 @@ on_both_backends! {
         assert!(run.stderr.contains("within 1s"), "{run:#?}");
         assert!(run.stderr.contains("engine-timeout"), "{run:#?}");
     }
+}
+
+/// A socket that accepts no more connections: listening with no room in its queue, which holds
+/// one connection never accepted. A connect to it blocks, past every signal unless bounded.
+/// The returned descriptors keep it so.
+fn full_engine(dir: &std::path::Path) -> (std::path::PathBuf, Vec<std::os::fd::OwnedFd>) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let socket = dir.join("full.sock");
+    let path = socket.as_os_str().as_bytes();
+    // SAFETY: an all-zero sockaddr_un is valid; the path fits (a temporary directory's).
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    assert!(path.len() < address.sun_path.len());
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (slot, byte) in address.sun_path.iter_mut().zip(path) {
+        *slot = *byte as libc::c_char;
+    }
+    let new_socket = |flags: i32| {
+        // SAFETY: socket(2) takes no pointers; the result is checked and owned at once.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | flags, 0) };
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        // SAFETY: a new descriptor that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    };
+    let size = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let at = std::ptr::addr_of!(address).cast::<libc::sockaddr>();
+    let listener = new_socket(0);
+    // SAFETY: `at` points at `address`, valid for `size` bytes, for both calls.
+    unsafe {
+        assert_eq!(libc::bind(listener.as_raw_fd(), at, size), 0);
+        assert_eq!(libc::listen(listener.as_raw_fd(), 0), 0);
+    }
+    let mut held = vec![listener];
+    loop {
+        let client = new_socket(libc::SOCK_NONBLOCK);
+        // SAFETY: as above.
+        let connected = unsafe { libc::connect(client.as_raw_fd(), at, size) };
+        if connected != 0 {
+            let error = std::io::Error::last_os_error();
+            assert_eq!(error.raw_os_error(), Some(libc::EAGAIN), "{error}");
+            break;
+        }
+        held.push(client);
+    }
+    (socket, held)
+}
+
+/// Starts `pre-deploy` of a fresh app of `host` against the full engine at `socket`, and returns
+/// once the trigger has said its first line, before its first call to the engine.
+fn start_against_full(
+    host: &TestHost,
+    socket: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    host.build_own("");
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo never"}}}"#);
+    let mut child = host
+        .trigger_command("pre-deploy", &[&host.app])
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the trigger");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    wait_for_line(&mut stdout, "-----> Checking for predeploy task", BOUND);
+    (child, stdout)
+}
+
+#[test]
+fn given_an_engine_that_accepts_no_more_connections_when_sigterm_arrives_then_the_trigger_stops_with_143(
+) {
+    let host = TestHost::new("full-sigterm");
+    let (socket, _held) = full_engine(host.dir.path());
+    let (child, _stdout) = start_against_full(&host, &socket);
+
+    send(&child, libc::SIGTERM);
+
+    let run = finish_within(child);
+    run.expect_code(143).one_line_error();
+    assert!(run.stderr.contains("stopped by"), "{run:#?}");
+}
+
+#[test]
+fn given_an_engine_that_accepts_no_more_connections_and_no_signal_then_the_trigger_gives_up_at_engine_timeout(
+) {
+    let host = TestHost::new("full-timeout");
+    host.write_lib("config/deploy-tasks/--global/engine-timeout", "1");
+    let (socket, _held) = full_engine(host.dir.path());
+    let (child, _stdout) = start_against_full(&host, &socket);
+
+    let run = finish_within(child);
+    run.expect_code(1).one_line_error();
+    assert!(run.stderr.contains("within 1s"), "{run:#?}");
 }
