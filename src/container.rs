@@ -109,9 +109,10 @@ pub type BeforeStart<'a> = &'a dyn Fn(&str) -> Result<()>;
 ///
 /// Once the container was told to stop, the wait is bounded too: should the engine not report
 /// the end by the stop's grace plus [`REPORT_SLACK`] from the stop's start, `abandon` cuts what the run
-/// still waits on (the CLI child, the attach connection) and the ending is returned as it is;
-/// the caller's guard then removes the container, or leaves it to the next run. So it does when
-/// the wait itself fails.
+/// still waits on (the CLI child, the attach connection) and the ending is returned as it is,
+/// once a timeout's stop call has ended too (within the engine's time limit, or a stop
+/// signal's grace); the caller's guard then removes the container, or leaves it to the next
+/// run. So it does when the wait itself fails.
 pub fn supervise(
     docker: &dyn ContainerEngine,
     name: &str,
