@@ -156,7 +156,7 @@ for tool in cargo rustc; do
 done
 command -v cc >/dev/null 2>&1 || build_failed "no C linker (cc) for the build: install one (apt-get install build-essential), then $again"
 target=$(rustc -vV | sed -n 's/^host: //p')
-[[ -n $target ]] || fail "cannot tell the host's Rust target from 'rustc -vV'"
+[[ -n $target ]] || build_failed "cannot tell the host's Rust target from 'rustc -vV'"
 
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 echo "-----> Building $name (release, static, $target)"

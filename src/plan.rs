@@ -238,8 +238,25 @@ fn stop_signal(image: &Image, docker_options: &[String]) -> Option<i32> {
             .filter(|name| !name.is_empty())
             .map(str::to_string)
     })?;
-    docker_signal(&name)
-        .filter(|&signal| ![libc::SIGTERM, libc::SIGKILL, libc::SIGSTOP].contains(&signal))
+    // Not those a handler cannot take or must not: SIGTERM itself, SIGKILL and SIGSTOP, the
+    // two glibc keeps (32, 33), those a fault raises, and SIGCHLD, which every ended child sends.
+    docker_signal(&name).filter(|signal| {
+        ![
+            libc::SIGTERM,
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            32,
+            33,
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+            libc::SIGCHLD,
+        ]
+        .contains(signal)
+    })
 }
 
 /// A signal as Docker reads one (`moby/sys/signal`, `ParseSignal`): a number, or a Linux name
@@ -828,8 +845,10 @@ mod tests {
         ] {
             assert_eq!(docker_signal(name), number, "{name}");
         }
-        shaped.config = serde_json::json!({"StopSignal": "SIGKILL"});
-        assert_eq!(stop_signal(&shaped, &[]), None);
+        for unhandled in ["SIGKILL", "32", "SIGSEGV", "SIGCHLD"] {
+            shaped.config = serde_json::json!({"StopSignal": unhandled});
+            assert_eq!(stop_signal(&shaped, &[]), None, "{unhandled}");
+        }
     }
 
     #[test]

@@ -400,8 +400,16 @@ fn send_to_task(signal: libc::c_int) {
     let pid = TASK_PID.load(Ordering::SeqCst);
     if pid > 0 {
         FORWARDED_ONE.store(true, Ordering::SeqCst);
-        // SAFETY: kill is async-signal-safe and has no memory-safety preconditions.
-        unsafe { libc::kill(-pid, signal) };
+        // SAFETY: kill and the errno location are async-signal-safe and take no memory; errno
+        // is put back as it was, for the code this handler interrupted (a waitpid's ECHILD).
+        unsafe {
+            let errno = *libc::__errno_location();
+            // A task that moved itself to another group leaves its own empty: then the task.
+            if libc::kill(-pid, signal) != 0 {
+                libc::kill(pid, signal);
+            }
+            *libc::__errno_location() = errno;
+        }
     }
 }
 
@@ -479,31 +487,53 @@ fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
 /// the helper exits dies with the container; the trigger's grace bounds the wait, then the
 /// engine kills them all.)
 fn reap_until_exit(task_pid: libc::pid_t) -> i32 {
-    let mut task_status = None;
-    loop {
+    let task_status = loop {
         let mut status: libc::c_int = 0;
         // SAFETY: status is a valid pointer for the duration of the call.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
         if pid == -1 {
-            match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::EINTR) => continue,
-                // No child left.
-                Some(libc::ECHILD) if task_status.is_some() => break,
-                _ => fail(EXIT_USAGE, "lost track of the task process"),
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
             }
+            fail(EXIT_USAGE, "lost track of the task process");
         }
-        if pid == task_pid && task_status.is_none() {
-            if libc::WIFEXITED(status) {
-                task_status = Some(libc::WEXITSTATUS(status));
-            } else if libc::WIFSIGNALED(status) {
-                task_status = Some(128 + libc::WTERMSIG(status));
-            }
+        if pid != task_pid {
+            continue;
         }
-        if task_status.is_some() && !FORWARDED_ONE.load(Ordering::SeqCst) {
-            break;
+        if libc::WIFEXITED(status) {
+            break libc::WEXITSTATUS(status);
         }
+        if libc::WIFSIGNALED(status) {
+            break 128 + libc::WTERMSIG(status);
+        }
+    };
+    if FORWARDED_ONE.load(Ordering::SeqCst) {
+        reap_the_rest_of_the_group(task_pid);
     }
-    task_status.unwrap_or(EXIT_USAGE)
+    task_status
+}
+
+/// How long the rest of the task's group may take to end after a forwarded signal, once the
+/// task itself has: the trigger's longest grace. (A stop kills the container at its own.)
+const GROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// After a forwarded signal ended the task, waits while its process group still has members
+/// (they got the signal with it: the script a shell task ran, in its trap), reaping what ends,
+/// for at most [`GROUP_GRACE`]. Nothing outside the group is waited for: a daemon in a
+/// session of its own, or what tini moved to a group of its own, ends with the container.
+fn reap_the_rest_of_the_group(task_pid: libc::pid_t) {
+    let deadline = std::time::Instant::now() + GROUP_GRACE;
+    loop {
+        // Every child that has ended, without blocking.
+        // SAFETY: a null status pointer is allowed.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+        // SAFETY: signal 0 only asks whether the group has a member; no memory is passed.
+        let members = unsafe { libc::kill(-task_pid, 0) } == 0;
+        if !members || std::time::Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn fail(code: i32, message: &str) -> ! {
