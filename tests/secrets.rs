@@ -254,8 +254,9 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
     let secret = marker();
     host.config_set(&[("SECRET", secret.clone())]);
     let env_file = host.lib_root().join(format!("config/{}/ENV", host.app));
+    // The task runs until the scan below has seen it and lets it go (its gate file).
     host.host_app_json(&predeploy_json(
-        r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; sleep 6"#,
+        r#"case "$SECRET" in s3cr3t-*) echo secret arrived;; esac; while [ ! -e /tmp/scanned ]; do sleep 0.1; done"#,
     ));
     host.host_procfile("");
     let started = SystemTime::now() - Duration::from_secs(2);
@@ -273,6 +274,8 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
     let mut on_command_lines = std::collections::BTreeSet::new();
     let mut in_container_config = Vec::new();
     let mut in_temp_files_while_running = Vec::new();
+    let mut released = false;
+    let give_up = std::time::Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("polling the trigger").is_none() {
         for (pid, cmdline) in command_lines() {
             if cmdline.starts_with(b"/dev/deploy-tasks-helper\0") {
@@ -293,6 +296,16 @@ fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_contain
                 }
             }
             in_temp_files_while_running = files_holding(&temp_dir, started, &secret, &env_file);
+        }
+        // Scanned while it ran (or given up on): the task may end.
+        if !released && (inspected_the_container || std::time::Instant::now() > give_up) {
+            for name in host.task_containers() {
+                let touched = docker_output(&["exec", &name, "touch", "/tmp/scanned"]);
+                released |= touched.status.success();
+            }
+        }
+        if std::time::Instant::now() > give_up + Duration::from_secs(30) {
+            let _ = child.kill();
         }
         std::thread::sleep(Duration::from_millis(50));
     }
