@@ -286,15 +286,10 @@ fn given_a_deployed_app_when_a_push_removes_a_task_or_breaks_the_release_then_th
     assert_eq!(tasks(&fixed), ["release on 5000"], "{fixed:#?}");
 }
 
-#[test]
-fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_and_uninstalled_then_the_tasks_change_hands_each_time(
-) {
-    let host = TestHost::new("dokku-handover");
-    let app = every_task_source();
-    let deploy_tasks = dokku_plugin_path().join("deploy-tasks");
-
-    // The plugin's install trigger takes over every app Dokku has files for.
-    push(&host, &app).expect_code(0);
+/// Pushes the app of every task source to `host` and returns the path of Dokku's app.json,
+/// which the plugin has taken the tasks out of.
+fn pushed_and_taken_over(host: &TestHost) -> std::path::PathBuf {
+    push(host, &every_task_source()).expect_code(0);
     let dokku_app_json = host
         .lib_root()
         .join("data/app-json")
@@ -303,15 +298,33 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
     assert!(!std::fs::read_to_string(&dokku_app_json)
         .unwrap()
         .contains("TASK"));
+    dokku_app_json
+}
+
+/// `dokku deploy-tasks:set ARGS` on `host`, as Dokku runs the subcommand.
+fn set(host: &TestHost, args: &[&str]) -> Run {
+    Run::from(
+        std::process::Command::new(dokku_plugin_path().join("deploy-tasks/subcommands/set"))
+            .arg("deploy-tasks:set")
+            .args(args)
+            .env("DOKKU_LIB_ROOT", host.lib_root())
+            .env("DOKKU_ROOT", host.dokku_root())
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_and_uninstalled_then_the_tasks_change_hands_each_time(
+) {
+    let host = TestHost::new("dokku-handover");
+    let deploy_tasks = dokku_plugin_path().join("deploy-tasks");
+
+    // The plugin's install trigger takes over every app Dokku has files for.
+    let dokku_app_json = pushed_and_taken_over(&host);
 
     // defer: Dokku's app-json gets the tasks back at once and runs them; the plugin runs none.
-    let set = std::process::Command::new(deploy_tasks.join("subcommands/set"))
-        .args(["deploy-tasks:set", &host.app, "core-tasks", "defer"])
-        .env("DOKKU_LIB_ROOT", host.lib_root())
-        .env("DOKKU_ROOT", host.dokku_root())
-        .output()
-        .unwrap();
-    assert!(set.status.success(), "{set:?}");
+    set(&host, &[&host.app, "core-tasks", "defer"]).expect_code(0);
     assert!(std::fs::read_to_string(&dokku_app_json)
         .unwrap()
         .contains("TASK postdeploy"));
@@ -326,13 +339,7 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
     assert_eq!(host.history().len(), before);
 
     // replace again, then plugin:uninstall hands them back.
-    let set = std::process::Command::new(deploy_tasks.join("subcommands/set"))
-        .args(["deploy-tasks:set", &host.app, "core-tasks"])
-        .env("DOKKU_LIB_ROOT", host.lib_root())
-        .env("DOKKU_ROOT", host.dokku_root())
-        .output()
-        .unwrap();
-    assert!(set.status.success(), "{set:?}");
+    set(&host, &[&host.app, "core-tasks"]).expect_code(0);
     let uninstall = std::process::Command::new(deploy_tasks.join("uninstall"))
         .arg("deploy-tasks")
         .env("DOKKU_LIB_ROOT", host.lib_root())
@@ -348,27 +355,12 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
 fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every_other_app_still_changes_hands(
 ) {
     let host = TestHost::new("dokku-global-defer");
-    push(&host, &every_task_source()).expect_code(0);
-    let dokku_app_json = host
-        .lib_root()
-        .join("data/app-json")
-        .join(&host.app)
-        .join("app.json");
-    assert!(!std::fs::read_to_string(&dokku_app_json)
-        .unwrap()
-        .contains("TASK"));
+    let dokku_app_json = pushed_and_taken_over(&host);
     // An app sorted first, whose own core-tasks a hand wrote wrong.
     std::fs::create_dir_all(host.lib_root().join("data/app-json/aaa-broken")).unwrap();
     host.write_lib("config/deploy-tasks/aaa-broken/core-tasks", "both");
 
-    let set = Run::from(
-        std::process::Command::new(dokku_plugin_path().join("deploy-tasks/subcommands/set"))
-            .args(["deploy-tasks:set", "--global", "core-tasks", "defer"])
-            .env("DOKKU_LIB_ROOT", host.lib_root())
-            .env("DOKKU_ROOT", host.dokku_root())
-            .output()
-            .unwrap(),
-    );
+    let set = set(&host, &["--global", "core-tasks", "defer"]);
 
     set.expect_code(1)
         .one_line_error()

@@ -22,6 +22,11 @@ fn hanging_predeploy(host: &TestHost) -> String {
 
 fn assert_clean(host: &TestHost, image_before: &str) {
     assert_eq!(image_id(&host.image()), image_before, "the image changed");
+    assert_no_container_left(host);
+}
+
+/// No task or discovery container of `host`'s app is left (its removal may lag the trigger).
+fn assert_no_container_left(host: &TestHost) {
     assert!(
         eventually(Duration::from_secs(30), || host
             .task_containers()
@@ -163,15 +168,9 @@ fn given_another_writer_stuck_holding_the_history_when_a_signal_stops_a_task_the
     // A writer stopped (SIGSTOP, a frozen cgroup) in the middle of its append.
     let writer = std::fs::File::create(dir.join("history.lock")).unwrap();
     writer.lock().unwrap();
-    let mut command = host.trigger_command("pre-deploy", &[&host.app]);
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().expect("starting the trigger");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    wait_for_line(&mut stdout, "       started", LONG);
 
-    send(&child, libc::SIGTERM);
+    let run = stopped_once_started(&host, "pre-deploy");
 
-    let run = finish(child, Some(stdout));
     run.expect_code(143)
         .stderr_has("predeploy interrupted")
         .stderr_has("a stop signal came while another run held");
@@ -193,27 +192,25 @@ fn release_with_a_trap(host: &TestHost, extra: &str) {
     host.host_procfile("release: ./trap.sh\n");
 }
 
-/// Stops a running release of `host` with SIGTERM and checks that its script's trap ran.
-fn stopped_release_cleans_up(host: &TestHost) {
-    let mut command = host.trigger_command("post-release", &[&host.app]);
+/// Runs `trigger` for `host`'s app until its task says `started`, then sends it SIGTERM; how
+/// it ended.
+fn stopped_once_started(host: &TestHost, trigger: &str) -> Run {
+    let mut command = host.trigger_command(trigger, &[&host.app]);
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("starting the trigger");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     wait_for_line(&mut stdout, "       started", LONG);
-
     send(&child, libc::SIGTERM);
+    finish(child, Some(stdout))
+}
 
-    let run = finish(child, Some(stdout));
+/// Stops a running release of `host` with SIGTERM and checks that its script's trap ran.
+fn stopped_release_cleans_up(host: &TestHost) {
+    let run = stopped_once_started(host, "post-release");
     run.expect_code(143)
         .stdout_has("       cleaned up")
         .stderr_has("release interrupted");
-    assert!(
-        eventually(Duration::from_secs(30), || host
-            .task_containers()
-            .is_empty()),
-        "left behind: {:?}",
-        host.task_containers()
-    );
+    assert_no_container_left(host);
 }
 
 on_both_backends! {
@@ -804,11 +801,5 @@ fn given_a_report_reading_an_images_definitions_when_the_admin_presses_ctrl_c_th
     let run = finish_within(report);
     run.expect_code(130);
     interposer.release();
-    assert!(
-        eventually(Duration::from_secs(30), || host
-            .task_containers()
-            .is_empty()),
-        "left behind: {:?}",
-        host.task_containers()
-    );
+    assert_no_container_left(&host);
 }
