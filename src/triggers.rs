@@ -107,7 +107,7 @@ pub fn post_deploy(args: &[String]) -> ExitCode {
         &app,
         args.get(3).map(String::as_str),
         &[(Phase::Postdeploy, first_deploy)],
-        Image::Deployed,
+        RunsOn::DeployedImage,
     )
 }
 
@@ -326,26 +326,26 @@ fn phases(
     tag: Option<&str>,
     phases: &[(Phase, FirstDeployTasks)],
 ) -> ExitCode {
-    phases_on(host, app, tag, phases, Image::OfTag)
+    phases_on(host, app, tag, phases, RunsOn::TagsImage)
 }
 
 /// Which image a trigger's phases run on.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Image {
+enum RunsOn {
     /// `dokku/APP:TAG`: the image a builder trigger names, or the tag's.
-    OfTag,
+    TagsImage,
     /// The image Dokku deploys at the tag, which its registry plugin may name otherwise
     /// ([`plugn::deploying_image`]), as Dokku's app-json runs its postdeploy there.
-    Deployed,
+    DeployedImage,
 }
 
-/// [`phases`] on `image`.
+/// [`phases`] on the image `runs_on` names.
 fn phases_on(
     host: &Host,
     app: &App,
     tag: Option<&str>,
     phases: &[(Phase, FirstDeployTasks)],
-    image: Image,
+    runs_on: RunsOn,
 ) -> ExitCode {
     let tag = match ImageTag::new(tag) {
         Ok(tag) => tag,
@@ -353,7 +353,7 @@ fn phases_on(
     };
     // Asked of Dokku only where its registry is set up: three plugn runs cost a deploy about
     // 0.2 s, and without a registry setting their answer is `dokku/APP:TAG`.
-    let deployed = image == Image::Deployed
+    let deployed = runs_on == RunsOn::DeployedImage
         && dokku::fires_release_builder(host)
         && plugn::available()
         && dokku::registry_names_deploys(host, app);

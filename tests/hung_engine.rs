@@ -29,6 +29,19 @@ fn hung_engine(dir: &std::path::Path) -> (std::path::PathBuf, mpsc::Receiver<()>
     (socket, gate)
 }
 
+/// Starts `pre-deploy` of a fresh app of `host`, with a predeploy task, against the engine at
+/// `socket`.
+fn spawn_predeploy(host: &TestHost, socket: &std::path::Path) -> std::process::Child {
+    host.build_own("");
+    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo never"}}}"#);
+    host.trigger_command("pre-deploy", &[&host.app])
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the trigger")
+}
+
 /// Starts `pre-deploy` of a fresh app of `host` against the hung engine at `socket`, and returns
 /// once the trigger is waiting on it.
 fn start_against(
@@ -36,15 +49,7 @@ fn start_against(
     socket: &std::path::Path,
     gate: &mpsc::Receiver<()>,
 ) -> std::process::Child {
-    host.build_own("");
-    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo never"}}}"#);
-    let child = host
-        .trigger_command("pre-deploy", &[&host.app])
-        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the trigger");
+    let child = spawn_predeploy(host, socket);
     gate.recv_timeout(BOUND)
         .expect("the trigger never reached the engine");
     child
@@ -147,15 +152,7 @@ fn start_against_full(
     std::process::Child,
     std::io::BufReader<std::process::ChildStdout>,
 ) {
-    host.build_own("");
-    host.host_app_json(r#"{"scripts": {"dokku": {"predeploy": "echo never"}}}"#);
-    let mut child = host
-        .trigger_command("pre-deploy", &[&host.app])
-        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the trigger");
+    let mut child = spawn_predeploy(host, socket);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     wait_for_line(&mut stdout, "-----> Checking for predeploy task", BOUND);
     (child, stdout)

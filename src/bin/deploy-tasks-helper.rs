@@ -36,6 +36,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{exit, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::{Duration, Instant};
 
 /// Exit status when the command exists but cannot be executed, as in POSIX shells.
 const EXIT_NOT_EXECUTABLE: i32 = 126;
@@ -101,7 +102,7 @@ fn main() {
     // Held back from the start (a `docker stop` may come at once): delivered, and so forwarded,
     // only once the task exists. The task itself starts with no signal blocked
     // ([`task_command`]).
-    if let Err(message) = set_forwarded_blocked(true) {
+    if let Err(message) = hold_signals(true) {
         fail(EXIT_USAGE, &message);
     }
     let invocation = match parse_arguments(std::env::args().skip(1).collect()) {
@@ -148,7 +149,7 @@ fn main() {
     };
     let task_pid = task.id() as libc::pid_t;
     TASK_PID.store(task_pid, Ordering::SeqCst);
-    if let Err(message) = set_forwarded_blocked(false) {
+    if let Err(message) = hold_signals(false) {
         fail(EXIT_USAGE, &message);
     }
     exit(reap_until_exit(task_pid));
@@ -446,7 +447,7 @@ fn install_signal_forwarding(stop_signal: Option<libc::c_int>) -> Result<(), Str
 /// Blocks every signal that may come asynchronously (a `docker stop` may come at once, whatever
 /// the container's stop signal is), or unblocks them all: held back until the handlers exist
 /// and the task does. Those a fault raises (SIGSEGV and the like) are left alone.
-fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
+fn hold_signals(blocked: bool) -> Result<(), String> {
     // SAFETY: the set is initialised by sigfillset before use; every pointer is to a live
     // local; pthread_sigmask has no other preconditions.
     let changed = unsafe {
@@ -482,10 +483,9 @@ fn set_forwarded_blocked(blocked: bool) -> Result<(), String> {
 
 /// Waits for every child, orphans included (PID 1 inherits them), until the task itself exits;
 /// returns its exit status, 128+N when signal N ended it. When a signal was forwarded, it then
-/// waits for the rest of what the task started too, which got the signal with it: a shell task
-/// dies at once of SIGTERM while the script it runs is still in its trap. (What is left when
-/// the helper exits dies with the container; the trigger's grace bounds the wait, then the
-/// engine kills them all.)
+/// waits for the rest of the task's group too, which got the signal with it
+/// ([`reap_the_rest_of_the_group`]): a shell task dies at once of SIGTERM while the script it
+/// runs is still in its trap. What is left when the helper exits dies with the container.
 fn reap_until_exit(task_pid: libc::pid_t) -> i32 {
     let task_status = loop {
         let mut status: libc::c_int = 0;
@@ -515,24 +515,24 @@ fn reap_until_exit(task_pid: libc::pid_t) -> i32 {
 
 /// How long the rest of the task's group may take to end after a forwarded signal, once the
 /// task itself has: the trigger's longest grace. (A stop kills the container at its own.)
-const GROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+const GROUP_GRACE: Duration = Duration::from_secs(10);
 
 /// After a forwarded signal ended the task, waits while its process group still has members
 /// (they got the signal with it: the script a shell task ran, in its trap), reaping what ends,
 /// for at most [`GROUP_GRACE`]. Nothing outside the group is waited for: a daemon in a
 /// session of its own, or what tini moved to a group of its own, ends with the container.
 fn reap_the_rest_of_the_group(task_pid: libc::pid_t) {
-    let deadline = std::time::Instant::now() + GROUP_GRACE;
+    let deadline = Instant::now() + GROUP_GRACE;
     loop {
         // Every child that has ended, without blocking.
         // SAFETY: a null status pointer is allowed.
         while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
         // SAFETY: signal 0 only asks whether the group has a member; no memory is passed.
         let members = unsafe { libc::kill(-task_pid, 0) } == 0;
-        if !members || std::time::Instant::now() >= deadline {
+        if !members || Instant::now() >= deadline {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -548,7 +548,7 @@ mod tests {
 
     #[test]
     fn the_task_starts_in_its_own_group_with_no_signal_blocked_while_the_helper_holds_them_back() {
-        set_forwarded_blocked(true).unwrap();
+        hold_signals(true).unwrap();
         let mask_of = |status: &str| {
             let line = status
                 .lines()
@@ -562,7 +562,7 @@ mod tests {
             .args(["/proc/self/status", "/proc/self/stat"])
             .output()
             .unwrap();
-        set_forwarded_blocked(false).unwrap();
+        hold_signals(false).unwrap();
         let sigterm_bit = 1u64 << (libc::SIGTERM - 1);
         assert_ne!(ours & sigterm_bit, 0, "SIGTERM is not held back");
         let text = String::from_utf8_lossy(&child.stdout);
