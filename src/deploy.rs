@@ -448,6 +448,8 @@ fn run_in_new_container(
         helper: &host.helper,
         shell: shell.as_deref(),
         docker_options: &plan.docker_options,
+        dokku_host: plan.dokku_plugins,
+        trace: host.trace.as_deref(),
         timeout: limits.timeout,
         config: &context.tasks.config,
         run_id: run.id(),

@@ -26,6 +26,8 @@ pub struct Host {
     /// `DOKKU_PID`, digits only: the `dokku` command whose deploy runs the trigger, which names
     /// that deploy's extracted copies of app.json and the Procfile.
     pub dokku_pid: Option<String>,
+    /// `DOKKU_TRACE` where not empty, which tasks get as Dokku's app-json gives it to them.
+    pub trace: Option<String>,
 }
 
 impl Host {
@@ -57,6 +59,9 @@ impl Host {
             dokku_pid: std::env::var("DOKKU_PID")
                 .ok()
                 .filter(|pid| !pid.is_empty() && pid.bytes().all(|byte| byte.is_ascii_digit())),
+            trace: std::env::var("DOKKU_TRACE")
+                .ok()
+                .filter(|value| !value.is_empty()),
         }
     }
 

@@ -56,6 +56,11 @@ pub struct PlanInput<'a> {
     pub shell: Option<&'a str>,
     /// The app's docker options, already filtered for the phase.
     pub docker_options: &'a [String],
+    /// On a Dokku host, whose app-json mounts its build cache into a herokuish image's task
+    /// containers.
+    pub dokku_host: bool,
+    /// `DOKKU_TRACE`, where set: Dokku's app-json gives it to every task.
+    pub trace: Option<&'a str>,
     /// How long the task may run.
     pub timeout: Option<Duration>,
     pub config: &'a AppConfig,
@@ -117,14 +122,31 @@ pub fn task_container(input: &PlanInput) -> Result<ContainerSpec, InputError> {
         entrypoint,
         cmd,
         labels,
-        mounts: vec![Mount {
-            source: input.helper.to_path_buf(),
-            target: HELPER_IN_CONTAINER.to_string(),
-        }],
+        mounts: mounts(input),
         stdin,
         cli_options: input.docker_options.to_vec(),
         timeout: input.timeout,
     })
+}
+
+/// The helper, and on a Dokku host, for a herokuish image (not a CNB one), Dokku's build cache
+/// (`cache-APP`, which builder-herokuish fills) at `/tmp/cache`, as Dokku's app-json mounts it
+/// there for a task (`plugins/app-json/functions.go`). A commit leaves a volume's content out.
+fn mounts(input: &PlanInput) -> Vec<Mount> {
+    let mut mounts = vec![Mount::HostFile {
+        source: input.helper.to_path_buf(),
+        target: HELPER_IN_CONTAINER.to_string(),
+    }];
+    if input.dokku_host
+        && !input.image.labels.contains_key(CNB_LABEL)
+        && is_herokuish(input.image, input.config)
+    {
+        mounts.push(Mount::Volume {
+            name: format!("cache-{}", input.app.name()),
+            target: "/tmp/cache".into(),
+        });
+    }
+    mounts
 }
 
 /// Appends one NUL-ended field. A NUL cannot be in an argument or an environment variable, where
@@ -403,15 +425,19 @@ fn task_variables(input: &PlanInput) -> Vec<(String, String)> {
         ("CONTAINER_VERSION", input.tag.name()),
     ];
     let phase = ("DOKKU_DEPLOY_PHASE", input.task.phase.name());
+    // Dokku's app-json gives it as `--env`, over the config's.
+    let trace = input.trace.map(|value| ("DOKKU_TRACE", value));
+    let ours = |name: &str| name == phase.0 || trace.is_some_and(|(key, _)| key == name);
     let in_config = |name: &str| input.config.vars.iter().any(|(key, _)| key == name);
     let config = input
         .config
         .vars
         .iter()
-        .filter(|(key, _)| key != phase.0)
+        .filter(|(key, _)| !ours(key))
         .map(|(key, value)| (key.as_str(), value.as_str()));
     config
         .chain(scalingos.into_iter().filter(|(name, _)| !in_config(name)))
+        .chain(trace)
         .chain([phase])
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
@@ -454,6 +480,8 @@ mod tests {
             helper: Path::new("/plugins/deploy-tasks/libexec/deploy-tasks-helper"),
             shell: None,
             docker_options: &["--network".to_string(), "db".to_string()],
+            dokku_host: false,
+            trace: None,
             timeout: None,
             config,
             run_id: "7-1",
@@ -517,6 +545,8 @@ mod tests {
             helper: Path::new("/helper"),
             shell: None,
             docker_options: &[],
+            dokku_host: false,
+            trace: None,
             timeout: None,
             config,
             run_id: "7-1",
@@ -613,7 +643,7 @@ mod tests {
         assert_eq!(plan.cli_options, ["--network", "db"]);
         assert_eq!(
             plan.mounts,
-            [Mount {
+            [Mount::HostFile {
                 source: "/plugins/deploy-tasks/libexec/deploy-tasks-helper".into(),
                 target: HELPER_IN_CONTAINER.into()
             }]
@@ -750,6 +780,78 @@ mod tests {
         );
     }
 
+    /// The plan of a release on `image`, on a Dokku host or not, with `trace` as DOKKU_TRACE.
+    fn plan_on_host(
+        image: &Image,
+        config: &AppConfig,
+        dokku_host: bool,
+        trace: Option<&str>,
+    ) -> ContainerSpec {
+        let app = App::new("shop").unwrap();
+        let tag = ImageTag::new(Some("v2")).unwrap();
+        let task = Task::shell(Phase::Release, Source::AppJson, "release", "migrate");
+        task_container(&PlanInput {
+            app: &app,
+            tag: &tag,
+            task: &task,
+            image,
+            run_image: &image.id,
+            helper: Path::new("/helper"),
+            shell: None,
+            docker_options: &[],
+            dokku_host,
+            trace,
+            timeout: None,
+            config,
+            run_id: "7-1",
+            ordinal: 1,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn on_a_dokku_host_a_herokuish_images_tasks_get_dokkus_build_cache_and_no_other_image_does() {
+        let cache = Mount::Volume {
+            name: "cache-shop".into(),
+            target: "/tmp/cache".into(),
+        };
+        let mut herokuish = image(None);
+        herokuish.env.push("USER=herokuishuser".into());
+        let none = AppConfig::default();
+        assert!(plan_on_host(&herokuish, &none, true, None)
+            .mounts
+            .contains(&cache));
+        // Not where Dokku has no such cache, nor for the images its app-json gives none.
+        assert!(!plan_on_host(&herokuish, &none, false, None)
+            .mounts
+            .contains(&cache));
+        let mut cnb = herokuish.clone();
+        cnb.labels
+            .insert(CNB_LABEL.into(), "io.buildpacks.stacks.jammy".into());
+        assert!(!plan_on_host(&cnb, &none, true, None)
+            .mounts
+            .contains(&cache));
+        assert_eq!(
+            plan_on_host(&image(None), &none, true, None).mounts.len(),
+            1
+        );
+    }
+
+    #[test]
+    fn dokku_trace_reaches_the_task_over_the_configs_and_only_where_set() {
+        let config = config(&[("DOKKU_TRACE", "from-config"), ("A", "1")]);
+        let traced = stdin(&plan_on_host(&image(None), &config, true, Some("1"))).1;
+        assert_eq!(
+            traced
+                .iter()
+                .filter(|entry| entry.starts_with("DOKKU_TRACE="))
+                .collect::<Vec<_>>(),
+            ["DOKKU_TRACE=1"]
+        );
+        let untraced = stdin(&plan_on_host(&image(None), &config, true, None)).1;
+        assert!(untraced.contains(&"DOKKU_TRACE=from-config".to_string()));
+    }
+
     #[test]
     fn config_goes_on_stdin_never_on_the_command_line() {
         let config = AppConfig {
@@ -801,6 +903,8 @@ mod tests {
             helper: Path::new("/helper"),
             shell: None,
             docker_options: &[],
+            dokku_host: false,
+            trace: None,
             timeout: None,
             config: &AppConfig::default(),
             run_id: "7-1",

@@ -419,6 +419,58 @@ fn given_a_herokuish_image_when_dokku_deploys_it_then_its_plugins_hear_herokuish
 }
 
 #[test]
+fn given_a_herokuish_image_when_dokku_deploys_it_then_its_tasks_share_dokkus_build_cache_as_with_dokkus_app_json_and_the_image_keeps_none_of_it(
+) {
+    // Each task prints what the tasks before it left in /tmp/cache, then adds its name.
+    let task = "#!/bin/sh\necho \"TASK $1 saw:$(tr '\\n' , < /tmp/cache/ran 2>/dev/null)\"\necho $1 >> /tmp/cache/ran\n";
+    let app = source(&[
+        (
+            "Dockerfile",
+            "FROM deploy-tasks-test/bash:latest\nENV USER=herokuishuser\nWORKDIR /app\nCOPY . /app/\n",
+        ),
+        ("task.sh", task),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"predeploy": "sh /app/task.sh predeploy", "postdeploy": "sh /app/task.sh postdeploy"}}}"#,
+        ),
+        ("Procfile", "release: sh /app/task.sh release\nweb: sleep 600\n"),
+    ]);
+    for core_tasks in ["replace", "defer"] {
+        let host = TestHost::new("dokku-herokuish-cache");
+        // defer: Dokku's app-json runs them, for the same outcome.
+        set(&host, &[&host.app, "core-tasks", core_tasks]).expect_code(0);
+
+        let pushed = push(&host, &app);
+
+        pushed.expect_code(0);
+        assert_eq!(
+            tasks(&pushed),
+            [
+                "predeploy saw:",
+                "release saw:predeploy,",
+                "postdeploy saw:predeploy,release,"
+            ],
+            "{core_tasks}: {pushed:#?}"
+        );
+        let plugin_ran = host.history().len();
+        assert_eq!(plugin_ran > 0, core_tasks == "replace", "{core_tasks}");
+        let volume = format!("cache-{}", host.app);
+        let mountpoint = docker(&["volume", "inspect", "--format", "{{.Mountpoint}}", &volume]);
+        assert_eq!(
+            std::fs::read_to_string(std::path::Path::new(mountpoint.trim()).join("ran")).unwrap(),
+            "predeploy\nrelease\npostdeploy\n",
+            "{core_tasks}"
+        );
+        // A commit leaves a volume's content out.
+        assert_eq!(
+            host.run_in_image("ls -A /tmp/cache 2>/dev/null; echo end"),
+            "end",
+            "{core_tasks}"
+        );
+    }
+}
+
+#[test]
 fn given_an_app_dokku_deployed_without_app_json_before_the_plugin_when_it_restarts_then_the_images_app_json_runs_nothing(
 ) {
     // The image makes an app.json of its own; the push has none, so Dokku persisted none and

@@ -247,6 +247,26 @@ fn given_a_secret_in_the_config_when_predeploy_commits_then_the_image_holds_no_t
 }
 
 #[test]
+fn given_dokku_trace_when_predeploy_commits_then_the_task_sees_it_as_with_dokkus_app_json_and_the_image_env_does_not(
+) {
+    let host = TestHost::new("trace-image");
+    host.build_own("");
+    host.host_app_json(&predeploy_json(r#"echo "trace=$DOKKU_TRACE""#));
+    host.host_procfile("");
+
+    let run = Run::from(
+        host.trigger_command("pre-deploy", &[&host.app])
+            .env("DOKKU_TRACE", "1")
+            .output()
+            .unwrap(),
+    );
+
+    run.expect_code(0).stdout_has("\n       trace=1\n");
+    let env = image_config(&host.image(), "Env");
+    assert!(!env.contains("DOKKU_TRACE"), "{env}");
+}
+
+#[test]
 fn given_a_secret_in_the_config_while_the_task_runs_then_no_command_line_container_config_trace_or_new_file_holds_it(
 ) {
     let host = TestHost::new("secret-running");

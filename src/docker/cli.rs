@@ -19,7 +19,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::{
     clearing_dockerfile, commit_changes, commit_named, BeginClear, CommitConfig, ContainerEngine,
-    ContainerSpec, Docker, FinishClear, Image, InspectedImage, RunningContainer,
+    ContainerSpec, Docker, FinishClear, Image, InspectedImage, Mount, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::child;
@@ -242,14 +242,19 @@ impl Cli {
             args.extend(["--label".into(), format!("{key}={value}")]);
         }
         for mount in &spec.mounts {
-            args.extend([
-                "--mount".into(),
-                format!(
+            let option = match mount {
+                Mount::HostFile { source, target } => format!(
                     "type=bind,{},{},readonly",
-                    csv_field(&format!("source={}", mount.source.display())),
-                    csv_field(&format!("target={}", mount.target))
+                    csv_field(&format!("source={}", source.display())),
+                    csv_field(&format!("target={target}"))
                 ),
-            ]);
+                Mount::Volume { name, target } => format!(
+                    "type=volume,{},{}",
+                    csv_field(&format!("source={name}")),
+                    csv_field(&format!("target={target}"))
+                ),
+            };
+            args.extend(["--mount".into(), option]);
         }
         args.extend(spec.cli_options.iter().cloned());
         // The CLI sets an ENTRYPOINT of one word; the others go first in the CMD, which runs
@@ -995,10 +1000,16 @@ mod tests {
             entrypoint: Some(vec!["/helper".into(), "--x".into()]),
             cmd: vec!["--run-exec".into()],
             labels: vec![("com.dokku.app-name".into(), "shop".into())],
-            mounts: vec![super::super::Mount {
-                source: PathBuf::from("/h"),
-                target: "/dev/h".into(),
-            }],
+            mounts: vec![
+                Mount::HostFile {
+                    source: PathBuf::from("/h"),
+                    target: "/dev/h".into(),
+                },
+                Mount::Volume {
+                    name: "cache-shop".into(),
+                    target: "/tmp/cache".into(),
+                },
+            ],
             stdin: Vec::new(),
             cli_options: vec!["--network".into(), "db".into()],
             timeout: None,
@@ -1014,6 +1025,8 @@ mod tests {
                 "com.dokku.app-name=shop",
                 "--mount",
                 "type=bind,source=/h,target=/dev/h,readonly",
+                "--mount",
+                "type=volume,source=cache-shop,target=/tmp/cache",
                 "--network",
                 "db",
                 "--entrypoint",

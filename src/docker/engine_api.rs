@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{
     clearing_dockerfile, commit_changes, commit_named, split_reference, BeginClear, Cli,
     CommitConfig, ContainerEngine, ContainerSpec, Docker, FinishClear, Image, InspectedImage,
-    RunningContainer,
+    Mount, RunningContainer,
 };
 use crate::bounded_read::{self, Found};
 use crate::container::{self, BeforeStart, Ending, LineSplitter};
@@ -44,13 +44,18 @@ impl EngineApi {
         let mounts: Vec<serde_json::Value> = spec
             .mounts
             .iter()
-            .map(|mount| {
-                serde_json::json!({
+            .map(|mount| match mount {
+                Mount::HostFile { source, target } => serde_json::json!({
                     "Type": "bind",
-                    "Source": mount.source.display().to_string(),
-                    "Target": mount.target,
+                    "Source": source.display().to_string(),
+                    "Target": target,
                     "ReadOnly": true
-                })
+                }),
+                Mount::Volume { name, target } => serde_json::json!({
+                    "Type": "volume",
+                    "Source": name,
+                    "Target": target
+                }),
             })
             .collect();
         let mut body = serde_json::json!({
@@ -475,7 +480,6 @@ fn status_code(response: Result<Response>) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::Mount;
     use std::path::PathBuf;
 
     #[test]
@@ -527,10 +531,16 @@ mod tests {
                 ("com.dokku.app-name".into(), "shop".into()),
                 ("dokku_phase_script".into(), "release".into()),
             ],
-            mounts: vec![Mount {
-                source: PathBuf::from("/helper"),
-                target: "/dev/deploy-tasks-helper".into(),
-            }],
+            mounts: vec![
+                Mount::HostFile {
+                    source: PathBuf::from("/helper"),
+                    target: "/dev/deploy-tasks-helper".into(),
+                },
+                Mount::Volume {
+                    name: "cache-shop".into(),
+                    target: "/tmp/cache".into(),
+                },
+            ],
             stdin: b"1\0migrate\0SECRET=s3cr3t\0".to_vec(),
             cli_options: Vec::new(),
             timeout: None,
@@ -546,6 +556,10 @@ mod tests {
         assert_eq!(body["Labels"]["com.dokku.app-name"], "shop");
         assert_eq!(body["HostConfig"]["Mounts"][0]["Source"], "/helper");
         assert_eq!(body["HostConfig"]["Mounts"][0]["ReadOnly"], true);
+        assert_eq!(
+            body["HostConfig"]["Mounts"][1],
+            serde_json::json!({"Type": "volume", "Source": "cache-shop", "Target": "/tmp/cache"})
+        );
         assert_eq!(body["OpenStdin"], true);
         assert!(!body.to_string().contains("s3cr3t"));
 

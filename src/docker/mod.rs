@@ -146,11 +146,14 @@ pub struct ContainerSpec {
     pub timeout: Option<Duration>,
 }
 
-/// A read-only bind mount of a host file.
+/// What is mounted into a task container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub source: PathBuf,
-    pub target: String,
+pub enum Mount {
+    /// A host file, bound read-only (the helper).
+    HostFile { source: PathBuf, target: String },
+    /// A named volume, read-write, which the engine creates where it does not exist (Dokku's
+    /// build cache).
+    Volume { name: String, target: String },
 }
 
 /// What a commit writes into the image's config ([`ContainerEngine::commit`]).

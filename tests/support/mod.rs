@@ -394,6 +394,8 @@ impl Drop for TestHost {
         for id in String::from_utf8_lossy(&dangling.stdout).lines() {
             let _ = docker_output(&["rmi", id]);
         }
+        // Dokku's build cache, which its app-json (and the plugin) mount for herokuish images.
+        let _ = docker_output(&["volume", "rm", &format!("cache-{}", self.app)]);
     }
 }
 

@@ -52,17 +52,28 @@ def execute(app, image, image_tag, phase):
     else:
         host.verbose(f"Executing {phase} task from {source} in ephemeral container: {command}")
 
-    entrypoint = _image_instruction(image, "Entrypoint", "ENTRYPOINT")
-    cmd = _image_instruction(image, "Cmd", "CMD")
-    script = _script(command, host.app_shell(app), entrypoint)
+    cnb = _is_cnb(image)
+    herokuish = cnb or _is_herokuish(image, app)
+    entrypoint, cmd = "", ""
+    if not herokuish:
+        entrypoint = _image_instruction(image, "Entrypoint", "ENTRYPOINT")
+        cmd = _image_instruction(image, "Cmd", "CMD")
+    script = _script(command, host.app_shell(app), herokuish, cnb, entrypoint)
 
     args = os.environ["DOKKU_GLOBAL_RUN_ARGS"].split(" ")
     args.append(f"--label=com.dokku.app-name={app}")
+    source_type = "herokuish" if herokuish else "dockerfile"
     args += _filtered(
         host.stdin_empty_words("docker-args-deploy", app, image_tag)
-        + host.stdin_empty_words("docker-args-process-deploy", app, "dockerfile", image_tag)
+        + host.stdin_empty_words("docker-args-process-deploy", app, source_type, image_tag)
     )
     args.append(f"--label=dokku_phase_script={phase}")
+    if herokuish and not cnb:
+        args += ["-v", f"cache-{app}:/tmp/cache"]
+    if os.environ.get("DOKKU_TRACE"):
+        args += ["--env", "DOKKU_TRACE=" + os.environ["DOKKU_TRACE"]]
+    if cnb:
+        args.append("--entrypoint=/cnb/lifecycle/launcher")
     # The stand-in's one addition: its hosts have no network.
     args.append("--network=none")
     # The docker CLI takes the values of docker-args-deploy's `--env=KEY` from its environment.
@@ -81,18 +92,39 @@ def execute(app, image, image_tag, phase):
         if not succeeded:
             raise host.Failure(f"Execution of {phase} task failed: {command}")
         if phase == "predeploy":
-            _commit(app, container, image, entrypoint, cmd)
+            keep = not herokuish or cnb
+            _commit(app, container, image, entrypoint if keep else "", cmd if keep else "")
     finally:
         host.docker("container", "rm", "--force", container, check=False, quiet=True)
 
 
-def _script(command, shell, entrypoint):
-    """constructScript for a Dockerfile image."""
+def _is_cnb(image):
+    """common.IsImageCnbBased: the image has the label `io.buildpacks.stack.id`."""
+    labels = json.loads(host.docker("image", "inspect", "--format", "{{json .Config.Labels}}", image))
+    return "io.buildpacks.stack.id" in (labels or {})
+
+
+def _is_herokuish(image, app):
+    """common.IsImageHerokuishBased past its CNB check: the image's ENV holds `USER=` the app's
+    own DOKKU_APP_USER (`config-get APP`), else `USER=herokuishuser`."""
+    user = config.read(config.app_file(app)).get("DOKKU_APP_USER") or "herokuishuser"
+    env = json.loads(host.docker("image", "inspect", "--format", "{{json .Config.Env}}", image))
+    return f"USER={user}" in (env or [])
+
+
+def _script(command, shell, herokuish, cnb, entrypoint):
+    """constructScript."""
     if entrypoint and entrypoint not in TINI:
         return shlex.split(command.strip())
     script = ["set -e;", "set -o pipefail || true;"]
     if os.environ.get("DOKKU_TRACE") == "1":
         script.append("set -x;")
+    if herokuish and not cnb:
+        script += [
+            "if [[ -d '/app' ]]; then", "  export HOME=/app;", "  cd $HOME;", "fi;",
+            "if [[ -d '/app/.profile.d' ]]; then",
+            "  for file in /app/.profile.d/*; do source $file; done;", "fi;",
+        ]
     if command.startswith("/"):
         binary = command.split(" ")[0]
         script += [f'if [[ ! -x "{binary}" ]]; then', "  echo specified binary is not executable;", "  exit 1;", "fi;"]
