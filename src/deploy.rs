@@ -24,7 +24,7 @@ use crate::phase_run::PhaseRun;
 use crate::plan::{self, PlanInput};
 use crate::plugn;
 use crate::settings::{CoreTasks, FailurePolicy, Settings};
-use crate::sources::{self, Frequency, SourceOptions, Target, Task};
+use crate::sources::{self, Frequency, Source, SourceOptions, Target, Task};
 
 /// What the host, or an admin, asked to run.
 #[derive(Debug, Clone)]
@@ -169,6 +169,10 @@ struct TaskSearch {
     search: Search,
     /// `core-tasks` is `defer`: the tasks a stock Dokku runs are left to it.
     defer: bool,
+    /// The sources whose host file Dokku wrote anew behind the plugin's back and read in this
+    /// very trigger, before the plugin: their tasks that Dokku runs have just run
+    /// ([`discover::take_over_rewritten`]).
+    run_by_dokku_now: Vec<Source>,
 }
 
 impl TaskSearch {
@@ -184,7 +188,14 @@ impl TaskSearch {
             sources,
             search,
             defer,
+            run_by_dokku_now: Vec::new(),
         })
+    }
+
+    /// Whether Dokku's app-json runs `task` rather than the plugin: with `core-tasks` at
+    /// `defer`, or where it just ran it from a file it rewrote.
+    fn left_to_dokku(&self, task: &Task) -> bool {
+        task.run_by_stock_dokku() && (self.defer || self.run_by_dokku_now.contains(&task.source))
     }
 
     /// The tasks of the requested phase that are due: first-deploy-only ones only when asked
@@ -232,7 +243,18 @@ enum Announce {
 
 impl<'a> PhaseContext<'a> {
     fn read(host: &'a Host, request: &'a PhaseRequest) -> Result<PhaseContext<'a>> {
-        let tasks = TaskSearch::read(host, &request.app)?;
+        let mut tasks = TaskSearch::read(host, &request.app)?;
+        let rewritten = discover::take_over_rewritten(host, &request.app, &tasks.search)?;
+        if request.dokku_checked_first && !rewritten.is_empty() {
+            let names: Vec<&str> = rewritten.iter().map(|source| source.name()).collect();
+            host.output.warn(&format!(
+                "Dokku's copy of {} for {} was written anew since deploy-tasks took its tasks over (a deploy while the plugin was disabled?): Dokku's app-json has just run its {} tasks, so deploy-tasks runs none of them this time and runs them again from the next deploy on",
+                names.join(" and "),
+                request.app.name(),
+                request.phase
+            ));
+            tasks.run_by_dokku_now = rewritten;
+        }
         // A broken setting fails the trigger before anything is read from the image.
         tasks.settings.timeout(request.phase, None)?;
         let on_failure = tasks.settings.on_failure(request.phase)?;
@@ -253,12 +275,10 @@ impl<'a> PhaseContext<'a> {
     /// own app-json runs).
     fn due_tasks(&self, lookup: &mut ImageLookup, announce: Announce) -> Result<Vec<Task>> {
         let tasks = self.tasks.due(self.host, self.request, lookup)?;
-        if !self.tasks.defer {
-            return Ok(tasks);
-        }
-        let (dokku, ours): (Vec<Task>, Vec<Task>) =
-            tasks.into_iter().partition(Task::run_by_stock_dokku);
-        if announce == Announce::Yes && !dokku.is_empty() {
+        let (dokku, ours): (Vec<Task>, Vec<Task>) = tasks
+            .into_iter()
+            .partition(|task| self.tasks.left_to_dokku(task));
+        if announce == Announce::Yes && self.tasks.defer && !dokku.is_empty() {
             let keys: Vec<String> = dokku
                 .iter()
                 .map(|task| format!("{} {}", task.source.name(), task.key))

@@ -128,6 +128,19 @@ pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definition
     Ok(copies)
 }
 
+/// Takes over again the host files Dokku wrote anew since the plugin took them
+/// ([`takeover::take_over_rewritten`]). Returns the sources whose rewritten file Dokku's app-json
+/// read in this trigger, and so has just run the tasks of it that it runs.
+pub fn take_over_rewritten(host: &Host, app: &App, search: &Search) -> Result<Vec<Source>> {
+    let files = takeover::take_over_rewritten(host, app)?;
+    Ok(search
+        .host_copies
+        .iter()
+        .filter(|(_, file)| files.contains(file))
+        .map(|(source, _)| *source)
+        .collect())
+}
+
 /// The definitions of `app`: the host's copies (from [`host_copies`]), completed with what the
 /// image holds, but for a source whose file Dokku marked missing in the running deploy: Dokku
 /// looked for it where the push or the image has it, found none and runs no task of it, and nor

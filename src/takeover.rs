@@ -37,12 +37,15 @@ fn original(host: &Host, app: &App, file: DokkuFile, suffix: &str) -> PathBuf {
 
 /// The file the plugin reads `file`'s tasks from for `app`: the kept original where the plugin
 /// took the file over, else what Dokku's own plugins read ([`DokkuFile::in_effect`]).
+/// A kept original that Dokku's file no longer matches ([`rewritten_since_taken`]) counts for
+/// nothing: Dokku's file is read instead.
 pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathBuf> {
     let in_effect = file.in_effect(host, app)?;
     let kept = match &host.dokku_pid {
         Some(pid) if in_effect == file.deploy_copy(host, app, pid) => {
             original(host, app, file, &format!(".{pid}"))
         }
+        _ if rewritten_since_taken(host, app, file).unwrap_or(false) => return Some(in_effect),
         _ => original(host, app, file, ""),
     };
     Some(if is_regular_file(&kept) {
@@ -50,6 +53,48 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
     } else {
         in_effect
     })
+}
+
+/// Whether Dokku's persisted `file` is no longer what the plugin left there when it took the
+/// app over: Dokku wrote it anew behind the plugin's back (a deploy while the plugin was
+/// disabled, whose extraction the plugin did not see; or an admin's edit), so the kept original
+/// (or the record that the app has none) is stale. What the plugin left is the kept original
+/// without its tasks, or the original itself where it had none or Dokku's parser refuses it.
+fn rewritten_since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<bool> {
+    let persisted = file.persisted(host, app);
+    if !is_regular_file(&persisted) {
+        return Ok(false);
+    }
+    let kept = original(host, app, file, "");
+    if !is_regular_file(&kept) {
+        return Ok(original(host, app, file, ".missing").exists());
+    }
+    let bytes = read_bounded(&kept)?;
+    let left = without_tasks(file, &bytes, &kept.display().to_string())
+        .unwrap_or(None)
+        .unwrap_or(bytes);
+    Ok(read_bounded(&persisted)? != left)
+}
+
+/// Takes over again each of the app's files that Dokku wrote anew since the plugin took them
+/// ([`rewritten_since_taken`]): the kept original becomes what Dokku has now, and Dokku's file
+/// loses its tasks. Returns those whose rewritten copy is the one Dokku's plugins read in this
+/// trigger (no copy of the running deploy's stands in front of it): Dokku's app-json, which
+/// runs before this plugin in every trigger, has just run that phase's tasks from it.
+pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<DokkuFile>> {
+    let mut read_by_dokku = Vec::new();
+    for file in DokkuFile::ALL {
+        if !rewritten_since_taken(host, app, file)? {
+            continue;
+        }
+        let persisted = file.persisted(host, app);
+        take_over_file(host, file, &persisted, &original(host, app, file, ""), true)?;
+        remove_if_present(&original(host, app, file, ".missing"))?;
+        if file.in_effect(host, app).as_deref() == Some(persisted.as_path()) {
+            read_by_dokku.push(file);
+        }
+    }
+    Ok(read_by_dokku)
 }
 
 /// Whether Dokku has no `file` for the app, the push having had none: the running deploy's
@@ -132,12 +177,17 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         if !persisted.exists() {
             continue;
         }
+        // A file Dokku wrote anew replaces its stale original even when it has no task.
+        let rewritten = rewritten_since_taken(host, app, file)?;
+        if rewritten {
+            remove_if_present(&original(host, app, file, ".missing"))?;
+        }
         if take_over_file(
             host,
             file,
             &persisted,
             &original(host, app, file, ""),
-            false,
+            rewritten,
         )? {
             taken.push(file.name);
         }
@@ -422,6 +472,80 @@ mod tests {
         assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
         let ours = task_definitions(&later, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn a_file_dokku_wrote_anew_behind_the_plugins_back_replaces_its_stale_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        write(&persisted, APP_JSON_WITH_TASKS);
+        take_over_app(&host, &app).unwrap();
+        // Untouched since: nothing to take over again, and the kept original counts.
+        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+
+        // A deploy while the plugin was disabled: Dokku persisted a new app.json, tasks and all.
+        let new = r#"{"scripts": {"dokku": {"postdeploy": "make new"}}}"#;
+        write(&persisted, new);
+        assert_eq!(
+            task_definitions(&host, &app, dokku::APP_JSON),
+            Some(persisted.clone())
+        );
+
+        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::APP_JSON]);
+
+        assert!(dokku_tasks(&host, &app).is_empty());
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), new);
+        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+
+        // Rewritten again, now without any task: an install's takeover forgets the old ones.
+        write(&persisted, r#"{"formation": {"web": {"quantity": 1}}}"#);
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), r#"{"formation": {"web": {"quantity": 1}}}"#);
+    }
+
+    #[test]
+    fn a_file_dokku_wrote_where_the_plugin_recorded_none_is_taken_over_and_the_record_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let none = original(&host, &app, dokku::PROCFILE, ".missing");
+        write(&none, "");
+        let persisted = dokku::PROCFILE.persisted(&host, &app);
+        write(&persisted, PROCFILE_WITH_RELEASE);
+
+        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::PROCFILE]);
+
+        assert!(!none.exists());
+        assert!(!marked_missing(&host, &app, dokku::PROCFILE));
+        assert_eq!(read(&persisted), "web: ./serve\nworker: ./work\n");
+        let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
+    }
+
+    #[test]
+    fn a_rewritten_file_behind_the_running_deploys_own_copy_was_not_read_by_dokku() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        write(&persisted, APP_JSON_WITH_TASKS);
+        take_over_app(&host, &app).unwrap();
+        write(
+            &persisted,
+            r#"{"scripts": {"dokku": {"postdeploy": "make new"}}}"#,
+        );
+        let deploying = host_in(dir.path(), Some("4242"));
+        write(&dokku::APP_JSON.deploy_copy(&deploying, &app, "4242"), "{}");
+
+        assert!(take_over_rewritten(&deploying, &app).unwrap().is_empty());
+        // Taken over all the same.
+        assert!(!read(&persisted).contains("make new"));
     }
 
     #[test]

@@ -352,6 +352,54 @@ fn given_an_app_dokku_deployed_before_the_plugin_when_it_is_installed_deferred_a
 }
 
 #[test]
+fn given_a_push_while_the_plugin_was_disabled_when_dokku_restarts_the_app_then_the_new_postdeploy_runs_once_and_the_old_never(
+) {
+    let host = TestHost::new("dokku-disabled-push");
+    pushed_and_taken_over(&host);
+    // Disabled: only Dokku's core plugins are enabled for this push, which Dokku's app-json
+    // runs the tasks of, and whose files it persists.
+    let without_plugin = host.dir.path().join("plugins/enabled");
+    std::fs::create_dir_all(&without_plugin).unwrap();
+    let changed = source(&[
+        ("Dockerfile", DOCKERFILE),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"postdeploy": "echo TASK new-postdeploy"}}}"#,
+        ),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+    let disabled = Run::from(
+        host.dokku_command(&without_plugin, &push_args(&host, &changed))
+            .output()
+            .expect("running tests/host/dokku"),
+    );
+    disabled.expect_code(0);
+    assert_eq!(tasks(&disabled), ["new-postdeploy"], "{disabled:#?}");
+    let plugin_runs = host.history().len();
+
+    // Enabled again: Dokku's app-json runs the new file's postdeploy before the plugin's
+    // post-deploy, which runs none, neither that one again nor the stale one it kept.
+    let restart = host.dokku(&["ps:restart", &host.app]);
+    restart
+        .expect_code(0)
+        .stderr_has("was written anew since deploy-tasks took its tasks over");
+    assert_eq!(tasks(&restart), ["new-postdeploy"], "{restart:#?}");
+    assert_eq!(host.history().len(), plugin_runs);
+
+    // Taken over again: from now on the plugin runs it, once.
+    let again = host.dokku(&["ps:restart", &host.app]);
+    again.expect_code(0);
+    assert_eq!(tasks(&again), ["new-postdeploy"], "{again:#?}");
+    assert!(!again.stderr.contains("written anew"), "{again:#?}");
+    let history = host.history();
+    let ran: Vec<&str> = history[plugin_runs..]
+        .iter()
+        .map(|entry| entry["command"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ran, ["echo TASK new-postdeploy"]);
+}
+
+#[test]
 fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every_other_app_still_changes_hands(
 ) {
     let host = TestHost::new("dokku-global-defer");
