@@ -45,7 +45,7 @@ esac
 # Static binaries of their own, for the design's phase triggers; every other trigger is a link to
 # the multi-call libexec/deploy-tasks, which answers by the name it is called by.
 own_binaries=(pre-deploy post-release post-deploy)
-links=(post-extract core-post-deploy uninstall post-app-rename-setup post-app-clone-setup post-delete)
+links=(post-extract core-post-deploy uninstall post-app-rename-setup post-app-clone-setup post-delete report)
 for trigger in "${phase_triggers[@]}"; do
   case "$trigger" in pre-release-builder | post-release-builder) links+=("$trigger") ;; esac
 done

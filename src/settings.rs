@@ -46,6 +46,23 @@ impl Settings {
         }
     }
 
+    /// The global settings alone, no app's: what `deploy-tasks:report --global` computes (each
+    /// key's global value, else its default).
+    pub fn global(host: &Host) -> Settings {
+        let global_dir = host
+            .lib_root
+            .join("config")
+            .join("deploy-tasks")
+            .join("--global");
+        let scheduler_global_dir = dokku::property_dir(host, "scheduler", "--global");
+        Settings {
+            app_dir: global_dir.clone(),
+            global_dir,
+            scheduler_app_dir: scheduler_global_dir.clone(),
+            scheduler_global_dir,
+        }
+    }
+
     /// The value in force for `key`: the app's, else the global one; `None` when neither is set.
     pub fn get(&self, key: &str) -> Option<String> {
         self.get_with_origin(key).map(|(value, _)| value)

@@ -29,7 +29,7 @@ use crate::settings::{CoreTasks, Settings};
 use crate::takeover;
 
 /// The triggers [`run`] answers, by the name the host calls them.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 13] = [
     "pre-deploy",
     "post-release",
     "post-deploy",
@@ -42,6 +42,7 @@ pub const NAMES: [&str; 12] = [
     "post-app-rename-setup",
     "post-app-clone-setup",
     "post-delete",
+    "report",
 ];
 
 /// Runs the trigger `name` with the host's arguments; `None` when no trigger has that name.
@@ -59,6 +60,7 @@ pub fn run(name: &str, args: &[String]) -> Option<ExitCode> {
         "post-app-rename-setup" => post_app_rename_setup(args),
         "post-app-clone-setup" => post_app_clone_setup(args),
         "post-delete" => post_delete(args),
+        "report" => report(args),
         _ => return None,
     })
 }
@@ -244,6 +246,16 @@ pub fn post_delete(args: &[String]) -> ExitCode {
         }
     }
     ExitCode::Success
+}
+
+/// `report APP`: the app's deploy-tasks report, which `dokku report APP` (and `--all`) shows
+/// beside every other plugin's, as `deploy-tasks:report APP` shows it.
+pub fn report(args: &[String]) -> ExitCode {
+    let host = Host::from_env(&installed_plugin_root());
+    match args {
+        [app] => crate::operator_commands::report::report(&host, std::slice::from_ref(app)),
+        _ => fail(&host.output, "usage: report APP"),
+    }
 }
 
 /// Takes `app` over, or hands it back, as its `core-tasks` setting says now.

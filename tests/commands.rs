@@ -358,6 +358,93 @@ fn given_a_flag_when_reported_then_only_that_value_is_printed_and_a_bad_flag_lis
 }
 
 #[test]
+fn given_global_when_reported_then_only_the_global_and_computed_values_of_the_global_settings_show_as_in_dokku_0_38(
+) {
+    let host = TestHost::new("cmd-report-global");
+    dokku(&host, "set", &[&host.app, "timeout", "99"]).expect_code(0);
+    dokku(&host, "set", &["--global", "timeout", "60"]).expect_code(0);
+
+    let run = dokku(&host, "report", &["--global"]);
+
+    run.expect_code(0)
+        .stdout_has("=====> --global deploy-tasks information\n");
+    let rows = report_rows(&run.stdout);
+    assert_eq!(value_of(&rows, "Deploy tasks global timeout:"), "60");
+    assert_eq!(value_of(&rows, "Deploy tasks computed timeout:"), "60");
+    assert_eq!(
+        value_of(&rows, "Deploy tasks computed release timeout:"),
+        "60"
+    );
+    assert_eq!(
+        value_of(&rows, "Deploy tasks computed predeploy on failure:"),
+        "fail"
+    );
+    assert!(
+        rows.iter()
+            .all(|(row, _, _)| row.starts_with("Deploy tasks global ")
+                || row.starts_with("Deploy tasks computed ")),
+        "{rows:?}"
+    );
+    assert!(!run.stdout.contains("99"), "{}", run.stdout);
+
+    let json = dokku(&host, "report", &["--global", "--format", "json"]);
+    let report: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&json.expect_code(0).stdout).expect("the report is a JSON object");
+    assert_eq!(report["computed-timeout"], "60");
+    assert!(!report.contains_key("timeout") && !report.contains_key("predeploy-tasks"));
+    let flag = dokku(
+        &host,
+        "report",
+        &["--deploy-tasks-computed-timeout", "--global"],
+    );
+    assert_eq!(flag.expect_code(0).stdout, "60\n");
+    dokku(&host, "report", &[&host.app, "--global"])
+        .expect_code(1)
+        .one_line_error();
+}
+
+#[test]
+fn given_tasks_that_cannot_be_read_when_their_flag_is_reported_then_it_fails_in_one_line_and_the_whole_report_shows_why(
+) {
+    let host = TestHost::new("cmd-report-broken");
+    host.build_own("");
+    host.host_app_json("{\"scripts\": {\"dokku\": {\"predeploy\": 7}}}");
+
+    let flag = dokku(
+        &host,
+        "report",
+        &[&host.app, "--deploy-tasks-predeploy-tasks"],
+    );
+
+    flag.expect_code(1).one_line_error().stderr_has("app.json");
+    assert_eq!(flag.stdout, "");
+    let whole = dokku(&host, "report", &[&host.app]);
+    whole
+        .expect_code(0)
+        .stdout_has("Deploy tasks predeploy tasks:");
+    let rows = report_rows(&whole.stdout);
+    let predeploy = value_of(&rows, "Deploy tasks predeploy tasks:");
+    assert!(predeploy.starts_with("error: "), "{predeploy}");
+}
+
+#[test]
+fn given_dokkus_report_of_an_app_then_the_plugins_report_trigger_prints_the_apps_report() {
+    let host = TestHost::new("cmd-report-trigger");
+    dokku(&host, "set", &[&host.app, "timeout", "30"]).expect_code(0);
+
+    // `dokku report APP` fires `report APP` in every plugin after the host's vitals.
+    let run = host.trigger("report", &[&host.app]);
+
+    run.expect_code(0)
+        .stdout_has(&format!("=====> {} deploy-tasks information\n", host.app));
+    let rows = report_rows(&run.stdout);
+    assert_eq!(value_of(&rows, "Deploy tasks timeout:"), "30");
+    host.trigger("report", &["no-such-app-anywhere"])
+        .expect_code(20)
+        .one_line_error();
+}
+
+#[test]
 fn given_format_json_when_reported_then_one_object_keyed_by_flag_names_without_the_prefix() {
     let host = TestHost::new("cmd-report-json");
     dokku(&host, "set", &[&host.app, "timeout", "30"]).expect_code(0);
@@ -659,11 +746,11 @@ Usage: dokku deploy-tasks[:COMMAND]
 Runs app.json, Procfile and other platforms' deploy tasks.
 
 Additional commands:
-    deploy-tasks:help                                      Show this help
-    deploy-tasks:history <app> [--json] [-n <count>]       Show an app's most recent task runs, newest first
-    deploy-tasks:report [<app>] [<flag>] [--format json]   Display the deploy-tasks settings of one app or every app
-    deploy-tasks:run [--no-commit] <app> <phase> [<tag>]   Run one phase's tasks now
-    deploy-tasks:set [--global|<app>] <key> [<value>]      Set a deploy-tasks setting, or unset it without a value
+    deploy-tasks:help                                               Show this help
+    deploy-tasks:history <app> [--json] [-n <count>]                Show an app's most recent task runs, newest first
+    deploy-tasks:report [<app>|--global] [<flag>] [--format json]   Display the deploy-tasks settings of one app, every app or the global ones
+    deploy-tasks:run [--no-commit] <app> <phase> [<tag>]            Run one phase's tasks now
+    deploy-tasks:set [--global|<app>] <key> [<value>]               Set a deploy-tasks setting, or unset it without a value
 ";
 
 #[test]

@@ -18,8 +18,8 @@ const COMMANDS: [(&str, &str); 5] = [
         "Show an app's most recent task runs, newest first",
     ),
     (
-        "deploy-tasks:report [<app>] [<flag>] [--format json]",
-        "Display the deploy-tasks settings of one app or every app",
+        "deploy-tasks:report [<app>|--global] [<flag>] [--format json]",
+        "Display the deploy-tasks settings of one app, every app or the global ones",
     ),
     (
         "deploy-tasks:run [--no-commit] <app> <phase> [<tag>]",
@@ -86,7 +86,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, COMMANDS);
         let lines = full_commands();
-        let width = "    deploy-tasks:report [<app>] [<flag>] [--format json]".len();
+        let width = "    deploy-tasks:report [<app>|--global] [<flag>] [--format json]".len();
         assert_eq!(
             lines[0],
             format!("{:width$}   Show this help", "    deploy-tasks:help")

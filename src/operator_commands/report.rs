@@ -14,7 +14,7 @@ use crate::interrupt;
 use crate::phase::Phase;
 use crate::settings::{Settings, KEYS};
 
-const USAGE: &str = "deploy-tasks:report [<app>] [<flag>] [--format json]";
+const USAGE: &str = "deploy-tasks:report [<app>|--global] [<flag>] [--format json]";
 
 /// The prefix of every report flag; a JSON key is the flag without it.
 const FLAG_PREFIX: &str = "--deploy-tasks-";
@@ -23,14 +23,21 @@ const FLAG_PREFIX: &str = "--deploy-tasks-";
 #[derive(Debug, Default)]
 struct Request {
     app: Option<String>,
+    /// `--global`: the global settings alone, as Dokku 0.38's reports scope it.
+    global: bool,
     flag: Option<String>,
     json: bool,
 }
 
-/// `deploy-tasks:report [APP] [FLAG] [--format json]`: for each key, the app's value, the
-/// global value and the computed one (app, else global, else the default). With a flag
-/// (`--deploy-tasks-KEY`, `--deploy-tasks-global-KEY`, `--deploy-tasks-computed-KEY`) only that
-/// value; without an app, every app under `DOKKU_ROOT`, sorted.
+/// One report row: its flag and its value, or why the value cannot be given.
+type Row = (String, Result<String, String>);
+
+/// `deploy-tasks:report [APP|--global] [FLAG] [--format json]`: for each key, the app's value,
+/// the global value and the computed one (app, else global, else the default), and the tasks
+/// each phase would run. With a flag (`--deploy-tasks-KEY`, `--deploy-tasks-global-KEY`,
+/// `--deploy-tasks-computed-KEY`, `--deploy-tasks-PHASE-tasks`) only that value, and a value
+/// that cannot be given is an error; without an app, every app under `DOKKU_ROOT`, sorted; with
+/// `--global`, the global and computed values of the global settings alone.
 pub fn report(host: &Host, args: &[String]) -> ExitCode {
     // Reading an image's definitions makes a container: a stop signal must let it be removed.
     if let Err(error) = interrupt::install() {
@@ -42,6 +49,9 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
     };
     if request.json && request.flag.is_some() {
         return usage_error(host, "--format json cannot be combined with a flag", USAGE);
+    }
+    if request.global {
+        return show(host, &request, "--global", global_rows(host));
     }
     let apps = match &request.app {
         Some(name) => match existing_app(host, name) {
@@ -63,23 +73,42 @@ pub fn report(host: &Host, args: &[String]) -> ExitCode {
         if let Some(signal) = interrupt::received() {
             return ExitCode::Signal(signal);
         }
-        let rows = rows(host, app);
-        if request.json {
-            let object: Map<String, Value> = rows
-                .into_iter()
-                .map(|(flag, value)| (flag[FLAG_PREFIX.len()..].to_string(), Value::String(value)))
-                .collect();
-            print(&Value::Object(object).to_string());
-        } else if let Some(flag) = &request.flag {
-            match rows.into_iter().find(|(name, _)| name == flag) {
-                Some((_, value)) => print(&value),
-                None => return fail(host, unknown_flag(flag)),
-            }
-        } else {
-            info2(&format!("{} deploy-tasks information", app.name()));
-            for line in layout(&rows) {
-                verbose(&line);
-            }
+        let end = show(host, &request, app.name(), rows(host, app));
+        if end != ExitCode::Success {
+            return end;
+        }
+    }
+    ExitCode::Success
+}
+
+/// Prints one report (of `name`: an app, or `--global`) as asked: JSON, one flag's value, or
+/// Dokku's layout.
+fn show(host: &Host, request: &Request, name: &str, rows: Vec<Row>) -> ExitCode {
+    let shown = |value: Result<String, String>| value.unwrap_or_else(|why| format!("error: {why}"));
+    if request.json {
+        let object: Map<String, Value> = rows
+            .into_iter()
+            .map(|(flag, value)| {
+                let key = flag[FLAG_PREFIX.len()..].to_string();
+                (key, Value::String(shown(value)))
+            })
+            .collect();
+        print(&Value::Object(object).to_string());
+    } else if let Some(flag) = &request.flag {
+        let flags: Vec<String> = rows.iter().map(|(flag, _)| flag.clone()).collect();
+        match rows.into_iter().find(|(name, _)| name == flag) {
+            Some((_, Ok(value))) => print(&value),
+            Some((_, Err(why))) => return fail(host, format!("{name}'s {flag}: {why}")),
+            None => return fail(host, unknown_flag(flag, &flags)),
+        }
+    } else {
+        let rows: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|(flag, value)| (flag, shown(value)))
+            .collect();
+        info2(&format!("{name} deploy-tasks information"));
+        for line in layout(&rows) {
+            verbose(&line);
         }
     }
     match interrupt::received() {
@@ -107,6 +136,8 @@ fn parse(args: &[String]) -> Result<Request, String> {
                     ))
                 }
             };
+        } else if arg == "--global" {
+            request.global = true;
         } else if arg.starts_with("--") {
             if request.flag.replace(arg.clone()).is_some() {
                 return Err("deploy-tasks:report takes one flag".to_string());
@@ -115,26 +146,29 @@ fn parse(args: &[String]) -> Result<Request, String> {
             return Err("deploy-tasks:report takes one app".to_string());
         }
     }
+    if request.global && request.app.is_some() {
+        return Err("deploy-tasks:report takes an app or --global, not both".to_string());
+    }
     Ok(request)
 }
 
 /// Every report flag of `app` with its value, sorted by flag as Dokku sorts them.
-fn rows(host: &Host, app: &App) -> Vec<(String, String)> {
+fn rows(host: &Host, app: &App) -> Vec<Row> {
     let settings = Settings::of(host, app);
     let mut rows = Vec::new();
     for key in KEYS {
         let name = key.name();
         rows.push((
             format!("{FLAG_PREFIX}{name}"),
-            settings.app_value(key).unwrap_or_default(),
+            Ok(settings.app_value(key).unwrap_or_default()),
         ));
         rows.push((
             format!("{FLAG_PREFIX}global-{name}"),
-            settings.global_value(key).unwrap_or_default(),
+            Ok(settings.global_value(key).unwrap_or_default()),
         ));
         rows.push((
             format!("{FLAG_PREFIX}computed-{name}"),
-            settings.computed(key, host),
+            Ok(settings.computed(key, host)),
         ));
     }
     for phase in Phase::ALL {
@@ -147,23 +181,39 @@ fn rows(host: &Host, app: &App) -> Vec<(String, String)> {
     rows
 }
 
+/// The global report's flags, as Dokku 0.38's `:report --global` gives them: each key's global
+/// value and its computed one (the global value, else the default), no app's.
+fn global_rows(host: &Host) -> Vec<Row> {
+    let settings = Settings::global(host);
+    let mut rows = Vec::new();
+    for key in KEYS {
+        let name = key.name();
+        rows.push((
+            format!("{FLAG_PREFIX}global-{name}"),
+            Ok(settings.global_value(key).unwrap_or_default()),
+        ));
+        rows.push((
+            format!("{FLAG_PREFIX}computed-{name}"),
+            Ok(settings.computed(key, host)),
+        ));
+    }
+    rows.sort();
+    rows
+}
+
 /// The tasks the `phase` trigger would run for the app's `latest` image, with their sources;
-/// empty when there is no image yet, and the reason on one line when they cannot be read.
-fn tasks_of(host: &Host, app: &App, phase: Phase) -> String {
-    let latest = match ImageTag::new(None) {
-        Ok(tag) => tag,
-        Err(error) => return format!("error: {error}"),
-    };
+/// empty when there is no image yet, and why, on one line, when they cannot be read.
+fn tasks_of(host: &Host, app: &App, phase: Phase) -> Result<String, String> {
+    let latest = ImageTag::new(None).map_err(|error| error.to_string())?;
     let reference = format!("{}:{}", app.image_repository(), latest.name());
     match host.docker.image(&reference) {
         Ok(Some(_)) => {}
-        Ok(None) => return String::new(),
-        Err(error) => return format!("error: {}", one_line(&format!("{error:#}"))),
+        Ok(None) => return Ok(String::new()),
+        Err(error) => return Err(one_line(&format!("{error:#}"))),
     }
-    match describe_tasks(host, app, &latest, phase) {
-        Ok(tasks) => tasks.join(", "),
-        Err(error) => format!("error: {}", one_line(&format!("{error:#}"))),
-    }
+    describe_tasks(host, app, &latest, phase)
+        .map(|tasks| tasks.join(", "))
+        .map_err(|error| one_line(&format!("{error:#}")))
 }
 
 fn one_line(text: &str) -> String {
@@ -190,19 +240,7 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-fn unknown_flag(flag: &str) -> InputError {
-    let mut flags: Vec<String> = KEYS
-        .iter()
-        .flat_map(|key| {
-            let name = key.name();
-            [
-                format!("{FLAG_PREFIX}{name}"),
-                format!("{FLAG_PREFIX}global-{name}"),
-                format!("{FLAG_PREFIX}computed-{name}"),
-            ]
-        })
-        .collect();
-    flags.sort();
+fn unknown_flag(flag: &str, flags: &[String]) -> InputError {
     InputError::new(
         format!("report flag `{flag}`"),
         "not a deploy-tasks:report flag",
@@ -273,14 +311,26 @@ mod tests {
         assert_eq!(request.flag.as_deref(), Some("--deploy-tasks-timeout"));
         assert!(parse(&strings(&["--format", "yaml"])).is_err());
         assert!(parse(&strings(&["a", "b"])).is_err());
+        let request = parse(&strings(&["--global", "--format", "json"])).unwrap();
+        assert!(request.global && request.json && request.app.is_none());
+        assert!(parse(&strings(&["app", "--global"])).is_err());
     }
 
     #[test]
     fn unknown_flag_error_lists_every_flag_on_one_line() {
-        let error = unknown_flag("--deploy-tasks-nope").to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host {
+            lib_root: dir.path().to_path_buf(),
+            ..Host::from_env(dir.path())
+        };
+        let flags: Vec<String> = global_rows(&host)
+            .into_iter()
+            .map(|(flag, _)| flag)
+            .collect();
+        let error = unknown_flag("--deploy-tasks-nope", &flags).to_string();
         assert!(!error.contains('\n'));
         for flag in [
-            "--deploy-tasks-timeout",
+            "--deploy-tasks-global-timeout",
             "--deploy-tasks-global-core-tasks",
             "--deploy-tasks-computed-skip",
         ] {
