@@ -47,6 +47,11 @@ pub struct PhaseRequest {
     /// The image the tasks run on where the host deploys another than `dokku/APP:TAG` (a
     /// registry's, for Dokku's `post-deploy`); never committed into.
     pub image: Option<String>,
+    /// Whether the image may have left this host (`post-deploy`: a scheduler that runs the app
+    /// elsewhere, as Dokku's k3s one does, may remove the local copy). Without it, only the
+    /// host's copies are read, as Dokku's app-json reads its app.json before the image: no task
+    /// there, and the phase has nothing to run; a task there needs the image.
+    pub image_may_be_gone: bool,
 }
 
 /// Whether a phase run considers the tasks that run only on an app's first deploy.
@@ -128,6 +133,7 @@ pub fn describe_tasks(host: &Host, app: &App, tag: &ImageTag, phase: Phase) -> R
         obey_skip: true,
         dokku_checked_first: false,
         image: None,
+        image_may_be_gone: false,
     };
     let search = TaskSearch::read(host, app)?;
     let tasks = search.due(
@@ -209,9 +215,21 @@ impl TaskSearch {
         let app = &request.app;
         let copies = discover::host_copies(host, app, &self.search)?;
         // A broken file the host extracted fails the trigger before the image is even read.
-        sources::tasks(&copies, request.phase, &self.sources)?;
-        let definitions = discover::definitions(host, app, lookup, &self.search, copies)?;
-        let mut tasks = sources::tasks(&definitions, request.phase, &self.sources)?;
+        let from_copies = sources::tasks(&copies, request.phase, &self.sources)?;
+        let mut tasks = if request.image_may_be_gone && lookup.find()?.is_none() {
+            if from_copies.is_empty() {
+                host.output.warn(&format!(
+                    "{} is not on this host (a scheduler that runs the app elsewhere may have removed it): the {} tasks were looked for in the host's copies of the app's files alone, not in the image's",
+                    lookup.reference(),
+                    request.phase
+                ));
+            }
+            // A task there reports the missing image when the plan asks for it.
+            from_copies
+        } else {
+            let definitions = discover::definitions(host, app, lookup, &self.search, copies)?;
+            sources::tasks(&definitions, request.phase, &self.sources)?
+        };
         let first_deploy_due = request.first_deploy_tasks != FirstDeployTasks::Excluded
             && !first_deploy_task_ran(host, app);
         let every_deploy = request.first_deploy_tasks != FirstDeployTasks::Only;

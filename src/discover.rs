@@ -51,19 +51,22 @@ impl<'a> ImageLookup<'a> {
         self.image.as_ref()
     }
 
-    /// The image, inspected once.
+    /// The image, inspected once; an error where there is none.
     pub fn get(&mut self) -> Result<&Image> {
+        let reference = self.reference.clone();
+        self.find()?.with_context(|| {
+            format!(
+                "there is no image {reference} on this host: build the app first (or pull the image), or pass the tag it was built with"
+            )
+        })
+    }
+
+    /// The image, inspected once; `None` where there is none (asked again next time).
+    pub fn find(&mut self) -> Result<Option<&Image>> {
         if self.image.is_none() {
-            let image = self.docker.image(&self.reference)?.with_context(|| {
-                format!(
-                    "there is no image {}: build the app first, or pass the tag it was built with",
-                    self.reference
-                )
-            })?;
-            self.image = Some(image);
+            self.image = self.docker.image(&self.reference)?;
         }
-        // The branch above filled it.
-        Ok(self.image.as_ref().expect("image was just inspected"))
+        Ok(self.image.as_ref())
     }
 }
 

@@ -399,6 +399,7 @@ fn phases_on(
             commit: true,
             dokku_checked_first: dokku::fires_release_builder(host),
             image: image.clone(),
+            image_may_be_gone: runs_on == RunsOn::DeployedImage,
         };
         let code = exit_code(host, run_phase(host, &request));
         if code != ExitCode::Success {

@@ -400,6 +400,54 @@ fn given_a_push_while_the_plugin_was_disabled_when_dokku_restarts_the_app_then_t
 }
 
 #[test]
+fn given_an_image_a_scheduler_removed_from_the_host_when_post_deploy_fires_then_an_app_without_a_postdeploy_task_passes_and_one_with_it_fails_in_one_line(
+) {
+    let core_plugins =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/core-plugins");
+    for (app_json, code) in [
+        (
+            r#"{"scripts": {"dokku": {"predeploy": "echo TASK predeploy"}}}"#,
+            0,
+        ),
+        (
+            r#"{"scripts": {"dokku": {"postdeploy": "echo TASK postdeploy"}}}"#,
+            1,
+        ),
+    ] {
+        let host = TestHost::new("dokku-image-gone");
+        let app = source(&[
+            ("Dockerfile", DOCKERFILE),
+            ("app.json", app_json),
+            ("Procfile", "web: sleep 600\n"),
+        ]);
+        push(&host, &app).expect_code(0);
+        // As Dokku's k3s scheduler may: the local copy goes, the app runs on elsewhere. Its
+        // deploys fire core-post-deploy and post-deploy with APP, PORT and IP empty, TAG.
+        docker(&["image", "rm", "--force", &host.image()]);
+
+        let run = Run::from(
+            host.trigger_command_in(
+                &dokku_plugin_path().join("deploy-tasks"),
+                "post-deploy",
+                &[&host.app, "", "", "latest"],
+            )
+            .env("PLUGIN_CORE_AVAILABLE_PATH", &core_plugins)
+            .output()
+            .unwrap(),
+        );
+
+        run.expect_code(code);
+        if code == 0 {
+            run.stderr_has("is not on this host");
+        } else {
+            run.one_line_error()
+                .stderr_has(&format!("there is no image {}", host.image()));
+        }
+        assert!(tasks(&run).is_empty(), "{run:#?}");
+    }
+}
+
+#[test]
 fn given_an_app_with_a_broken_setting_when_core_tasks_is_set_globally_then_every_other_app_still_changes_hands(
 ) {
     let host = TestHost::new("dokku-global-defer");

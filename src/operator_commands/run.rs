@@ -69,6 +69,7 @@ pub fn run(host: &Host, args: &[String]) -> ExitCode {
         dokku_checked_first: false,
         commit: !no_commit,
         image: None,
+        image_may_be_gone: false,
     };
     triggers::exit_code(host, run_phase(host, &request))
 }
