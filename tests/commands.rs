@@ -679,6 +679,46 @@ fn given_a_history_when_shown_then_newest_runs_come_first_as_a_table_or_json_lin
 }
 
 #[test]
+fn given_an_oversized_or_linked_history_file_when_history_is_shown_then_it_is_skipped_with_a_warning_and_the_rest_shows(
+) {
+    let host = TestHost::new("cmd-history-bad");
+    let dir = host.lib_root().join("data/deploy-tasks").join(&host.app);
+    let line = history_line("2026-11-22T18:00:00Z", "release", "echo new", "ok", "0");
+    // More than the plugin ever writes before it rotates: written by someone else.
+    let oversized = format!("{line}\n").repeat(3 * 1024 * 1024 / line.len());
+    host.write_lib(
+        &format!("data/deploy-tasks/{}/history.jsonl", host.app),
+        &oversized,
+    );
+    host.write_lib(
+        &format!("data/deploy-tasks/{}/history.jsonl.1", host.app),
+        &format!(
+            "{}\n",
+            history_line("2026-11-22T17:00:00Z", "release", "echo old", "ok", "0")
+        ),
+    );
+
+    let run = dokku(&host, "history", &[&host.app]);
+
+    run.expect_code(0)
+        .stderr_has("history.jsonl is over")
+        .stderr_has("move it away")
+        .stdout_has("echo old");
+    assert!(!run.stdout.contains("echo new"), "{}", run.stdout);
+
+    // A link planted in its place is not followed.
+    let elsewhere = host.dir.path().join("elsewhere.jsonl");
+    std::fs::write(&elsewhere, format!("{line}\n")).unwrap();
+    std::fs::remove_file(dir.join("history.jsonl")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.join("history.jsonl")).unwrap();
+    let run = dokku(&host, "history", &[&host.app]);
+    run.expect_code(0)
+        .stderr_has("not read")
+        .stdout_has("echo old");
+    assert!(!run.stdout.contains("echo new"), "{}", run.stdout);
+}
+
+#[test]
 fn given_no_run_yet_when_history_is_shown_then_it_says_so() {
     let host = TestHost::new("cmd-history-empty");
     dokku(&host, "history", &[&host.app])
