@@ -160,42 +160,10 @@ pub fn append(dir: &DataDir, entry: &HistoryEntry) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// How long a writer waits for another's append, which takes microseconds; after a stop signal,
-/// no longer than what must finish waits ([`crate::interrupt::FINISHING_GRACE`]).
-const WRITERS_WAIT: Duration = Duration::from_secs(5);
-
-/// The history's lock, held while one writer appends (and maybe rotates).
+/// The history's lock, held while one writer appends (and maybe rotates), which takes
+/// microseconds.
 fn writers_turn(dir: &DataDir) -> Result<File> {
-    let path = dir.join(LOCK_FILE_NAME);
-    let lock = dir
-        .ownership()
-        .create_or_open(&path, OpenOptions::new().write(true))?;
-    let deadline = std::time::Instant::now() + WRITERS_WAIT;
-    loop {
-        match lock.try_lock() {
-            Ok(()) => return Ok(lock),
-            Err(std::fs::TryLockError::WouldBlock)
-                if std::time::Instant::now() < deadline
-                    && crate::interrupt::grace_over().is_none() =>
-            {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Err(std::fs::TryLockError::WouldBlock) if crate::interrupt::received().is_some() => {
-                anyhow::bail!(
-                    "a stop signal came while another run held {}",
-                    path.display()
-                )
-            }
-            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-                "another run held {} for over {}s",
-                path.display(),
-                WRITERS_WAIT.as_secs()
-            ),
-            Err(std::fs::TryLockError::Error(error)) => {
-                return Err(error).with_context(|| format!("locking {}", path.display()))
-            }
-        }
-    }
+    crate::lock::brief(dir, LOCK_FILE_NAME)
 }
 
 /// The `n` most recent entries in `dir`, newest first: from `history.jsonl`, then

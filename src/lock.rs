@@ -3,12 +3,12 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::app::App;
-use crate::host::Host;
+use crate::host::{DataDir, Host};
 use crate::interrupt;
 use crate::output::Output;
 
@@ -60,5 +60,44 @@ pub fn acquire(
             said = true;
         }
         thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How long a brief lock is waited for: its holders keep it for microseconds (an append, a few
+/// small files rewritten); after a stop signal, no longer than what must finish waits
+/// ([`crate::interrupt::FINISHING_GRACE`]).
+const BRIEF_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes the lock file `name` in `dir` for a brief critical section, waiting at most
+/// [`BRIEF_WAIT`] for another holder; the lock goes with the returned file.
+pub fn brief(dir: &DataDir, name: &str) -> Result<File> {
+    let path = dir.join(name);
+    let lock = dir
+        .ownership()
+        .create_or_open(&path, OpenOptions::new().write(true))?;
+    let deadline = Instant::now() + BRIEF_WAIT;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(TryLockError::WouldBlock)
+                if Instant::now() < deadline && interrupt::grace_over().is_none() =>
+            {
+                thread::sleep(Duration::from_millis(5))
+            }
+            Err(TryLockError::WouldBlock) if interrupt::received().is_some() => {
+                bail!(
+                    "a stop signal came while another run held {}",
+                    path.display()
+                )
+            }
+            Err(TryLockError::WouldBlock) => bail!(
+                "another run held {} for over {}s",
+                path.display(),
+                BRIEF_WAIT.as_secs()
+            ),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("locking {}", path.display()))
+            }
+        }
     }
 }
