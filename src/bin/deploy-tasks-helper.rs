@@ -117,7 +117,11 @@ fn main() {
         Ok(run) => run,
         Err(message) => fail(EXIT_USAGE, &message),
     };
-    let (argv, command_variable) = command_line(&invocation, &run);
+    // As Dokku's constructScript: `set -x` in a shell task where DOKKU_TRACE is 1.
+    let trace = config
+        .iter()
+        .any(|(key, value)| key == "DOKKU_TRACE" && value == "1");
+    let (argv, command_variable) = command_line(&invocation, &run, trace);
     let Some(program) = argv.first() else {
         fail(EXIT_USAGE, "--run-exec needs a command");
     };
@@ -276,8 +280,9 @@ fn parse_stdin(input: &[u8]) -> Result<Stdin, String> {
     Ok(Stdin { fields, config })
 }
 
-/// The task's argv, and the value of [`COMMAND_VARIABLE`] for a shell task.
-fn command_line(invocation: &Invocation, run: &Run) -> (Vec<String>, Option<String>) {
+/// The task's argv, and the value of [`COMMAND_VARIABLE`] for a shell task, which traces its
+/// commands where `trace`.
+fn command_line(invocation: &Invocation, run: &Run, trace: bool) -> (Vec<String>, Option<String>) {
     let mut argv = invocation.wrap.clone();
     let shell = || invocation.shell.clone().unwrap_or_else(default_shell);
     let mut script = String::new();
@@ -293,7 +298,7 @@ fn command_line(invocation: &Invocation, run: &Run) -> (Vec<String>, Option<Stri
         }
         Run::Shell(command) => {
             check_absolute_command(command);
-            script.push_str(&shell_script());
+            script.push_str(&shell_script(trace));
             argv.extend([shell(), "-c".to_string(), script]);
             (argv, Some(command.clone()))
         }
@@ -320,15 +325,17 @@ fn command_line(invocation: &Invocation, run: &Run) -> (Vec<String>, Option<Stri
     }
 }
 
-/// The script a shell task runs: Dokku's `set -e; set -o pipefail || true;`, then the command
-/// from [`COMMAND_VARIABLE`], which it unsets first so the task's own processes do not inherit it.
+/// The script a shell task runs: Dokku's `set -e; set -o pipefail || true;` (and `set -x;`
+/// where `trace`), then the command from [`COMMAND_VARIABLE`], which it unsets first so the
+/// task's own processes do not inherit it; the trace starts after that, with the command.
 ///
 /// Dokku's `|| true` does not keep a shell without pipefail running: in dash, a failing `set` is
 /// a special builtin's error and ends the shell. A subshell tries the option first instead.
-fn shell_script() -> String {
+fn shell_script(trace: bool) -> String {
+    let trace = if trace { "set -x\n" } else { "" };
     format!(
         "set -e\n(set -o pipefail) 2>/dev/null && set -o pipefail\n\
-         eval \"unset {COMMAND_VARIABLE}\n${COMMAND_VARIABLE}\"\n"
+         eval \"unset {COMMAND_VARIABLE}\n{trace}${COMMAND_VARIABLE}\"\n"
     )
 }
 
@@ -589,9 +596,13 @@ mod tests {
 
     /// Runs the shell form of `command` with the host's `shell`, as the helper would.
     fn run_shell(shell: &str, command: &str) -> std::process::Output {
+        run_shell_traced(shell, command, false)
+    }
+
+    fn run_shell_traced(shell: &str, command: &str, trace: bool) -> std::process::Output {
         let mut invocation = invocation(Mode::Shell);
         invocation.shell = Some(shell.into());
-        let (argv, variable) = command_line(&invocation, &Run::Shell(command.into()));
+        let (argv, variable) = command_line(&invocation, &Run::Shell(command.into()), trace);
         Command::new(&argv[0])
             .args(&argv[1..])
             .env(COMMAND_VARIABLE, variable.unwrap())
@@ -654,18 +665,38 @@ mod tests {
 
     #[test]
     fn a_shell_task_gets_its_command_in_the_environment_not_in_its_arguments() {
-        let (argv, variable) =
-            command_line(&invocation(Mode::Shell), &Run::Shell("echo s3cr3t".into()));
+        let (argv, variable) = command_line(
+            &invocation(Mode::Shell),
+            &Run::Shell("echo s3cr3t".into()),
+            false,
+        );
         assert_eq!(variable.as_deref(), Some("echo s3cr3t"));
         assert!(!argv.iter().any(|arg| arg.contains("s3cr3t")), "{argv:?}");
         let (argv, variable) = command_line(
             &invocation(Mode::Exec),
             &Run::Exec(vec!["/entry".into(), "migrate".into()]),
+            false,
         );
         assert_eq!(
             (argv, variable),
             (vec!["/entry".into(), "migrate".into()], None)
         );
+    }
+
+    #[test]
+    fn with_dokku_trace_a_shell_task_traces_its_commands_and_nothing_of_the_helpers() {
+        let output = run_shell_traced("/bin/bash", "echo one; echo two", true);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "one\ntwo\n");
+        let trace = String::from_utf8_lossy(&output.stderr);
+        // bash marks what eval runs with a second `+`.
+        let traced: Vec<&str> = trace
+            .lines()
+            .map(|line| line.trim_start_matches('+'))
+            .collect();
+        assert_eq!(traced, [" echo one", " echo two"], "{trace}");
+        assert!(!trace.contains(COMMAND_VARIABLE), "{trace}");
+        assert!(run_shell("/bin/bash", "echo one").stderr.is_empty());
     }
 
     #[test]
