@@ -236,6 +236,9 @@ staging=$(mktemp -d "$available/.$name.new.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
 stage "$staging"
 install -m 0644 "$repo/plugin.toml" "$staging/plugin.toml"
+# The install trigger, which `dokku plugin:install` fires in every plugin (a checkout's own
+# `install` is the build script, which runs it itself).
+ln -s libexec/deploy-tasks "$staging/install"
 give "$staging"
 
 # Swap the whole tree in, so that a deploy running during an upgrade never sees half of it: in

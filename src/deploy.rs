@@ -217,13 +217,11 @@ impl TaskSearch {
         // A broken file the host extracted fails the trigger before the image is even read.
         let from_copies = sources::tasks(&copies, request.phase, &self.sources)?;
         let mut tasks = if request.image_may_be_gone && lookup.find()?.is_none() {
-            if from_copies.is_empty() {
-                host.output.warn(&format!(
-                    "{} is not on this host (a scheduler that runs the app elsewhere may have removed it): the {} tasks were looked for in the host's copies of the app's files alone, not in the image's",
-                    lookup.reference(),
-                    request.phase
-                ));
-            }
+            host.output.warn(&format!(
+                "{} is not on this host (a scheduler that runs the app elsewhere may have removed it): the {} tasks were looked for in the host's copies of the app's files alone, not in the image's",
+                lookup.reference(),
+                request.phase
+            ));
             // A task there reports the missing image when the plan asks for it.
             from_copies
         } else {
@@ -262,16 +260,16 @@ enum Announce {
 impl<'a> PhaseContext<'a> {
     fn read(host: &'a Host, request: &'a PhaseRequest) -> Result<PhaseContext<'a>> {
         let mut tasks = TaskSearch::read(host, &request.app)?;
-        let rewritten = discover::take_over_rewritten(host, &request.app, &tasks.search)?;
+        let rewritten = discover::take_over_rewritten(host, &request.app)?;
         if request.dokku_checked_first && !rewritten.is_empty() {
-            let names: Vec<&str> = rewritten.iter().map(|source| source.name()).collect();
+            let names: Vec<&str> = rewritten.iter().map(|(_, name)| *name).collect();
             host.output.warn(&format!(
-                "Dokku's copy of {} for {} was written anew since deploy-tasks took its tasks over (a deploy while the plugin was disabled?): Dokku's app-json has just run its {} tasks, so deploy-tasks runs none of them this time and runs them again from the next deploy on",
+                "Dokku's copy of {} for {} was written anew since deploy-tasks took its tasks over (a deploy while the plugin was disabled?): deploy-tasks takes it over again, and runs none of the {} tasks Dokku's app-json has just run from it; from the next trigger on, it runs them",
                 names.join(" and "),
                 request.app.name(),
                 request.phase
             ));
-            tasks.run_by_dokku_now = rewritten;
+            tasks.run_by_dokku_now = rewritten.into_iter().map(|(source, _)| source).collect();
         }
         // A broken setting fails the trigger before anything is read from the image.
         tasks.settings.timeout(request.phase, None)?;

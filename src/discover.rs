@@ -133,14 +133,14 @@ pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definition
 
 /// Takes over again the host files Dokku wrote anew since the plugin took them
 /// ([`takeover::take_over_rewritten`]). Returns the sources whose rewritten file Dokku's app-json
-/// read in this trigger, and so has just run the tasks of it that it runs.
-pub fn take_over_rewritten(host: &Host, app: &App, search: &Search) -> Result<Vec<Source>> {
+/// read in this trigger, and so has just run the tasks of it that it runs, with the files'
+/// names. A source read from another path in the image (the `appjson-path` setting) counts too:
+/// its tasks are the same phase's, which Dokku has just run from its own copy.
+pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<(Source, &'static str)>> {
     let files = takeover::take_over_rewritten(host, app)?;
-    Ok(search
-        .host_copies
-        .iter()
-        .filter(|(_, file)| files.contains(file))
-        .map(|(source, _)| *source)
+    Ok(files
+        .into_iter()
+        .filter_map(|file| Some((sources::of_dokku_file(file)?, file.name)))
         .collect())
 }
 

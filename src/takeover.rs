@@ -35,9 +35,24 @@ fn original(host: &Host, app: &App, file: DokkuFile, suffix: &str) -> PathBuf {
     suffixed(&originals_dir(host, app).join(file.name), suffix)
 }
 
+/// The record of what the plugin left in the Dokku file whose original is `kept`: its bytes
+/// (`NAME.left`, `NAME.PID.left`), so that a file Dokku writes anew behind the plugin's back
+/// is told from the one the plugin left, byte for byte.
+fn left_record(kept: &Path) -> PathBuf {
+    suffixed(kept, ".left")
+}
+
+/// The turn of one takeover at a time for an app: a restart's trigger taking a rewritten file
+/// over again must not read the original another has half replaced.
+fn takeover_turn(host: &Host, app: &App) -> Result<fs::File> {
+    let dir = host.data_dir(app);
+    dir.create()?;
+    crate::lock::brief(&dir, "takeover.lock")
+}
+
 /// The file the plugin reads `file`'s tasks from for `app`: the kept original where the plugin
 /// took the file over, else what Dokku's own plugins read ([`DokkuFile::in_effect`]).
-/// A kept original that Dokku's file no longer matches ([`rewritten_since_taken`]) counts for
+/// A kept original whose Dokku file was written anew since ([`since_taken`]) counts for
 /// nothing: Dokku's file is read instead.
 pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathBuf> {
     let in_effect = file.in_effect(host, app)?;
@@ -45,7 +60,9 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
         Some(pid) if in_effect == file.deploy_copy(host, app, pid) => {
             original(host, app, file, &format!(".{pid}"))
         }
-        _ if rewritten_since_taken(host, app, file).unwrap_or(false) => return Some(in_effect),
+        _ if matches!(since_taken(host, app, file), Ok(Since::Rewritten)) => {
+            return Some(in_effect)
+        }
         _ => original(host, app, file, ""),
     };
     Some(if is_regular_file(&kept) {
@@ -55,46 +72,86 @@ pub fn task_definitions(host: &Host, app: &App, file: DokkuFile) -> Option<PathB
     })
 }
 
-/// Whether Dokku's persisted `file` is no longer what the plugin left there when it took the
-/// app over: Dokku wrote it anew behind the plugin's back (a deploy while the plugin was
-/// disabled, whose extraction the plugin did not see; or an admin's edit), so the kept original
-/// (or the record that the app has none) is stale. What the plugin left is the kept original
-/// without its tasks, or the original itself where it had none or Dokku's parser refuses it.
-fn rewritten_since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<bool> {
-    let persisted = file.persisted(host, app);
-    if !is_regular_file(&persisted) {
-        return Ok(false);
-    }
-    let kept = original(host, app, file, "");
-    if !is_regular_file(&kept) {
-        return Ok(original(host, app, file, ".missing").exists());
-    }
-    let bytes = read_bounded(&kept)?;
-    let left = without_tasks(file, &bytes, &kept.display().to_string())
-        .unwrap_or(None)
-        .unwrap_or(bytes);
-    Ok(read_bounded(&persisted)? != left)
+/// Dokku's persisted file against what the plugin left there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    /// As the plugin left it (or, recorded as none, still none).
+    Unchanged,
+    /// Written anew behind the plugin's back (a deploy while the plugin was disabled, whose
+    /// extraction it did not see; an admin's edit), or removed: the kept original is stale.
+    Rewritten,
+    /// No record of what was left (never taken over, or by a build that kept none).
+    Unknown,
 }
 
-/// Takes over again each of the app's files that Dokku wrote anew since the plugin took them
-/// ([`rewritten_since_taken`]): the kept original becomes what Dokku has now, and Dokku's file
-/// loses its tasks. Returns those whose rewritten copy is the one Dokku's plugins read in this
-/// trigger (no copy of the running deploy's stands in front of it): Dokku's app-json, which
-/// runs before this plugin in every trigger, has just run that phase's tasks from it.
+fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
+    let persisted = file.persisted(host, app);
+    let now = if is_regular_file(&persisted) {
+        Some(read_bounded(&persisted)?)
+    } else {
+        None
+    };
+    let left = left_record(&original(host, app, file, ""));
+    if is_regular_file(&left) {
+        let same = now.as_deref() == Some(read_bounded(&left)?.as_slice());
+        return Ok(if same {
+            Since::Unchanged
+        } else {
+            Since::Rewritten
+        });
+    }
+    if original(host, app, file, ".missing").exists() {
+        return Ok(if now.is_none() {
+            Since::Unchanged
+        } else {
+            Since::Rewritten
+        });
+    }
+    Ok(Since::Unknown)
+}
+
+/// Takes over again each of the app's files that Dokku wrote anew, or removed, since the
+/// plugin took them ([`since_taken`]). Returns those whose rewritten copy is the one Dokku's
+/// plugins read in this trigger (no copy of the running deploy's stands in front of it):
+/// Dokku's app-json, which runs before this plugin in every trigger, has just run that phase's
+/// tasks from it.
 pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<DokkuFile>> {
+    if !originals_dir(host, app)
+        .symlink_metadata()
+        .is_ok_and(|meta| meta.is_dir())
+    {
+        return Ok(Vec::new());
+    }
+    let _turn = takeover_turn(host, app)?;
     let mut read_by_dokku = Vec::new();
     for file in DokkuFile::ALL {
-        if !rewritten_since_taken(host, app, file)? {
+        if since_taken(host, app, file)? != Since::Rewritten {
             continue;
         }
         let persisted = file.persisted(host, app);
-        take_over_file(host, file, &persisted, &original(host, app, file, ""), true)?;
-        remove_if_present(&original(host, app, file, ".missing"))?;
-        if file.in_effect(host, app).as_deref() == Some(persisted.as_path()) {
+        if take_over_anew(host, app, file)?.is_some()
+            && file.in_effect(host, app).as_deref() == Some(persisted.as_path())
+        {
             read_by_dokku.push(file);
         }
     }
     Ok(read_by_dokku)
+}
+
+/// Takes Dokku's persisted `file` over as it is now, forgetting what was kept of it: its bytes
+/// become the original, or, where Dokku has none, the record says so. Returns whether it had
+/// tasks, `None` where Dokku has no such file.
+fn take_over_anew(host: &Host, app: &App, file: DokkuFile) -> Result<Option<bool>> {
+    let persisted = file.persisted(host, app);
+    let kept = original(host, app, file, "");
+    if !is_regular_file(&persisted) {
+        remove_if_present(&kept)?;
+        remove_if_present(&left_record(&kept))?;
+        write_new(host, &original(host, app, file, ".missing"), b"")?;
+        return Ok(None);
+    }
+    remove_if_present(&original(host, app, file, ".missing"))?;
+    take_over_file(host, file, &persisted, &kept).map(Some)
 }
 
 /// Whether Dokku has no `file` for the app, the push having had none: the running deploy's
@@ -124,6 +181,7 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
     let Some(pid) = host.dokku_pid.clone() else {
         return Ok(Vec::new());
     };
+    let _turn = takeover_turn(host, app)?;
     let mut taken = Vec::new();
     for file in DokkuFile::ALL {
         let copy = file.deploy_copy(host, app, &pid);
@@ -135,18 +193,20 @@ pub fn take_over_deploy(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         let kept = original(host, app, file, &format!(".{pid}"));
         if missing.exists() {
             write_new(host, &suffixed(&kept, ".missing"), b"")?;
-        } else if take_over_file(host, file, &copy, &kept, true)? {
+        } else if take_over_file(host, file, &copy, &kept)? {
             taken.push(file.name);
         }
     }
     Ok(taken)
 }
 
-/// `core-post-deploy`: the deploy's originals become the app's, as Dokku moves its copies.
+/// `core-post-deploy`: the deploy's originals, and the records of what was left in its copies,
+/// become the app's, as Dokku moves its copies.
 pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
     let Some(pid) = host.dokku_pid.clone() else {
         return Ok(());
     };
+    let _turn = takeover_turn(host, app)?;
     for file in DokkuFile::ALL {
         let kept = original(host, app, file, &format!(".{pid}"));
         let missing = suffixed(&kept, ".missing");
@@ -155,11 +215,13 @@ pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
         if is_regular_file(&kept) {
             fs::rename(&kept, &persisted)
                 .with_context(|| format!("moving {} into place", kept.display()))?;
+            move_or_remove(&left_record(&kept), &left_record(&persisted))?;
             remove_if_present(&none)?;
         } else if missing.exists() {
             // Dokku now has no such file: the record says so to later triggers, which must not
             // read the image's instead ([`marked_missing`]).
             remove_if_present(&persisted)?;
+            remove_if_present(&left_record(&persisted))?;
             fs::rename(&missing, &none)
                 .with_context(|| format!("moving {} into place", missing.display()))?;
         }
@@ -168,27 +230,47 @@ pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
 }
 
 /// Takes over the files Dokku keeps for an app deployed before (at install, or when
-/// `core-tasks` becomes `replace`). Returns the files that held tasks.
+/// `core-tasks` becomes `replace`): each is kept, with or without tasks, and what is left of it
+/// recorded. A file already taken over and unchanged stays as it is; one Dokku wrote anew, or
+/// removed, is taken over as it is now. Returns the files that held tasks.
 pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
     let taken_over_before = originals_dir(host, app).symlink_metadata().is_ok();
+    let _turn = takeover_turn(host, app)?;
     let mut taken = Vec::new();
     for file in DokkuFile::ALL {
         let persisted = file.persisted(host, app);
-        if !persisted.exists() {
+        let kept = original(host, app, file, "");
+        match since_taken(host, app, file)? {
+            Since::Unchanged => continue,
+            Since::Rewritten => {
+                if take_over_anew(host, app, file)? == Some(true) {
+                    taken.push(file.name);
+                }
+                continue;
+            }
+            Since::Unknown => {}
+        }
+        if !is_regular_file(&persisted) {
+            // Recorded as none where Dokku deployed the app without it (as [`marked_missing`]
+            // reads it), so that one it writes later is seen.
+            if dokku::deployed(host, app) {
+                take_over_anew(host, app, file)?;
+            }
             continue;
         }
-        // A file Dokku wrote anew replaces its stale original even when it has no task.
-        let rewritten = rewritten_since_taken(host, app, file)?;
-        if rewritten {
-            remove_if_present(&original(host, app, file, ".missing"))?;
+        // Taken over by a build that recorded nothing: Dokku's file is what it left, unless it
+        // has tasks again (the plugin always took them out).
+        let origin = persisted.display().to_string();
+        let bytes = read_bounded(&persisted)?;
+        if is_regular_file(&kept)
+            && without_tasks(file, &bytes, &origin)
+                .unwrap_or(None)
+                .is_none()
+        {
+            write_new(host, &left_record(&kept), &bytes)?;
+            continue;
         }
-        if take_over_file(
-            host,
-            file,
-            &persisted,
-            &original(host, app, file, ""),
-            rewritten,
-        )? {
+        if take_over_file(host, file, &persisted, &kept)? {
             taken.push(file.name);
         }
     }
@@ -209,6 +291,7 @@ pub fn hand_back(host: &Host, app: &App) -> Result<bool> {
     if !dir.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
         return Ok(false);
     }
+    let _turn = takeover_turn(host, app)?;
     let mut restored = false;
     for file in DokkuFile::ALL {
         let persisted = file.persisted(host, app);
@@ -218,7 +301,8 @@ pub fn hand_back(host: &Host, app: &App) -> Result<bool> {
             let Some(suffix) = name.strip_prefix(file.name) else {
                 continue;
             };
-            if suffix.ends_with(".missing") || !is_regular_file(&entry.path()) {
+            let record = suffix.ends_with(".missing") || suffix.ends_with(".left");
+            if record || !is_regular_file(&entry.path()) {
                 continue;
             }
             let target = suffixed(&persisted, suffix);
@@ -253,25 +337,26 @@ pub fn copy_originals(host: &Host, from: &App, to: &App) -> Result<()> {
     Ok(())
 }
 
-/// Keeps `dokku_path` as `kept` and rewrites it without its tasks, when it has any; a file
-/// without tasks is kept too when `keep_always` (a deploy's copy, which replaces the app's
-/// original). A file that Dokku's own parser would refuse is left alone for Dokku to report.
-fn take_over_file(
-    host: &Host,
-    file: DokkuFile,
-    dokku_path: &Path,
-    kept: &Path,
-    keep_always: bool,
-) -> Result<bool> {
+/// Keeps `dokku_path` as `kept`, records what is left of it, and rewrites it without its tasks
+/// where it has any. A file that Dokku's own parser would refuse is left alone for Dokku to
+/// report. Returns whether it had tasks.
+///
+/// The record is written before Dokku's file: a run cut short between them leaves a record
+/// that Dokku's file does not match yet, which the next trigger takes for a rewrite and so
+/// takes over again, from a file that still has its tasks.
+fn take_over_file(host: &Host, file: DokkuFile, dokku_path: &Path, kept: &Path) -> Result<bool> {
     if !is_regular_file(dokku_path) {
         return Ok(false);
     }
     let bytes = read_bounded(dokku_path)?;
     let origin = dokku_path.display().to_string();
     let stripped = without_tasks(file, &bytes, &origin).unwrap_or(None);
-    if stripped.is_some() || keep_always {
-        write_new(host, kept, &bytes)?;
-    }
+    write_new(host, kept, &bytes)?;
+    write_new(
+        host,
+        &left_record(kept),
+        stripped.as_deref().unwrap_or(&bytes),
+    )?;
     match stripped {
         Some(stripped) => {
             replace_file(dokku_path, &stripped)?;
@@ -374,6 +459,15 @@ fn set_mode_and_owner(
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Moves `from` to `to`, or, where there is no `from`, removes `to`.
+fn move_or_remove(from: &Path, to: &Path) -> Result<()> {
+    if is_regular_file(from) {
+        fs::rename(from, to).with_context(|| format!("moving {} into place", from.display()))
+    } else {
+        remove_if_present(to)
+    }
 }
 
 fn remove_if_present(path: &Path) -> Result<()> {
@@ -507,6 +601,85 @@ mod tests {
         assert!(take_over_app(&host, &app).unwrap().is_empty());
         let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), r#"{"formation": {"web": {"quantity": 1}}}"#);
+    }
+
+    #[test]
+    fn what_was_left_is_compared_byte_for_byte_not_stripped_again_so_an_original_is_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::PROCFILE.persisted(&host, &app);
+        write(&persisted, PROCFILE_WITH_RELEASE);
+        take_over_app(&host, &app).unwrap();
+        // What an older build (or another way of stripping) left: not what stripping gives now.
+        let left = "web: ./serve\nworker: ./work\n\n";
+        write(&persisted, left);
+        write(
+            &left_record(&original(&host, &app, dokku::PROCFILE, "")),
+            left,
+        );
+
+        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        take_over_app(&host, &app).unwrap();
+
+        let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
+    }
+
+    #[test]
+    fn a_file_without_tasks_at_install_is_kept_so_that_tasks_dokku_writes_into_it_later_are_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        write(&persisted, r#"{"formation": {"web": {"quantity": 1}}}"#);
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+
+        write(&persisted, APP_JSON_WITH_TASKS);
+
+        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::APP_JSON]);
+        assert!(dokku_tasks(&host, &app).is_empty());
+        let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
+        assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
+    }
+
+    #[test]
+    fn an_original_kept_by_a_build_that_recorded_nothing_is_adopted_as_it_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::PROCFILE.persisted(&host, &app);
+        let kept = original(&host, &app, dokku::PROCFILE, "");
+        write(&kept, PROCFILE_WITH_RELEASE);
+        write(&persisted, "web: ./serve\nworker: ./work\n");
+
+        // No record: nothing can be told, and nothing is taken over again.
+        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_app(&host, &app).unwrap().is_empty());
+
+        assert_eq!(read(&kept), PROCFILE_WITH_RELEASE);
+        assert_eq!(read(&left_record(&kept)), "web: ./serve\nworker: ./work\n");
+        assert_eq!(
+            since_taken(&host, &app, dokku::PROCFILE).unwrap(),
+            Since::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_file_dokku_removed_since_leaves_a_record_of_none_and_no_stale_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        write(&persisted, APP_JSON_WITH_TASKS);
+        take_over_app(&host, &app).unwrap();
+        fs::remove_file(&persisted).unwrap();
+
+        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+
+        assert!(!original(&host, &app, dokku::APP_JSON, "").exists());
+        assert!(marked_missing(&host, &app, dokku::APP_JSON));
+        assert_eq!(task_definitions(&host, &app, dokku::APP_JSON), None);
     }
 
     #[test]

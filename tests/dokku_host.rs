@@ -400,6 +400,50 @@ fn given_a_push_while_the_plugin_was_disabled_when_dokku_restarts_the_app_then_t
 }
 
 #[test]
+fn given_an_app_without_tasks_taken_over_at_install_when_a_push_while_disabled_adds_a_postdeploy_then_a_restart_runs_it_once(
+) {
+    let host = TestHost::new("dokku-install-no-tasks");
+    let without_plugin = host.dir.path().join("plugins/enabled");
+    std::fs::create_dir_all(&without_plugin).unwrap();
+    let push_without_plugin = |app: &tempfile::TempDir| {
+        Run::from(
+            host.dokku_command(&without_plugin, &push_args(&host, app))
+                .output()
+                .expect("running tests/host/dokku"),
+        )
+    };
+    let plain = source(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app.json", r#"{"formation": {"web": {"quantity": 1}}}"#),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+    // Deployed by Dokku before the plugin came, with no task; then the plugin is installed
+    // (its install trigger takes the app over) and disabled again for a push that adds one.
+    push_without_plugin(&plain).expect_code(0);
+    host.dokku(&["plugin:install"]).expect_code(0);
+    let with_task = source(&[
+        ("Dockerfile", DOCKERFILE),
+        (
+            "app.json",
+            r#"{"scripts": {"dokku": {"postdeploy": "echo TASK new-postdeploy"}}}"#,
+        ),
+        ("Procfile", "web: sleep 600\n"),
+    ]);
+    let disabled = push_without_plugin(&with_task);
+    assert_eq!(tasks(&disabled), ["new-postdeploy"], "{disabled:#?}");
+
+    for restart in 0..2 {
+        let restarted = host.dokku(&["ps:restart", &host.app]);
+        restarted.expect_code(0);
+        assert_eq!(
+            tasks(&restarted),
+            ["new-postdeploy"],
+            "restart {restart}: {restarted:#?}"
+        );
+    }
+}
+
+#[test]
 fn given_an_image_a_scheduler_removed_from_the_host_when_post_deploy_fires_then_an_app_without_a_postdeploy_task_passes_and_one_with_it_fails_in_one_line(
 ) {
     let core_plugins =

@@ -62,8 +62,11 @@ impl TaskSource for AppJsonSource {
         Ok(scripts.tasks(phase, options.app_json.heroku_postdeploy_every))
     }
 
-    fn run_by_stock_dokku(&self, _task: &Task) -> bool {
-        true
+    /// Dokku's app-json runs `scripts.dokku.predeploy` and `scripts.dokku.postdeploy` on every
+    /// deploy, and `scripts.postdeploy` on the first only: with `heroku-postdeploy every`, the
+    /// later deploys' run is this plugin's.
+    fn run_by_stock_dokku(&self, task: &Task) -> bool {
+        task.key != "scripts.postdeploy" || task.frequency == Frequency::FirstDeployOnly
     }
 }
 
@@ -409,6 +412,38 @@ mod tests {
         let error = parse_error(&format!("{{\"scripts\": {{\"postdeploy\": \"{long}\"}}}}"));
         assert_eq!(position(&error), (Some(1), Some(28)));
         assert!(error.problem.contains("scripts.postdeploy is"), "{error}");
+    }
+
+    #[test]
+    fn dokku_runs_herokus_postdeploy_on_the_first_deploy_only_and_its_own_scripts_on_every_one() {
+        let parsed = scripts(
+            r#"{"scripts": {"dokku": {"predeploy": "a", "postdeploy": "b"}, "postdeploy": "c"}}"#,
+        );
+        let dokkus = |every: bool, phase: Phase| -> Vec<(String, bool)> {
+            parsed
+                .tasks(phase, every)
+                .iter()
+                .map(|task| (task.key.clone(), AppJsonSource.run_by_stock_dokku(task)))
+                .collect()
+        };
+        assert_eq!(
+            dokkus(false, Phase::Predeploy),
+            [("scripts.dokku.predeploy".to_string(), true)]
+        );
+        assert_eq!(
+            dokkus(false, Phase::Postdeploy),
+            [
+                ("scripts.dokku.postdeploy".to_string(), true),
+                ("scripts.postdeploy".to_string(), true)
+            ]
+        );
+        assert_eq!(
+            dokkus(true, Phase::Postdeploy),
+            [
+                ("scripts.dokku.postdeploy".to_string(), true),
+                ("scripts.postdeploy".to_string(), false)
+            ]
+        );
     }
 
     #[test]

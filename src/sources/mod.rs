@@ -72,6 +72,14 @@ pub const ALL: &[&dyn TaskSource] = &[
     &flux_orbit::POST_DEPLOY,
 ];
 
+/// The source whose host copy Dokku's `file` is, whatever the app's settings say of where it
+/// is read from.
+pub fn of_dokku_file(file: DokkuFile) -> Option<Source> {
+    ALL.iter()
+        .find(|source| source.host_copy(&SourceOptions::default()) == Some(file))
+        .map(|source| source.source())
+}
+
 /// The task source that `source` identifies.
 fn of(source: Source) -> Option<&'static dyn TaskSource> {
     ALL.iter().copied().find(|each| each.source() == source)
