@@ -217,12 +217,8 @@ impl TaskSearch {
         // A broken file the host extracted fails the trigger before the image is even read.
         let from_copies = sources::tasks(&copies, request.phase, &self.sources)?;
         let mut tasks = if request.image_may_be_gone && lookup.find()?.is_none() {
-            host.output.warn(&format!(
-                "{} is not on this host (a scheduler that runs the app elsewhere may have removed it): the {} tasks were looked for in the host's copies of the app's files alone, not in the image's",
-                lookup.reference(),
-                request.phase
-            ));
-            // A task there reports the missing image when the plan asks for it.
+            // A task there reports the missing image when the plan asks for it; without one,
+            // the phase says that the image was not read ([`PhaseContext::due_tasks`]).
             from_copies
         } else {
             let definitions = discover::definitions(host, app, lookup, &self.search, copies)?;
@@ -260,7 +256,7 @@ enum Announce {
 impl<'a> PhaseContext<'a> {
     fn read(host: &'a Host, request: &'a PhaseRequest) -> Result<PhaseContext<'a>> {
         let mut tasks = TaskSearch::read(host, &request.app)?;
-        let rewritten = discover::take_over_rewritten(host, &request.app)?;
+        let rewritten = discover::take_over_rewritten(host, &request.app, !tasks.defer)?;
         if request.dokku_checked_first && !rewritten.is_empty() {
             let names: Vec<&str> = rewritten.iter().map(|(_, name)| *name).collect();
             host.output.warn(&format!(
@@ -294,6 +290,14 @@ impl<'a> PhaseContext<'a> {
         let (dokku, ours): (Vec<Task>, Vec<Task>) = tasks
             .into_iter()
             .partition(|task| self.tasks.left_to_dokku(task));
+        // The search read no image only where the host allows it to be gone.
+        if announce == Announce::Yes && ours.is_empty() && lookup.inspected().is_none() {
+            self.host.output.warn(&format!(
+                "{} is not on this host (a scheduler that runs the app elsewhere may have removed it): the {} tasks were looked for in the host's copies of the app's files alone, not in the image's",
+                lookup.reference(),
+                self.request.phase
+            ));
+        }
         if announce == Announce::Yes && self.tasks.defer && !dokku.is_empty() {
             let keys: Vec<String> = dokku
                 .iter()

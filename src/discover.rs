@@ -136,8 +136,12 @@ pub fn host_copies(host: &Host, app: &App, search: &Search) -> Result<Definition
 /// read in this trigger, and so has just run the tasks of it that it runs, with the files'
 /// names. A source read from another path in the image (the `appjson-path` setting) counts too:
 /// its tasks are the same phase's, which Dokku has just run from its own copy.
-pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<(Source, &'static str)>> {
-    let files = takeover::take_over_rewritten(host, app)?;
+pub fn take_over_rewritten(
+    host: &Host,
+    app: &App,
+    replaces: bool,
+) -> Result<Vec<(Source, &'static str)>> {
+    let files = takeover::take_over_rewritten(host, app, replaces)?;
     Ok(files
         .into_iter()
         .filter_map(|file| Some((sources::of_dokku_file(file)?, file.name)))

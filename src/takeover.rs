@@ -93,7 +93,11 @@ fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
     };
     let left = left_record(&original(host, app, file, ""));
     if is_regular_file(&left) {
-        let same = now.as_deref() == Some(read_bounded(&left)?.as_slice());
+        let left = read_bounded(&left)?;
+        // Or about to be: between this plugin's core-post-deploy, which moved the record into
+        // place, and ps's, which moves Dokku's copy of the Procfile.
+        let same =
+            now.as_deref() == Some(left.as_slice()) || in_flight_copy_is(host, app, file, &left)?;
         return Ok(if same {
             Since::Unchanged
         } else {
@@ -110,22 +114,54 @@ fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
     Ok(Since::Unknown)
 }
 
+/// Whether a deploy's copy of Dokku's `file` (`NAME.PID`) holds exactly `bytes`.
+fn in_flight_copy_is(host: &Host, app: &App, file: DokkuFile, bytes: &[u8]) -> Result<bool> {
+    let persisted = file.persisted(host, app);
+    let Some(dir) = persisted.parent() else {
+        return Ok(false);
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(false);
+    };
+    let prefix = format!("{}.", file.name);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let of_a_deploy = name
+            .strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|byte| byte.is_ascii_digit()));
+        if of_a_deploy && is_regular_file(&entry.path()) && read_bounded(&entry.path())? == bytes {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Takes over again each of the app's files that Dokku wrote anew, or removed, since the
 /// plugin took them ([`since_taken`]). Returns those whose rewritten copy is the one Dokku's
 /// plugins read in this trigger (no copy of the running deploy's stands in front of it):
 /// Dokku's app-json, which runs before this plugin in every trigger, has just run that phase's
 /// tasks from it.
-pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<DokkuFile>> {
-    if !originals_dir(host, app)
+///
+/// Where the plugin `replaces` Dokku's app-json on a Dokku that runs it, a file never recorded
+/// that has tasks counts as rewritten too: the app was deployed while the plugin was disabled
+/// (or its takeover failed), and Dokku's app-json runs them.
+pub fn take_over_rewritten(host: &Host, app: &App, replaces: bool) -> Result<Vec<DokkuFile>> {
+    let recorded = originals_dir(host, app)
         .symlink_metadata()
-        .is_ok_and(|meta| meta.is_dir())
-    {
+        .is_ok_and(|meta| meta.is_dir());
+    let unrecorded_count = replaces && dokku::fires_release_builder(host);
+    if !recorded && !unrecorded_count {
         return Ok(Vec::new());
     }
     let _turn = takeover_turn(host, app)?;
     let mut read_by_dokku = Vec::new();
     for file in DokkuFile::ALL {
-        if since_taken(host, app, file)? != Since::Rewritten {
+        let rewritten = match since_taken(host, app, file)? {
+            Since::Rewritten => true,
+            Since::Unknown => unrecorded_count && has_tasks(file, &file.persisted(host, app))?,
+            Since::Unchanged => false,
+        };
+        if !rewritten {
             continue;
         }
         let persisted = file.persisted(host, app);
@@ -136,6 +172,17 @@ pub fn take_over_rewritten(host: &Host, app: &App) -> Result<Vec<DokkuFile>> {
         }
     }
     Ok(read_by_dokku)
+}
+
+/// Whether the regular file at `path` holds tasks of `file`'s kind that Dokku's app-json runs.
+fn has_tasks(file: DokkuFile, path: &Path) -> Result<bool> {
+    if !is_regular_file(path) {
+        return Ok(false);
+    }
+    let bytes = read_bounded(path)?;
+    Ok(without_tasks(file, &bytes, &path.display().to_string())
+        .unwrap_or(None)
+        .is_some())
 }
 
 /// Takes Dokku's persisted `file` over as it is now, forgetting what was kept of it: its bytes
@@ -213,9 +260,11 @@ pub fn settle_deploy(host: &Host, app: &App) -> Result<()> {
         let persisted = original(host, app, file, "");
         let none = original(host, app, file, ".missing");
         if is_regular_file(&kept) {
+            // The record first: cut short between the two, the next trigger reads the old
+            // original once more, but never takes the new file for a rewrite and loses it.
+            move_or_remove(&left_record(&kept), &left_record(&persisted))?;
             fs::rename(&kept, &persisted)
                 .with_context(|| format!("moving {} into place", kept.display()))?;
-            move_or_remove(&left_record(&kept), &left_record(&persisted))?;
             remove_if_present(&none)?;
         } else if missing.exists() {
             // Dokku now has no such file: the record says so to later triggers, which must not
@@ -252,8 +301,8 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         }
         if !is_regular_file(&persisted) {
             // Recorded as none where Dokku deployed the app without it (as [`marked_missing`]
-            // reads it), so that one it writes later is seen.
-            if dokku::deployed(host, app) {
+            // reads it there), so that one it writes later is seen.
+            if dokku::fires_release_builder(host) && dokku::deployed(host, app) {
                 take_over_anew(host, app, file)?;
             }
             continue;
@@ -306,7 +355,12 @@ pub fn hand_back(host: &Host, app: &App) -> Result<bool> {
                 continue;
             }
             let target = suffixed(&persisted, suffix);
-            if is_regular_file(&target) {
+            // Not over a file Dokku wrote anew since: that one is newer than the original.
+            let record = left_record(&entry.path());
+            let rewritten = is_regular_file(&record)
+                && is_regular_file(&target)
+                && read_bounded(&record)? != read_bounded(&target)?;
+            if is_regular_file(&target) && !rewritten {
                 let bytes = read_bounded(&entry.path())?;
                 replace_file(&target, &bytes)?;
                 restored = true;
@@ -411,11 +465,11 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 
 /// Writes a file of the plugin's own, replacing any earlier one.
 fn write_new(host: &Host, path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        host.ownership().create_dir_all(dir)?;
-    }
-    remove_if_present(path)?;
-    host.ownership().write(path, bytes)
+    // Written beside it and renamed over it: cut short, the old one is still whole.
+    let staged = suffixed(path, &format!(".new-{}", std::process::id()));
+    remove_if_present(&staged)?;
+    host.ownership().write(&staged, bytes)?;
+    fs::rename(&staged, path).with_context(|| format!("replacing {}", path.display()))
 }
 
 /// Replaces a Dokku file at once (a new file renamed over it), keeping its mode and owner, so
@@ -577,7 +631,7 @@ mod tests {
         write(&persisted, APP_JSON_WITH_TASKS);
         take_over_app(&host, &app).unwrap();
         // Untouched since: nothing to take over again, and the kept original counts.
-        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&host, &app, true).unwrap().is_empty());
         let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
 
@@ -589,12 +643,15 @@ mod tests {
             Some(persisted.clone())
         );
 
-        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::APP_JSON]);
+        assert_eq!(
+            take_over_rewritten(&host, &app, true).unwrap(),
+            [dokku::APP_JSON]
+        );
 
         assert!(dokku_tasks(&host, &app).is_empty());
         let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), new);
-        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&host, &app, true).unwrap().is_empty());
 
         // Rewritten again, now without any task: an install's takeover forgets the old ones.
         write(&persisted, r#"{"formation": {"web": {"quantity": 1}}}"#);
@@ -619,7 +676,7 @@ mod tests {
             left,
         );
 
-        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&host, &app, true).unwrap().is_empty());
         take_over_app(&host, &app).unwrap();
 
         let ours = task_definitions(&host, &app, dokku::PROCFILE).unwrap();
@@ -637,7 +694,10 @@ mod tests {
 
         write(&persisted, APP_JSON_WITH_TASKS);
 
-        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::APP_JSON]);
+        assert_eq!(
+            take_over_rewritten(&host, &app, true).unwrap(),
+            [dokku::APP_JSON]
+        );
         assert!(dokku_tasks(&host, &app).is_empty());
         let ours = task_definitions(&host, &app, dokku::APP_JSON).unwrap();
         assert_eq!(read(&ours), APP_JSON_WITH_TASKS);
@@ -654,7 +714,7 @@ mod tests {
         write(&persisted, "web: ./serve\nworker: ./work\n");
 
         // No record: nothing can be told, and nothing is taken over again.
-        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&host, &app, true).unwrap().is_empty());
         assert!(take_over_app(&host, &app).unwrap().is_empty());
 
         assert_eq!(read(&kept), PROCFILE_WITH_RELEASE);
@@ -675,11 +735,101 @@ mod tests {
         take_over_app(&host, &app).unwrap();
         fs::remove_file(&persisted).unwrap();
 
-        assert!(take_over_rewritten(&host, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&host, &app, true).unwrap().is_empty());
 
         assert!(!original(&host, &app, dokku::APP_JSON, "").exists());
         assert!(marked_missing(&host, &app, dokku::APP_JSON));
         assert_eq!(task_definitions(&host, &app, dokku::APP_JSON), None);
+    }
+
+    /// A host in `dir` that looks like a Dokku whose app-json fires `pre-release-builder`.
+    fn dokku_in(dir: &Path) -> Host {
+        write(
+            &dir.join("core-plugins/available/app-json/pre-release-builder"),
+            "",
+        );
+        host_in(dir, None)
+    }
+
+    #[test]
+    fn handing_back_never_restores_an_original_over_a_file_dokku_wrote_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = host_in(dir.path(), None);
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        write(&persisted, APP_JSON_WITH_TASKS);
+        take_over_app(&host, &app).unwrap();
+        let newer = r#"{"scripts": {"dokku": {"postdeploy": "make new"}}}"#;
+        write(&persisted, newer);
+
+        hand_back(&host, &app).unwrap();
+
+        assert_eq!(read(&persisted), newer);
+        assert!(!originals_dir(&host, &app).exists());
+    }
+
+    #[test]
+    fn a_file_never_recorded_with_tasks_dokku_runs_is_taken_over_where_the_plugin_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dokku_in(dir.path());
+        let app = App::new("shop").unwrap();
+        let persisted = dokku::APP_JSON.persisted(&host, &app);
+        // Deployed while the plugin was disabled, before it ever took the app over.
+        write(&persisted, APP_JSON_WITH_TASKS);
+
+        assert!(take_over_rewritten(&host, &app, false).unwrap().is_empty());
+        assert_eq!(read(&persisted), APP_JSON_WITH_TASKS);
+        assert_eq!(
+            take_over_rewritten(&host, &app, true).unwrap(),
+            [dokku::APP_JSON]
+        );
+        assert!(dokku_tasks(&host, &app).is_empty());
+        // Not where no Dokku runs them.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let plain = host_in(elsewhere.path(), None);
+        write(
+            &dokku::APP_JSON.persisted(&plain, &app),
+            APP_JSON_WITH_TASKS,
+        );
+        assert!(take_over_rewritten(&plain, &app, true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_procfile_dokkus_ps_is_about_to_move_into_place_is_not_taken_for_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let deploying = host_in(dir.path(), Some("4242"));
+        let app = App::new("shop").unwrap();
+        write(&dokku::PROCFILE.persisted(&deploying, &app), "web: ./old\n");
+        write(
+            &dokku::PROCFILE.deploy_copy(&deploying, &app, "4242"),
+            PROCFILE_WITH_RELEASE,
+        );
+        take_over_deploy(&deploying, &app).unwrap();
+        // This plugin's core-post-deploy has run, ps's not yet.
+        settle_deploy(&deploying, &app).unwrap();
+        let later = host_in(dir.path(), None);
+
+        assert!(take_over_rewritten(&later, &app, true).unwrap().is_empty());
+        let ours = task_definitions(&later, &app, dokku::PROCFILE).unwrap();
+        assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
+    }
+
+    #[test]
+    fn a_deployed_apps_missing_file_is_recorded_as_none_only_where_dokku_reads_it_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::new("shop").unwrap();
+        let plain = host_in(dir.path(), None);
+        write(
+            &dokku::property_dir(&plain, "common", app.name()).join("deployed"),
+            "true",
+        );
+        write(&dokku::PROCFILE.persisted(&plain, &app), "web: ./serve\n");
+        take_over_app(&plain, &app).unwrap();
+        assert!(!original(&plain, &app, dokku::APP_JSON, ".missing").exists());
+
+        let host = dokku_in(dir.path());
+        take_over_app(&host, &app).unwrap();
+        assert!(original(&host, &app, dokku::APP_JSON, ".missing").exists());
     }
 
     #[test]
@@ -692,7 +842,10 @@ mod tests {
         let persisted = dokku::PROCFILE.persisted(&host, &app);
         write(&persisted, PROCFILE_WITH_RELEASE);
 
-        assert_eq!(take_over_rewritten(&host, &app).unwrap(), [dokku::PROCFILE]);
+        assert_eq!(
+            take_over_rewritten(&host, &app, true).unwrap(),
+            [dokku::PROCFILE]
+        );
 
         assert!(!none.exists());
         assert!(!marked_missing(&host, &app, dokku::PROCFILE));
@@ -716,7 +869,9 @@ mod tests {
         let deploying = host_in(dir.path(), Some("4242"));
         write(&dokku::APP_JSON.deploy_copy(&deploying, &app, "4242"), "{}");
 
-        assert!(take_over_rewritten(&deploying, &app).unwrap().is_empty());
+        assert!(take_over_rewritten(&deploying, &app, true)
+            .unwrap()
+            .is_empty());
         // Taken over all the same.
         assert!(!read(&persisted).contains("make new"));
     }
