@@ -649,7 +649,49 @@ on_both_backends! {
             .stderr_has("predeploy interrupted (received SIGTERM): the task was stopped and the image was not changed");
         assert!(!run.stdout.contains("pre-deploy.sh"), "{run:#?}");
         assert_eq!(host.history().len(), 1, "the second task ran");
-        assert_eq!(host.committed_images(), Vec::<String>::new());
+        if !host.committed_images().is_empty() {
+            // A loaded machine can make the commit, or the removals after it, outlast the stop's
+            // grace: given up then, what they leave the run names; the next runs remove it.
+            run.stderr_has("could not remove the images this run committed");
+            host.host_procfile("release: echo released\n");
+            assert!(
+                eventually(Duration::from_secs(10), || {
+                    host.release().expect_code(0);
+                    host.committed_images().is_empty()
+                }),
+                "the images of the given-up commit stayed: {:?}",
+                host.committed_images()
+            );
+        }
+        assert_eq!(image_id(&host.image()), before);
+        assert!(host.task_containers().is_empty());
+    }
+
+    fn given_a_commit_held_past_the_stops_grace_when_the_trigger_gives_it_up_then_it_says_so_and_the_next_run_removes_what_it_made(backend) {
+        let host = TestHost::on("grace-out", backend);
+        let before = chained_predeploys(&host);
+        host.host_procfile("release: echo released\n");
+        let interposer = Interposer::holding(backend, Call::Commit, 1);
+        let child = interposer.start_held(&host, "pre-deploy");
+
+        // Held until the trigger has given it up: the engine then commits for a client gone.
+        send(&child, libc::SIGTERM);
+        let run = finish_within(child);
+        run.expect_code(143)
+            .stderr_has("stopped by SIGTERM while")
+            .stderr_has("could not remove the images this run committed")
+            .stderr_has("the next task run of");
+        // Whether the engine commits for a client gone or not (here it does not), the next
+        // runs leave nothing of it.
+        interposer.release();
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                host.release().expect_code(0);
+                host.committed_images().is_empty()
+            }),
+            "the given-up commit's images stayed: {:?}",
+            host.committed_images()
+        );
         assert_eq!(image_id(&host.image()), before);
         assert!(host.task_containers().is_empty());
     }
