@@ -285,6 +285,17 @@ fn given_a_malformed_procfile_line_then_the_message_names_the_line() {
 }
 
 #[test]
+fn given_a_procfile_line_with_a_no_break_space_before_its_colon_then_it_is_refused_as_dokku_refuses_it(
+) {
+    // procfile-util allows only Go's `\s` there: a space, tab, form feed, CR or LF.
+    let app = App::new("bad-procfile-space");
+    app.host
+        .host_procfile("web \x0c\t: httpd -f\nrelease\u{a0}: echo task ran\n");
+
+    app.expect_refused(app.release(), &[&format!("{} line 2", app.procfile_path())]);
+}
+
+#[test]
 fn given_a_broken_app_json_then_the_release_and_postdeploy_triggers_fail_too() {
     let app = App::new("bad-json-every-phase");
     app.host.host_app_json("{\"scripts\": ");
