@@ -260,7 +260,7 @@ impl<'a> PhaseContext<'a> {
         if request.dokku_checked_first && !rewritten.is_empty() {
             let names: Vec<&str> = rewritten.iter().map(|(_, name)| *name).collect();
             host.output.warn(&format!(
-                "Dokku's copy of {} for {} was written anew since deploy-tasks took its tasks over (a deploy while the plugin was disabled?): deploy-tasks takes it over again, and runs none of the {} tasks Dokku's app-json has just run from it; from the next trigger on, it runs them",
+                "Dokku's copy of {} for {} is not what deploy-tasks left there (a deploy while the plugin was disabled?): deploy-tasks takes it over now, and runs none of the {} tasks Dokku's app-json has just run from it; from the next trigger on, it runs them",
                 names.join(" and "),
                 request.app.name(),
                 request.phase
