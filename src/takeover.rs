@@ -91,13 +91,17 @@ fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
     } else {
         None
     };
+    // Or about to be: between this plugin's core-post-deploy, which moved the record into
+    // place, and ps's, which moves a running deploy's copy of the Procfile (or its marker of
+    // none) into place.
+    let in_flight = in_flight_procfile(host, app, file)?;
     let left = left_record(&original(host, app, file, ""));
     if is_regular_file(&left) {
         let left = read_bounded(&left)?;
-        // Or about to be: between this plugin's core-post-deploy, which moved the record into
-        // place, and ps's, which moves Dokku's copy of the Procfile.
-        let same =
-            now.as_deref() == Some(left.as_slice()) || in_flight_copy_is(host, app, file, &left)?;
+        let same = now.as_deref() == Some(left.as_slice())
+            || in_flight
+                .as_ref()
+                .is_some_and(|copy| copy.as_deref() == Some(left.as_slice()));
         return Ok(if same {
             Since::Unchanged
         } else {
@@ -105,7 +109,8 @@ fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
         });
     }
     if original(host, app, file, ".missing").exists() {
-        return Ok(if now.is_none() {
+        let none = now.is_none() || in_flight.is_some_and(|copy| copy.is_none());
+        return Ok(if none {
             Since::Unchanged
         } else {
             Since::Rewritten
@@ -114,26 +119,45 @@ fn since_taken(host: &Host, app: &App, file: DokkuFile) -> Result<Since> {
     Ok(Since::Unknown)
 }
 
-/// Whether a deploy's copy of Dokku's `file` (`NAME.PID`) holds exactly `bytes`.
-fn in_flight_copy_is(host: &Host, app: &App, file: DokkuFile, bytes: &[u8]) -> Result<bool> {
+/// The copy of the Procfile a running Dokku deploy is about to move into place (`Procfile.PID`,
+/// `Some(None)` for its marker of none `Procfile.PID.missing`), where the deploy's `dokku`
+/// process still runs: a failed deploy's leftovers are not in flight. `None` for app.json,
+/// which Dokku's app-json moves into place before this plugin's core-post-deploy runs.
+fn in_flight_procfile(host: &Host, app: &App, file: DokkuFile) -> Result<Option<Option<Vec<u8>>>> {
+    if file != dokku::PROCFILE {
+        return Ok(None);
+    }
     let persisted = file.persisted(host, app);
     let Some(dir) = persisted.parent() else {
-        return Ok(false);
+        return Ok(None);
     };
     let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(false);
+        return Ok(None);
     };
     let prefix = format!("{}.", file.name);
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let of_a_deploy = name
-            .strip_prefix(&prefix)
-            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|byte| byte.is_ascii_digit()));
-        if of_a_deploy && is_regular_file(&entry.path()) && read_bounded(&entry.path())? == bytes {
-            return Ok(true);
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let (pid, missing) = match rest.strip_suffix(".missing") {
+            Some(pid) => (pid, true),
+            None => (rest, false),
+        };
+        let running = !pid.is_empty()
+            && pid.bytes().all(|byte| byte.is_ascii_digit())
+            && Path::new("/proc").join(pid).is_dir();
+        if !running {
+            continue;
+        }
+        if missing {
+            return Ok(Some(None));
+        }
+        if is_regular_file(&entry.path()) {
+            return Ok(Some(Some(read_bounded(&entry.path())?)));
         }
     }
-    Ok(false)
+    Ok(None)
 }
 
 /// Takes over again each of the app's files that Dokku wrote anew, or removed, since the
@@ -165,7 +189,7 @@ pub fn take_over_rewritten(host: &Host, app: &App, replaces: bool) -> Result<Vec
             continue;
         }
         let persisted = file.persisted(host, app);
-        if take_over_anew(host, app, file)?.is_some()
+        if take_over_anew(host, app, file)? == Some(true)
             && file.in_effect(host, app).as_deref() == Some(persisted.as_path())
         {
             read_by_dokku.push(file);
@@ -796,12 +820,14 @@ mod tests {
 
     #[test]
     fn the_procfile_dokkus_ps_is_about_to_move_into_place_is_not_taken_for_a_rewrite() {
+        // The deploy's `dokku` process runs: this test's own.
+        let pid = std::process::id().to_string();
         let dir = tempfile::tempdir().unwrap();
-        let deploying = host_in(dir.path(), Some("4242"));
+        let deploying = host_in(dir.path(), Some(&pid));
         let app = App::new("shop").unwrap();
         write(&dokku::PROCFILE.persisted(&deploying, &app), "web: ./old\n");
         write(
-            &dokku::PROCFILE.deploy_copy(&deploying, &app, "4242"),
+            &dokku::PROCFILE.deploy_copy(&deploying, &app, &pid),
             PROCFILE_WITH_RELEASE,
         );
         take_over_deploy(&deploying, &app).unwrap();
@@ -812,6 +838,27 @@ mod tests {
         assert!(take_over_rewritten(&later, &app, true).unwrap().is_empty());
         let ours = task_definitions(&later, &app, dokku::PROCFILE).unwrap();
         assert_eq!(read(&ours), PROCFILE_WITH_RELEASE);
+
+        // ps's moves it; a failed deploy's leftover copy, its process gone, is no deploy in
+        // flight: an edit of Dokku's file after it is seen.
+        fs::rename(
+            dokku::PROCFILE.deploy_copy(&deploying, &app, &pid),
+            dokku::PROCFILE.persisted(&later, &app),
+        )
+        .unwrap();
+        let stripped = read(&dokku::PROCFILE.persisted(&later, &app));
+        write(
+            &dokku::PROCFILE.deploy_copy(&later, &app, "999999999"),
+            &stripped,
+        );
+        write(
+            &dokku::PROCFILE.persisted(&later, &app),
+            "web: ./edited\nrelease: ./new\n",
+        );
+        assert_eq!(
+            since_taken(&later, &app, dokku::PROCFILE).unwrap(),
+            Since::Rewritten
+        );
     }
 
     #[test]
