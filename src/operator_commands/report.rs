@@ -154,23 +154,7 @@ fn parse(args: &[String]) -> Result<Request, String> {
 
 /// Every report flag of `app` with its value, sorted by flag as Dokku sorts them.
 fn rows(host: &Host, app: &App) -> Vec<Row> {
-    let settings = Settings::of(host, app);
-    let mut rows = Vec::new();
-    for key in KEYS {
-        let name = key.name();
-        rows.push((
-            format!("{FLAG_PREFIX}{name}"),
-            Ok(settings.app_value(key).unwrap_or_default()),
-        ));
-        rows.push((
-            format!("{FLAG_PREFIX}global-{name}"),
-            Ok(settings.global_value(key).unwrap_or_default()),
-        ));
-        rows.push((
-            format!("{FLAG_PREFIX}computed-{name}"),
-            Ok(settings.computed(key, host)),
-        ));
-    }
+    let mut rows = setting_rows(host, &Settings::of(host, app), true);
     for phase in Phase::ALL {
         rows.push((
             format!("{FLAG_PREFIX}{phase}-tasks"),
@@ -184,10 +168,22 @@ fn rows(host: &Host, app: &App) -> Vec<Row> {
 /// The global report's flags, as Dokku 0.38's `:report --global` gives them: each key's global
 /// value and its computed one (the global value, else the default), no app's.
 fn global_rows(host: &Host) -> Vec<Row> {
-    let settings = Settings::global(host);
+    let mut rows = setting_rows(host, &Settings::global(host), false);
+    rows.sort();
+    rows
+}
+
+/// Each key's global and computed values under `settings`, and with `app_values` the app's own.
+fn setting_rows(host: &Host, settings: &Settings, app_values: bool) -> Vec<Row> {
     let mut rows = Vec::new();
     for key in KEYS {
         let name = key.name();
+        if app_values {
+            rows.push((
+                format!("{FLAG_PREFIX}{name}"),
+                Ok(settings.app_value(key).unwrap_or_default()),
+            ));
+        }
         rows.push((
             format!("{FLAG_PREFIX}global-{name}"),
             Ok(settings.global_value(key).unwrap_or_default()),
@@ -197,7 +193,6 @@ fn global_rows(host: &Host) -> Vec<Row> {
             Ok(settings.computed(key, host)),
         ));
     }
-    rows.sort();
     rows
 }
 
