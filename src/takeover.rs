@@ -333,14 +333,8 @@ pub fn take_over_app(host: &Host, app: &App) -> Result<Vec<&'static str>> {
         }
         // Taken over by a build that recorded nothing: Dokku's file is what it left, unless it
         // has tasks again (the plugin always took them out).
-        let origin = persisted.display().to_string();
-        let bytes = read_bounded(&persisted)?;
-        if is_regular_file(&kept)
-            && without_tasks(file, &bytes, &origin)
-                .unwrap_or(None)
-                .is_none()
-        {
-            write_new(host, &left_record(&kept), &bytes)?;
+        if is_regular_file(&kept) && !has_tasks(file, &persisted)? {
+            write_new(host, &left_record(&kept), &read_bounded(&persisted)?)?;
             continue;
         }
         if take_over_file(host, file, &persisted, &kept)? {
